@@ -1,0 +1,120 @@
+# walvault: PGXS build of the archive module and extension, plus the PostgreSQL-free core (static, PIC),
+# the walvault tool and the unit tests, and the test targets.
+#
+#   make                 module, extension, tool, unit tests
+#   make install         into the PostgreSQL installation that pg_config names
+#   make test            unit tests, pg_regress on a temporary instance, TAP tests (needs make install)
+#   make format | lint   clang-format | clang-tidy over our sources
+
+MODULE_big = walvault
+OBJS = module/walvault.o module/archiver.o
+EXTENSION = walvault
+DATA = sql/walvault--1.0.sql
+PGFILEDESC = "walvault - WAL archiving and point-in-time recovery"
+
+PG_CONFIG ?= pg_config
+
+# No LLVM bitcode for our objects: the module's work is I/O and compression on its own threads, nothing
+# that JIT inlining into queries could use, and clang would have to be kept in step with our C++20.
+override with_llvm = no
+
+PG_CPPFLAGS = -I$(srcdir)
+PG_CFLAGS = -Werror
+PG_CXXFLAGS = -std=c++20 -Wall -Wextra -Werror
+CORE_LIB = build/libwalvault_core.a
+SHLIB_LINK = $(CORE_LIB) -lzstd -lcrypto -lstdc++ -lpthread
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# ---- core, tool, unit tests: our own rules, without PostgreSQL's include paths ----------------------
+WV_CXX ?= g++
+WV_CXXFLAGS ?= -O2 -g
+WV_FLAGS = -std=c++20 -fPIC -Wall -Wextra -Werror -I$(srcdir) -MMD -MP $(WV_CXXFLAGS) $(WV_SANITIZE)
+
+CORE_SRCS = $(sort $(wildcard core/*/*.cpp core/*/*/*.cpp))
+CORE_OBJS = $(patsubst %.cpp,build/%.o,$(CORE_SRCS))
+TOOL_SRCS = $(sort $(wildcard tool/*.cpp tool/commands/*.cpp))
+TOOL_OBJS = $(patsubst %.cpp,build/%.o,$(TOOL_SRCS))
+UNIT_SRCS = $(sort $(wildcard test/unit/*.cpp))
+UNIT_OBJS = $(patsubst %.cpp,build/%.o,$(UNIT_SRCS))
+CORE_LIBS = -lzstd -lcrypto -lpthread
+
+build/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(WV_CXX) $(WV_FLAGS) -c -o $@ $<
+
+$(CORE_LIB): $(CORE_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+# The module links the core archive in.
+$(shlib): $(CORE_LIB)
+module/archiver.o: $(CORE_LIB)
+
+build/walvault: $(TOOL_OBJS) $(CORE_LIB)
+	$(WV_CXX) $(WV_FLAGS) -o $@ $(TOOL_OBJS) $(CORE_LIB) $(CORE_LIBS)
+
+build/unit_tests: $(UNIT_OBJS) $(CORE_LIB)
+	$(WV_CXX) $(WV_FLAGS) -o $@ $(UNIT_OBJS) $(CORE_LIB) -lgtest -lgtest_main $(CORE_LIBS)
+
+all: build/walvault
+
+install: install-tool
+install-tool: build/walvault
+	$(MKDIR_P) '$(DESTDIR)$(bindir)'
+	$(INSTALL_PROGRAM) build/walvault '$(DESTDIR)$(bindir)/walvault'
+
+uninstall: uninstall-tool
+uninstall-tool:
+	rm -f '$(DESTDIR)$(bindir)/walvault'
+
+clean: clean-build
+clean-build:
+	rm -rf build
+
+-include $(CORE_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) $(UNIT_OBJS:.o=.d)
+
+# ---- tests ---------------------------------------------------------------------------------------------
+# PostgreSQL refuses to run as root: when make runs as root, the PostgreSQL tests run as TEST_USER,
+# writing only below TEST_OUT.
+TEST_OUT ?= /tmp/walvault-test
+TEST_USER ?= postgres
+ifeq ($(shell id -u),0)
+AS_TEST_USER = runuser -u $(TEST_USER) --
+endif
+
+.PHONY: test unit regress tap format lint install-tool uninstall-tool clean-build
+
+test: unit regress tap
+
+unit: build/unit_tests
+	build/unit_tests
+
+test-out:
+	@mkdir -p $(TEST_OUT)
+	@if [ "$$(id -u)" = 0 ]; then chown $(TEST_USER) $(TEST_OUT); fi
+
+regress: test-out
+	$(AS_TEST_USER) rm -rf $(TEST_OUT)/regress
+	$(AS_TEST_USER) $(pgxsdir)/src/test/regress/pg_regress --bindir='$(bindir)' \
+		--inputdir=$(srcdir) --outputdir=$(TEST_OUT)/regress \
+		--temp-instance=$(TEST_OUT)/regress/tmp_check --temp-config=$(srcdir)/test/regress.conf \
+		walvault
+
+tap: test-out
+	$(AS_TEST_USER) rm -rf $(TEST_OUT)/tap
+	$(AS_TEST_USER) mkdir -p $(TEST_OUT)/tap/tmp_check
+	cd $(srcdir)/test && $(AS_TEST_USER) env TESTDIR='$(TEST_OUT)/tap' PATH="$(bindir):$$PATH" \
+		PG_REGRESS='$(pgxsdir)/src/test/regress/pg_regress' \
+		WALVAULT_TOOL='$(bindir)/walvault' \
+		$(PROVE) -I $(pgxsdir)/src/test/perl -I $(CURDIR)/test/lib $(PROVE_FLAGS) \
+		$(if $(PROVE_TESTS),$(PROVE_TESTS),t/*.pl)
+
+FORMAT_SRCS = $(CORE_SRCS) $(TOOL_SRCS) $(UNIT_SRCS) module/archiver.cpp \
+	$(wildcard core/*/*.h core/*/*/*.h tool/*.h tool/commands/*.h)
+format:
+	clang-format -i $(FORMAT_SRCS)
+lint:
+	clang-tidy $(CORE_SRCS) $(TOOL_SRCS) -- -std=c++20 -I$(srcdir)

@@ -1,0 +1,392 @@
+// Object codec. zstd frames carry their own XXH64 content checksum (so `zstd -d` alone detects damage);
+// the trailer adds what zstd cannot: the file's name, and a sha256 that matches `sha256sum` of the
+// original. "none" writes zstd raw blocks (RFC 8878 section 3.1.1.2) because libzstd has no store mode.
+#include "core/codec/codec.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+#include <zstd.h>
+
+namespace walvault {
+namespace {
+
+constexpr size_t k_read_chunk = 1 << 20;                   // bytes read from a file per step
+constexpr size_t k_raw_block_max = 128 * 1024;             // zstd Block_Maximum_Size
+constexpr uint32_t k_zstd_frame_magic = 0xFD2FB528;        // RFC 8878
+constexpr uint8_t k_raw_frame_header_descriptor = 0x00;    // no content size, no checksum, no dictionary
+constexpr uint8_t k_raw_window_descriptor = 7 << 3;        // window 2^(10+7) = 128 KiB
+constexpr size_t k_footer_bytes = 8;                       // LE32 frame size + "WVMT"
+
+void put_le32(std::vector<uint8_t>& out, uint32_t v)
+{
+    for (int i = 0; i < 4; ++i)
+        out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+
+uint32_t get_le32(const uint8_t* p)
+{
+    return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 | static_cast<uint32_t>(p[2]) << 16 |
+           static_cast<uint32_t>(p[3]) << 24;
+}
+
+Status zstd_error(const char* what, size_t code)
+{
+    return Status::error(Code::io_error, std::string(what) + ": " + ZSTD_getErrorName(code));
+}
+
+}  // namespace
+
+std::optional<Compression> Compression::parse(std::string_view text, std::string* error)
+{
+    const size_t colon = text.find(':');
+    const std::string_view name = text.substr(0, colon);
+    for (const CodecInfo& codec : k_codecs) {
+        if (name != codec.name)
+            continue;
+        Compression c;
+        c.kind = std::string_view(codec.name) == "none" ? Kind::none : Kind::zstd;
+        c.level = codec.default_level;
+        if (colon != std::string_view::npos) {
+            const std::string_view level = text.substr(colon + 1);
+            int v = 0;
+            auto [end, ec] = std::from_chars(level.data(), level.data() + level.size(), v);
+            if (ec != std::errc() || end != level.data() + level.size() || level.empty() || v < codec.min_level ||
+                v > codec.max_level || c.kind == Kind::none) {
+                if (error)
+                    *error = c.kind == Kind::none ? "\"none\" takes no level"
+                                                  : "zstd level must be between " + std::to_string(codec.min_level) +
+                                                        " and " + std::to_string(codec.max_level);
+                return std::nullopt;
+            }
+            c.level = v;
+        }
+        return c;
+    }
+    if (error)
+        *error = "unknown compression \"" + std::string(name) + "\"; valid values are \"none\", \"zstd\" and \"zstd:LEVEL\"";
+    return std::nullopt;
+}
+
+std::string Compression::to_string() const
+{
+    return kind == Kind::none ? std::string("none") : "zstd:" + std::to_string(level);
+}
+
+std::vector<uint8_t> encode_trailer(const ObjectMeta& meta)
+{
+    nlohmann::ordered_json j;
+    j["format"] = meta.format;
+    j["name"] = meta.name;
+    j["length"] = meta.length;
+    j["sha256"] = meta.sha256;
+    j["compression"] = meta.compression;
+    const std::string text = j.dump();
+    const uint32_t content = static_cast<uint32_t>(text.size() + k_footer_bytes);
+    std::vector<uint8_t> out;
+    out.reserve(8 + content);
+    put_le32(out, k_trailer_frame_magic);
+    put_le32(out, content);
+    out.insert(out.end(), text.begin(), text.end());
+    put_le32(out, content + 8);
+    out.insert(out.end(), std::begin(k_trailer_footer_magic), std::end(k_trailer_footer_magic));
+    return out;
+}
+
+Status parse_trailer(const uint8_t* tail, size_t len, ObjectMeta& out)
+{
+    auto bad = [](const std::string& why) { return Status::error(Code::corrupt, "object has no valid metadata trailer: " + why); };
+    if (len < k_footer_bytes + 8)
+        return bad("object too short");
+    const uint8_t* footer = tail + len - k_footer_bytes;
+    if (std::memcmp(footer + 4, k_trailer_footer_magic, 4) != 0)
+        return bad("footer magic missing");
+    const uint32_t frame = get_le32(footer);
+    if (frame > len || frame > k_max_trailer_bytes || frame < 8 + k_footer_bytes)
+        return bad("frame size out of range");
+    const uint8_t* start = tail + len - frame;
+    if (get_le32(start) != k_trailer_frame_magic || get_le32(start + 4) != frame - 8)
+        return bad("frame header mismatch");
+    const auto j = nlohmann::json::parse(start + 8, start + frame - k_footer_bytes, nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+        return bad("metadata is not JSON");
+    const auto format = j.find("format");
+    const auto name = j.find("name");
+    const auto length = j.find("length");
+    const auto sha = j.find("sha256");
+    const auto compression = j.find("compression");
+    if (format == j.end() || !format->is_number_integer() || name == j.end() || !name->is_string() ||
+        length == j.end() || !length->is_number_unsigned() || sha == j.end() || !sha->is_string() ||
+        compression == j.end() || !compression->is_string())
+        return bad("metadata fields missing");
+    if (format->get<int>() > k_object_format)
+        return Status::error(Code::invalid, "object format " + std::to_string(format->get<int>()) +
+                                                " is newer than this walvault understands (" +
+                                                std::to_string(k_object_format) + ")",
+                             "Upgrade walvault.");
+    out.format = format->get<int>();
+    out.name = name->get<std::string>();
+    out.length = length->get<uint64_t>();
+    out.sha256 = sha->get<std::string>();
+    out.compression = compression->get<std::string>();
+    return Status::ok();
+}
+
+Encoder::Encoder() : m_cctx(ZSTD_createCCtx()), m_out(ZSTD_CStreamOutSize()), m_hash(std::make_unique<Sha256>())
+{
+    if (m_cctx == nullptr)
+        throw std::bad_alloc();
+}
+
+Encoder::~Encoder() { ZSTD_freeCCtx(m_cctx); }
+
+Status Encoder::emit(const uint8_t* data, size_t len)
+{
+    m_stored += len;
+    return len == 0 ? Status::ok() : m_sink(data, len);
+}
+
+Status Encoder::emit_raw_block(const uint8_t* data, size_t len, bool last)
+{
+    const uint32_t header = static_cast<uint32_t>(len) << 3 | (last ? 1u : 0u);  // Block_Type 0 = Raw
+    const uint8_t h[3] = {static_cast<uint8_t>(header), static_cast<uint8_t>(header >> 8),
+                          static_cast<uint8_t>(header >> 16)};
+    Status s = emit(h, sizeof(h));
+    return s.is_ok() ? emit(data, len) : s;
+}
+
+Status Encoder::begin(const Compression& compression, const ByteSink& out, std::optional<uint64_t> pledged_size)
+{
+    m_compression = compression;
+    m_sink = out;
+    m_in = 0;
+    m_stored = 0;
+    m_hash = std::make_unique<Sha256>();
+    if (compression.kind == Compression::Kind::none) {
+        std::vector<uint8_t> header;
+        put_le32(header, k_zstd_frame_magic);
+        header.push_back(k_raw_frame_header_descriptor);
+        header.push_back(k_raw_window_descriptor);
+        return emit(header.data(), header.size());
+    }
+    ZSTD_CCtx_reset(m_cctx, ZSTD_reset_session_and_parameters);
+    size_t rc = ZSTD_CCtx_setParameter(m_cctx, ZSTD_c_compressionLevel, compression.level);
+    if (!ZSTD_isError(rc))
+        rc = ZSTD_CCtx_setParameter(m_cctx, ZSTD_c_checksumFlag, 1);
+    if (!ZSTD_isError(rc) && pledged_size)
+        rc = ZSTD_CCtx_setPledgedSrcSize(m_cctx, *pledged_size);
+    return ZSTD_isError(rc) ? zstd_error("could not set up zstd compression", rc) : Status::ok();
+}
+
+Status Encoder::update(const uint8_t* data, size_t len)
+{
+    m_hash->update(data, len);
+    m_in += len;
+    if (m_compression.kind == Compression::Kind::none) {
+        while (len > 0) {
+            const size_t n = std::min(len, k_raw_block_max);
+            Status s = emit_raw_block(data, n, false);
+            if (!s.is_ok())
+                return s;
+            data += n;
+            len -= n;
+        }
+        return Status::ok();
+    }
+    ZSTD_inBuffer in{data, len, 0};
+    while (in.pos < in.size) {
+        ZSTD_outBuffer out{m_out.data(), m_out.size(), 0};
+        const size_t rc = ZSTD_compressStream2(m_cctx, &out, &in, ZSTD_e_continue);
+        if (ZSTD_isError(rc))
+            return zstd_error("zstd compression failed", rc);
+        Status s = emit(m_out.data(), out.pos);
+        if (!s.is_ok())
+            return s;
+    }
+    return Status::ok();
+}
+
+Status Encoder::finish(const std::string& name, EncodeResult& result)
+{
+    if (m_compression.kind == Compression::Kind::none) {
+        Status s = emit_raw_block(nullptr, 0, true);
+        if (!s.is_ok())
+            return s;
+    } else {
+        ZSTD_inBuffer in{nullptr, 0, 0};
+        size_t remaining;
+        do {
+            ZSTD_outBuffer out{m_out.data(), m_out.size(), 0};
+            remaining = ZSTD_compressStream2(m_cctx, &out, &in, ZSTD_e_end);
+            if (ZSTD_isError(remaining))
+                return zstd_error("zstd compression failed", remaining);
+            Status s = emit(m_out.data(), out.pos);
+            if (!s.is_ok())
+                return s;
+        } while (remaining != 0);
+    }
+    ObjectMeta meta;
+    meta.name = name;
+    meta.length = m_in;
+    meta.sha256 = m_hash->finish_hex();
+    meta.compression = m_compression.to_string();
+    const std::vector<uint8_t> trailer = encode_trailer(meta);
+    Status s = emit(trailer.data(), trailer.size());
+    if (!s.is_ok())
+        return s;
+    result.bytes_in = m_in;
+    result.bytes_out = m_stored;
+    result.sha256 = meta.sha256;
+    return Status::ok();
+}
+
+Status encode_file(Encoder& encoder, const Compression& compression, const std::string& path, const std::string& name,
+                   const ByteSink& out, EncodeResult& result)
+{
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return Status::error(errno == ENOENT ? Code::not_found : Code::io_error,
+                             "could not open file \"" + path + "\": " + errno_text(errno));
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+    struct stat st;
+    if (::fstat(fd, &st) != 0)
+        return Status::error(Code::io_error, "could not stat file \"" + path + "\": " + errno_text(errno));
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    Status s = encoder.begin(compression, out, static_cast<uint64_t>(st.st_size));
+    if (!s.is_ok())
+        return s;
+    thread_local std::vector<uint8_t> buf;
+    buf.resize(k_read_chunk);
+    uint64_t total = 0;
+    for (;;) {
+        const ssize_t n = ::read(fd, buf.data(), buf.size());
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return Status::error(Code::io_error, "could not read file \"" + path + "\": " + errno_text(errno));
+        }
+        if (n == 0)
+            break;
+        total += static_cast<uint64_t>(n);
+        s = encoder.update(buf.data(), static_cast<size_t>(n));
+        if (!s.is_ok())
+            return s;
+    }
+    if (total != static_cast<uint64_t>(st.st_size))
+        return Status::error(Code::io_error, "file \"" + path + "\" changed size while being read (" +
+                                                 std::to_string(st.st_size) + " then " + std::to_string(total) +
+                                                 " bytes)");
+    return encoder.finish(name, result);
+}
+
+Decoder::Decoder() : m_dctx(ZSTD_createDCtx()), m_out(ZSTD_DStreamOutSize()), m_hash(std::make_unique<Sha256>())
+{
+    if (m_dctx == nullptr)
+        throw std::bad_alloc();
+}
+
+Decoder::~Decoder() { ZSTD_freeDCtx(m_dctx); }
+
+void Decoder::begin(const ByteSink& out)
+{
+    ZSTD_DCtx_reset(m_dctx, ZSTD_reset_session_only);
+    m_sink = out;
+    m_tail.clear();
+    m_hash = std::make_unique<Sha256>();
+    m_length = 0;
+    m_last_hint = 1;  // nothing decoded yet
+}
+
+Status Decoder::update(const uint8_t* data, size_t len)
+{
+    // Keep the last bytes seen: the trailer is at the very end.
+    m_tail.insert(m_tail.end(), data + (len > k_max_trailer_bytes ? len - k_max_trailer_bytes : 0), data + len);
+    if (m_tail.size() > 2 * k_max_trailer_bytes)
+        m_tail.erase(m_tail.begin(), m_tail.end() - static_cast<std::ptrdiff_t>(k_max_trailer_bytes));
+    ZSTD_inBuffer in{data, len, 0};
+    while (in.pos < in.size) {
+        ZSTD_outBuffer out{m_out.data(), m_out.size(), 0};
+        const size_t rc = ZSTD_decompressStream(m_dctx, &out, &in);
+        if (ZSTD_isError(rc))
+            return Status::error(Code::corrupt, std::string("zstd data is corrupt: ") + ZSTD_getErrorName(rc));
+        m_last_hint = rc;
+        if (out.pos > 0) {
+            m_hash->update(m_out.data(), out.pos);
+            m_length += out.pos;
+            Status s = m_sink(m_out.data(), out.pos);
+            if (!s.is_ok())
+                return s;
+        }
+    }
+    return Status::ok();
+}
+
+Status Decoder::finish(ObjectMeta& meta)
+{
+    // Drain output the decoder may still hold.
+    for (;;) {
+        ZSTD_inBuffer in{nullptr, 0, 0};
+        ZSTD_outBuffer out{m_out.data(), m_out.size(), 0};
+        const size_t rc = ZSTD_decompressStream(m_dctx, &out, &in);
+        if (ZSTD_isError(rc))
+            return Status::error(Code::corrupt, std::string("zstd data is corrupt: ") + ZSTD_getErrorName(rc));
+        if (out.pos == 0)
+            break;
+        m_last_hint = rc;
+        m_hash->update(m_out.data(), out.pos);
+        m_length += out.pos;
+        Status s = m_sink(m_out.data(), out.pos);
+        if (!s.is_ok())
+            return s;
+    }
+    if (m_last_hint != 0)
+        return Status::error(Code::corrupt, "zstd data is truncated");
+    Status s = parse_trailer(m_tail.data(), m_tail.size(), meta);
+    if (!s.is_ok())
+        return s;
+    const std::string sha = m_hash->finish_hex();
+    if (m_length != meta.length || sha != meta.sha256)
+        return Status::error(Code::corrupt, "content does not match its metadata: " + std::to_string(m_length) +
+                                                " bytes with sha256 " + sha + ", recorded " +
+                                                std::to_string(meta.length) + " bytes with sha256 " + meta.sha256);
+    return Status::ok();
+}
+
+Status decode_object(Storage& storage, const std::string& key, const ByteSink& out, ObjectMeta& meta)
+{
+    Decoder decoder;
+    decoder.begin(out);
+    Status s = storage.get(key, [&](const uint8_t* d, size_t n) { return decoder.update(d, n); });
+    if (s.is_ok())
+        s = decoder.finish(meta);
+    if (!s.is_ok() && s.code() != Code::not_found)
+        s.prefix("object \"" + storage.location(key) + "\"");
+    return s;
+}
+
+Status read_object_meta(Storage& storage, const std::string& key, ObjectMeta& meta)
+{
+    ObjectInfo info;
+    Status s = storage.head(key, info);
+    if (!s.is_ok())
+        return s;
+    const uint64_t want = std::min<uint64_t>(info.size, k_max_trailer_bytes);
+    std::vector<uint8_t> tail;
+    s = storage.get_range(key, info.size - want, static_cast<size_t>(want), tail);
+    if (s.is_ok())
+        s = parse_trailer(tail.data(), tail.size(), meta);
+    if (!s.is_ok())
+        s.prefix("object \"" + storage.location(key) + "\"");
+    return s;
+}
+
+}  // namespace walvault

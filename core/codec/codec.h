@@ -1,0 +1,131 @@
+// The object codec: one pass over the bytes (sha256 of the original -> zstd -> sink) and its inverse.
+// Every stored object is a valid zstd stream that stock `zstd -d` restores, followed by a zstd skippable
+// frame carrying JSON metadata (format, name, original length, sha256, compression) that `zstd -d` skips.
+// Layout details: docs/repository-format.md.
+#pragma once
+
+#include "core/codec/sha256.h"
+#include "core/common/status.h"
+#include "core/storage/storage.h"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+typedef struct ZSTD_CCtx_s ZSTD_CCtx;
+typedef struct ZSTD_DCtx_s ZSTD_DCtx;
+
+namespace walvault {
+
+constexpr int k_object_format = 1;               // "format" in the trailer; bump on incompatible change
+constexpr const char* k_object_suffix = ".zst";  // every object is a zstd stream, whatever the compression
+constexpr size_t k_max_trailer_bytes = 4096;     // the metadata frame is never larger
+constexpr uint32_t k_trailer_frame_magic = 0x184D2A57;  // a zstd skippable-frame magic (0x184D2A5?)
+constexpr const char k_trailer_footer_magic[4] = {'W', 'V', 'M', 'T'};
+
+// Codec name and parameters in one table.
+struct CodecInfo {
+    const char* name;
+    int default_level;
+    int min_level;
+    int max_level;
+};
+constexpr CodecInfo k_codecs[] = {
+    {"none", 0, 0, 0},   // stored zstd raw blocks: no compression work, still a zstd stream
+    {"zstd", 3, 1, 19},  // 3 is zstd's own default: ~4x on typical WAL at several hundred MB/s per core
+};
+
+struct Compression {
+    enum class Kind { none, zstd } kind = Kind::zstd;
+    int level = 3;
+
+    // "none", "zstd", "zstd:LEVEL"; nullopt with a message in *error otherwise.
+    static std::optional<Compression> parse(std::string_view text, std::string* error);
+    std::string to_string() const;  // canonical: "none" or "zstd:3"
+    bool operator==(const Compression&) const = default;
+};
+
+// What the trailer of an object records.
+struct ObjectMeta {
+    int format = k_object_format;
+    std::string name;         // the WAL file or backup file name the object holds
+    uint64_t length = 0;      // original bytes
+    std::string sha256;       // hex sha256 of the original bytes
+    std::string compression;  // Compression::to_string()
+};
+
+std::vector<uint8_t> encode_trailer(const ObjectMeta& meta);
+// Parses the trailer at the very end of tail (the last bytes of an object).
+Status parse_trailer(const uint8_t* tail, size_t len, ObjectMeta& out);
+
+struct EncodeResult {
+    uint64_t bytes_in = 0;   // original
+    uint64_t bytes_out = 0;  // stored, trailer included
+    std::string sha256;      // of the original
+};
+
+// Streaming encoder; keep one per thread and reuse it (its zstd context and buffers are large).
+class Encoder {
+public:
+    Encoder();
+    ~Encoder();
+    Encoder(const Encoder&) = delete;
+    Encoder& operator=(const Encoder&) = delete;
+
+    // Starts an object; pledged_size is the original length if known (recorded in the zstd frame header).
+    Status begin(const Compression& compression, const ByteSink& out, std::optional<uint64_t> pledged_size);
+    Status update(const uint8_t* data, size_t len);
+    // Ends the data frame and appends the trailer for name.
+    Status finish(const std::string& name, EncodeResult& result);
+
+private:
+    Status emit(const uint8_t* data, size_t len);
+    Status emit_raw_block(const uint8_t* data, size_t len, bool last);
+
+    ZSTD_CCtx* m_cctx;
+    std::vector<uint8_t> m_out;
+    Compression m_compression;
+    ByteSink m_sink;
+    std::unique_ptr<Sha256> m_hash;
+    uint64_t m_in = 0;
+    uint64_t m_stored = 0;
+};
+
+// Encodes a whole file in one pass: read -> sha256 -> zstd -> out.
+Status encode_file(Encoder& encoder, const Compression& compression, const std::string& path, const std::string& name,
+                   const ByteSink& out, EncodeResult& result);
+
+// Streaming decoder: stored bytes in, original bytes out; finish() checks the zstd frame ended, the trailer
+// is present and the original length and sha256 match it.
+class Decoder {
+public:
+    Decoder();
+    ~Decoder();
+    Decoder(const Decoder&) = delete;
+    Decoder& operator=(const Decoder&) = delete;
+
+    void begin(const ByteSink& out);
+    Status update(const uint8_t* data, size_t len);
+    Status finish(ObjectMeta& meta);
+
+private:
+    ZSTD_DCtx* m_dctx;
+    std::vector<uint8_t> m_out;
+    std::vector<uint8_t> m_tail;
+    ByteSink m_sink;
+    std::unique_ptr<Sha256> m_hash;
+    uint64_t m_length = 0;
+    size_t m_last_hint = 0;  // 0 once a frame has been fully decoded
+};
+
+// Reads and decodes an object from storage, checking it completely; original bytes go to out (which may
+// discard them, for a pure check).
+Status decode_object(Storage& storage, const std::string& key, const ByteSink& out, ObjectMeta& meta);
+
+// Reads only an object's trailer (two small ranged reads).
+Status read_object_meta(Storage& storage, const std::string& key, ObjectMeta& meta);
+
+}  // namespace walvault

@@ -1,0 +1,31 @@
+// Typed settings shared by the module (GUC strings) and the tool (flags, environment, config file).
+// One name per setting everywhere: walvault.repo / --repo / WALVAULT_REPO / repo.
+#pragma once
+
+#include "core/codec/codec.h"
+#include "core/common/status.h"
+
+#include <string>
+#include <string_view>
+
+namespace walvault {
+
+constexpr const char* k_default_compression = "zstd:3";
+constexpr int k_default_parallel = 2;   // files in flight; one per core on the smallest machines we support
+constexpr int k_max_parallel = 64;
+
+struct Settings {
+    std::string repo;  // absolute directory path (posix)
+    Compression compression;
+    int parallel = k_default_parallel;
+};
+
+// Checks a walvault.repo value: empty (not configured) or an absolute directory path. With check_access,
+// also that the directory, or the nearest existing parent it would be created under, is writable.
+// On failure, message and hint are filled (PostgreSQL style).
+bool check_repo_setting(std::string_view value, bool check_access, std::string& message, std::string& hint);
+
+// Checks a walvault.compression value.
+bool check_compression_setting(std::string_view value, std::string& message, std::string& hint);
+
+}  // namespace walvault

@@ -1,0 +1,381 @@
+// Posix backend. Durability follows the usual recipe (write temp, fsync, link, fsync directory); link()
+// instead of rename() gives create-only semantics, so an archived object is never replaced. The temp
+// file is locked with flock() so two writers of one key (a primary and a standby archiving the same
+// segment) cannot interleave; a lock dies with its process, so a crashed writer leaves no stale lock.
+#include "core/storage/posix/posix_storage.h"
+
+#include "core/codec/sha256.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <functional>
+
+namespace walvault {
+namespace {
+
+Status io_error(const std::string& what, const std::string& path, int err)
+{
+    return Status::error(err == ENOENT ? Code::not_found : Code::io_error,
+                         "could not " + what + " \"" + path + "\": " + errno_text(err));
+}
+
+// Keys are relative, '/'-separated, without empty, "." or ".." components, and no component starts with
+// '.', which is reserved for temporary files.
+bool valid_key(const std::string& key)
+{
+    if (key.empty() || key.front() == '/' || key.back() == '/')
+        return false;
+    size_t start = 0;
+    while (start <= key.size()) {
+        size_t end = key.find('/', start);
+        if (end == std::string::npos)
+            end = key.size();
+        if (end == start || key[start] == '.')
+            return false;
+        start = end + 1;
+    }
+    return true;
+}
+
+Status invalid_key(const std::string& key)
+{
+    return Status::error(Code::invalid, "invalid object key \"" + key + "\"");
+}
+
+std::string dir_of(const std::string& path) { return path.substr(0, path.rfind('/')); }
+std::string base_of(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+
+class Fd {
+public:
+    explicit Fd(int fd = -1) : m_fd(fd) {}
+    ~Fd() { reset(); }
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    int get() const { return m_fd; }
+    int release()
+    {
+        int fd = m_fd;
+        m_fd = -1;
+        return fd;
+    }
+    void reset(int fd = -1)
+    {
+        if (m_fd >= 0)
+            ::close(m_fd);
+        m_fd = fd;
+    }
+
+private:
+    int m_fd;
+};
+
+Status write_all(int fd, const uint8_t* data, size_t len, const std::string& path)
+{
+    while (len > 0) {
+        ssize_t n = ::write(fd, data, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return io_error("write to file", path, errno);
+        }
+        data += n;
+        len -= static_cast<size_t>(n);
+    }
+    return Status::ok();
+}
+
+// Reads [offset, offset+len) of fd, stopping early at end of file.
+Status read_at(int fd, uint64_t offset, size_t len, std::vector<uint8_t>& out, const std::string& path)
+{
+    out.resize(len);
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = ::pread(fd, out.data() + done, len - done, static_cast<off_t>(offset + done));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return io_error("read file", path, errno);
+        }
+        if (n == 0)
+            break;
+        done += static_cast<size_t>(n);
+    }
+    out.resize(done);
+    return Status::ok();
+}
+
+// Streams fd from offset 0 to sink in chunks.
+Status stream_fd(int fd, const std::string& path, const ByteSink& sink)
+{
+    std::vector<uint8_t> buf(k_posix_io_chunk);
+    uint64_t offset = 0;
+    for (;;) {
+        Status s = read_at(fd, offset, buf.size(), buf, path);
+        if (!s.is_ok())
+            return s;
+        if (buf.empty())
+            return Status::ok();
+        offset += buf.size();
+        s = sink(buf.data(), buf.size());
+        if (!s.is_ok())
+            return s;
+        buf.resize(k_posix_io_chunk);
+    }
+}
+
+class PosixWriter final : public Writer {
+public:
+    PosixWriter(std::string final_path, std::string temp_path, int fd)
+        : m_final(std::move(final_path)), m_temp(std::move(temp_path)), m_fd(fd)
+    {
+    }
+    ~PosixWriter() override { abort(); }
+
+    Status write(const uint8_t* data, size_t len) override
+    {
+        if (m_fd.get() < 0)
+            return Status::error(Code::invalid, "write to \"" + m_final + "\" after commit or abort");
+        m_hash.update(data, len);
+        m_length += len;
+        return write_all(m_fd.get(), data, len, m_temp);
+    }
+
+    Status commit() override
+    {
+        if (m_fd.get() < 0)
+            return Status::error(Code::invalid, "commit of \"" + m_final + "\" after commit or abort");
+        if (::fsync(m_fd.get()) != 0)
+            return io_error("fsync file", m_temp, errno);
+        // Verify what the file system gives back after fsync: length and sha256 of the stored bytes.
+        const std::string written = m_hash.finish_hex();
+        Sha256 check;
+        uint64_t stored = 0;
+        Status s = stream_fd(m_fd.get(), m_temp, [&](const uint8_t* d, size_t n) {
+            check.update(d, n);
+            stored += n;
+            return Status::ok();
+        });
+        if (!s.is_ok())
+            return s;
+        const std::string reread = check.finish_hex();
+        if (stored != m_length || reread != written)
+            return Status::error(Code::corrupt, "file \"" + m_temp + "\" does not hold what was written: " +
+                                                    std::to_string(stored) + " bytes with sha256 " + reread +
+                                                    ", expected " + std::to_string(m_length) + " bytes with sha256 " +
+                                                    written);
+        // Create-only publication: link() fails with EEXIST instead of replacing.
+        if (::link(m_temp.c_str(), m_final.c_str()) != 0) {
+            int err = errno;
+            if (err == EEXIST)
+                return Status::error(Code::already_exists, "object \"" + m_final + "\" already exists");
+            return io_error("link file", m_final, err);
+        }
+        if (::unlink(m_temp.c_str()) != 0)
+            return io_error("remove file", m_temp, errno);
+        m_fd.reset();  // releases the lock
+        return fsync_directory(dir_of(m_final));
+    }
+
+    void abort() override
+    {
+        if (m_fd.get() >= 0) {
+            // Still holding the lock: the temp file is ours to remove.
+            ::unlink(m_temp.c_str());
+            m_fd.reset();
+        }
+    }
+
+private:
+    std::string m_final;
+    std::string m_temp;
+    Fd m_fd;
+    Sha256 m_hash;
+    uint64_t m_length = 0;
+};
+
+}  // namespace
+
+PosixStorage::PosixStorage(std::string root) : m_root(std::move(root))
+{
+    while (m_root.size() > 1 && m_root.back() == '/')
+        m_root.pop_back();
+}
+
+std::string PosixStorage::location(const std::string& key) const { return m_root + "/" + key; }
+
+Status PosixStorage::head(const std::string& key, ObjectInfo& out)
+{
+    if (!valid_key(key))
+        return invalid_key(key);
+    struct stat st;
+    const std::string path = location(key);
+    if (::stat(path.c_str(), &st) != 0)
+        return io_error("stat file", path, errno);
+    out.key = key;
+    out.size = static_cast<uint64_t>(st.st_size);
+    return Status::ok();
+}
+
+Status PosixStorage::create(const std::string& key, std::unique_ptr<Writer>& out)
+{
+    if (!valid_key(key))
+        return invalid_key(key);
+    const std::string final_path = location(key);
+    const std::string dir = dir_of(final_path);
+    Status s = make_directories(dir);
+    if (!s.is_ok())
+        return s;
+    const std::string temp_path = dir + "/." + base_of(final_path) + k_posix_temp_suffix;
+    // Open (or reuse) the temp file, lock it, and make sure the locked inode is still the one at temp_path:
+    // a writer that just finished may have unlinked it between our open() and flock().
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        Fd fd(::open(temp_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, k_posix_file_mode));
+        if (fd.get() < 0)
+            return io_error("create file", temp_path, errno);
+        if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+            if (errno == EWOULDBLOCK)
+                return Status::error(Code::busy, "another process is writing \"" + final_path + "\"",
+                                     "Check that no other cluster or tool archives into this repository.");
+            return io_error("lock file", temp_path, errno);
+        }
+        struct stat by_fd, by_path;
+        if (::fstat(fd.get(), &by_fd) != 0)
+            return io_error("stat file", temp_path, errno);
+        if (::stat(temp_path.c_str(), &by_path) != 0 || by_fd.st_ino != by_path.st_ino ||
+            by_fd.st_dev != by_path.st_dev)
+            continue;
+        if (::ftruncate(fd.get(), 0) != 0)
+            return io_error("truncate file", temp_path, errno);
+        out = std::make_unique<PosixWriter>(final_path, temp_path, fd.release());
+        return Status::ok();
+    }
+    return Status::error(Code::busy, "another process keeps replacing \"" + temp_path + "\"");
+}
+
+Status PosixStorage::get(const std::string& key, const ByteSink& sink)
+{
+    if (!valid_key(key))
+        return invalid_key(key);
+    const std::string path = location(key);
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0)
+        return io_error("open file", path, errno);
+    return stream_fd(fd.get(), path, sink);
+}
+
+Status PosixStorage::get_range(const std::string& key, uint64_t offset, size_t len, std::vector<uint8_t>& out)
+{
+    if (!valid_key(key))
+        return invalid_key(key);
+    const std::string path = location(key);
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0)
+        return io_error("open file", path, errno);
+    return read_at(fd.get(), offset, len, out, path);
+}
+
+Status PosixStorage::list(const std::string& prefix, std::vector<ObjectInfo>& out)
+{
+    out.clear();
+    // Walk from the deepest directory the prefix names; filter by the full prefix.
+    const size_t slash = prefix.rfind('/');
+    const std::string start = slash == std::string::npos ? std::string() : prefix.substr(0, slash);
+    std::function<Status(const std::string&)> walk = [&](const std::string& rel) -> Status {
+        const std::string dir = rel.empty() ? m_root : m_root + "/" + rel;
+        DIR* d = ::opendir(dir.c_str());
+        if (d == nullptr) {
+            if (errno == ENOENT)
+                return Status::ok();
+            return io_error("open directory", dir, errno);
+        }
+        std::vector<std::string> names;
+        errno = 0;
+        while (struct dirent* e = ::readdir(d))
+            if (e->d_name[0] != '.')
+                names.emplace_back(e->d_name);
+        ::closedir(d);
+        for (const std::string& name : names) {
+            const std::string key = rel.empty() ? name : rel + "/" + name;
+            // Prune directories that cannot contain the prefix.
+            const size_t common = std::min(key.size(), prefix.size());
+            if (key.compare(0, common, prefix, 0, common) != 0)
+                continue;
+            struct stat st;
+            if (::stat((m_root + "/" + key).c_str(), &st) != 0)
+                continue;  // removed meanwhile
+            if (S_ISDIR(st.st_mode)) {
+                Status s = walk(key);
+                if (!s.is_ok())
+                    return s;
+            } else if (S_ISREG(st.st_mode) && key.compare(0, prefix.size(), prefix) == 0) {
+                out.push_back(ObjectInfo{key, static_cast<uint64_t>(st.st_size)});
+            }
+        }
+        return Status::ok();
+    };
+    Status s = walk(start);
+    std::sort(out.begin(), out.end(), [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
+    return s;
+}
+
+Status PosixStorage::remove(const std::string& key)
+{
+    if (!valid_key(key))
+        return invalid_key(key);
+    const std::string path = location(key);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+        return io_error("remove file", path, errno);
+    return fsync_directory(dir_of(path));
+}
+
+Status PosixStorage::sync(const std::string& key)
+{
+    if (!valid_key(key))
+        return invalid_key(key);
+    const std::string path = location(key);
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0)
+        return io_error("open file", path, errno);
+    if (::fsync(fd.get()) != 0)
+        return io_error("fsync file", path, errno);
+    return fsync_directory(dir_of(path));
+}
+
+Status fsync_directory(const std::string& path)
+{
+    Fd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (fd.get() < 0)
+        return io_error("open directory", path, errno);
+    if (::fsync(fd.get()) != 0 && errno != EINVAL)  // some file systems cannot fsync directories
+        return io_error("fsync directory", path, errno);
+    return Status::ok();
+}
+
+Status make_directories(const std::string& path)
+{
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return Status::ok();
+        return Status::error(Code::io_error, "\"" + path + "\" exists but is not a directory");
+    }
+    const size_t slash = path.rfind('/');
+    if (slash != std::string::npos && slash > 0) {
+        Status s = make_directories(path.substr(0, slash));
+        if (!s.is_ok())
+            return s;
+    }
+    if (::mkdir(path.c_str(), k_posix_dir_mode) != 0 && errno != EEXIST)
+        return io_error("create directory", path, errno);
+    if (slash != std::string::npos && slash > 0)
+        return fsync_directory(path.substr(0, slash));
+    return Status::ok();
+}
+
+}  // namespace walvault

@@ -1,0 +1,43 @@
+// The posix backend: a local or NFS directory, the embedded default. Writes go to a locked temporary
+// file that is fsynced, read back and checked, then linked into place (never replacing) and the
+// directory fsynced.
+#pragma once
+
+#include "core/storage/storage.h"
+
+namespace walvault {
+
+constexpr unsigned k_posix_dir_mode = 0750;    // new repository directories
+constexpr unsigned k_posix_file_mode = 0640;   // objects
+constexpr size_t k_posix_io_chunk = 1 << 20;   // bytes per read() when streaming or verifying
+
+// Temporary files are ".<name>.tmp" beside the final object: hidden from list(), reused (under flock)
+// by the next writer of the same key, so a crash leaves nothing that is ever read as data.
+constexpr const char* k_posix_temp_suffix = ".tmp";
+
+class PosixStorage final : public Storage {
+public:
+    // root must be an absolute path; it is created on the first write.
+    explicit PosixStorage(std::string root);
+
+    std::string location() const override { return m_root; }
+    std::string location(const std::string& key) const override;
+    Status head(const std::string& key, ObjectInfo& out) override;
+    Status create(const std::string& key, std::unique_ptr<Writer>& out) override;
+    Status get(const std::string& key, const ByteSink& sink) override;
+    Status get_range(const std::string& key, uint64_t offset, size_t len, std::vector<uint8_t>& out) override;
+    Status list(const std::string& prefix, std::vector<ObjectInfo>& out) override;
+    Status remove(const std::string& key) override;
+    Status sync(const std::string& key) override;
+
+private:
+    std::string m_root;
+};
+
+// mkdir -p with k_posix_dir_mode, fsyncing each parent whose entry it created.
+Status make_directories(const std::string& path);
+
+// fsync of a directory, so that a rename or link in it survives a crash.
+Status fsync_directory(const std::string& path);
+
+}  // namespace walvault

@@ -1,0 +1,66 @@
+// The one storage interface of the repository. Every backend (posix/, later s3/) implements these
+// contracts; callers rely on nothing else. Expected failures (not found, key taken) are Status values.
+#pragma once
+
+#include "core/common/status.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace walvault {
+
+struct ObjectInfo {
+    std::string key;
+    uint64_t size = 0;  // stored bytes
+};
+
+// Receives the bytes of an object in order; a non-ok Status stops the transfer and is returned.
+using ByteSink = std::function<Status(const uint8_t* data, size_t len)>;
+
+// One create-only write. Nothing is visible under the key until commit() returns ok.
+class Writer {
+public:
+    virtual ~Writer() = default;
+    virtual Status write(const uint8_t* data, size_t len) = 0;
+    // Makes the object durable and visible, after checking that the store holds exactly the bytes written
+    // (length and sha256). Code::already_exists if the key was taken meanwhile (the object is then left
+    // untouched); Code::busy if another writer is writing the same key right now.
+    virtual Status commit() = 0;
+    // Drops what was written. Safe to call after a failed commit or not at all (the destructor aborts).
+    virtual void abort() = 0;
+};
+
+class Storage {
+public:
+    virtual ~Storage() = default;
+
+    // Where the repository is, for messages: "/var/lib/walvault/main".
+    virtual std::string location() const = 0;
+    // Where one object is, for messages: "/var/lib/walvault/main/wal/.../X.zst".
+    virtual std::string location(const std::string& key) const = 0;
+
+    // Size of an object; Code::not_found if absent.
+    virtual Status head(const std::string& key, ObjectInfo& out) = 0;
+    // Begins a create-only, durable write of key (see Writer).
+    virtual Status create(const std::string& key, std::unique_ptr<Writer>& out) = 0;
+    // Streams the whole object to sink; Code::not_found if absent.
+    virtual Status get(const std::string& key, const ByteSink& sink) = 0;
+    // Reads len bytes at offset (less only at the end of the object).
+    virtual Status get_range(const std::string& key, uint64_t offset, size_t len, std::vector<uint8_t>& out) = 0;
+    // Objects whose key starts with prefix, sorted by key. Writes in progress are not listed.
+    virtual Status list(const std::string& prefix, std::vector<ObjectInfo>& out) = 0;
+    // Deletes an object; ok if it was already absent.
+    virtual Status remove(const std::string& key) = 0;
+    // Makes an existing object durable again (after a crash between write and sync): posix fsyncs the file
+    // and its directory; stores that acknowledge only durable writes do nothing.
+    virtual Status sync(const std::string& key) = 0;
+};
+
+// Opens the repository a walvault.repo value names. Today: an absolute directory path (posix).
+Status open_storage(const std::string& repo, std::unique_ptr<Storage>& out);
+
+}  // namespace walvault

@@ -1,0 +1,396 @@
+// The C++ side of archiving: a settings snapshot, a look-ahead scheduler and worker threads.
+// PostgreSQL hands us one file at a time and waits; we also start the next .ready files so that later
+// calls find their file already done. A file is reported done only when its own upload is verified.
+// Worker threads move bytes only; they never call PostgreSQL. Every entry point catches everything.
+#include "module/bridge.h"
+
+#include "core/config/settings.h"
+#include "core/repo/identity.h"
+#include "core/repo/wal_archive.h"
+#include "core/wal/wal_name.h"
+
+#include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace walvault {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* k_ready_suffix = ".ready";
+constexpr auto k_unclaimed_ttl = std::chrono::minutes(10);  // look-ahead results PostgreSQL never asked for
+
+// Everything that depends on the settings; replaced as a whole when they change.
+struct Context {
+    Settings settings;
+    std::unique_ptr<Storage> storage;
+    RepoIdentity identity;
+    std::mutex identity_mutex;
+    bool identity_checked = false;
+
+    Status check_identity()
+    {
+        std::lock_guard<std::mutex> lock(identity_mutex);
+        if (identity_checked)
+            return Status::ok();
+        Status s = ensure_identity(*storage, identity);
+        identity_checked = s.is_ok();
+        return s;
+    }
+};
+
+struct Job {
+    std::string name;
+    std::string path;
+    std::shared_ptr<Context> context;
+    bool requested = false;  // PostgreSQL asked for this file (as opposed to look-ahead)
+    bool done = false;
+    Status status;
+    ArchiveReport report;
+    Clock::time_point started;
+    Clock::time_point finished;
+};
+
+void copy_message(char* dst, const std::string& src)
+{
+    const size_t n = std::min(src.size(), static_cast<size_t>(WV_MESSAGE_LEN - 1));
+    std::memcpy(dst, src.data(), n);
+    dst[n] = '\0';
+}
+
+class Archiver {
+public:
+    wv_status archive(const wv_settings& settings, const std::string& file, const std::string& path, int wait_ms,
+                      wv_file_result& result);
+    void shutdown(int wait_ms);
+
+private:
+    Status apply_settings(const wv_settings& settings);
+    void submit(const std::string& name, const std::string& path, bool requested);
+    void look_ahead(const std::string& wal_dir, bool rescan);
+    void ensure_workers();
+    void worker_main();
+    size_t in_flight() const;
+
+    std::mutex m_mutex;
+    std::condition_variable m_work_cv;
+    std::condition_variable m_done_cv;
+    std::string m_settings_key;
+    std::shared_ptr<Context> m_context;
+    std::deque<std::shared_ptr<Job>> m_queue;
+    std::unordered_map<std::string, std::shared_ptr<Job>> m_jobs;  // by file name, until claimed
+    std::deque<std::string> m_backlog;                            // .ready names seen, in archive order
+    std::vector<std::thread> m_threads;
+    int m_live_threads = 0;
+    bool m_stopping = false;
+};
+
+Status Archiver::apply_settings(const wv_settings& in)
+{
+    std::string key = std::string(in.repo ? in.repo : "") + '\n' + (in.compression ? in.compression : "") + '\n' +
+                      std::to_string(in.parallel) + '\n' + std::to_string(in.system_identifier) + '\n' +
+                      std::to_string(in.wal_segment_size);
+    if (key == m_settings_key && m_context)
+        return Status::ok();
+
+    auto ctx = std::make_shared<Context>();
+    ctx->settings.repo = in.repo ? in.repo : "";
+    std::string error;
+    auto compression = Compression::parse(in.compression ? in.compression : "", &error);
+    if (!compression)
+        return Status::error(Code::invalid, "invalid value for walvault.compression: " + error);
+    ctx->settings.compression = *compression;
+    ctx->settings.parallel = std::clamp(in.parallel, 1, k_max_parallel);
+    Status s = open_storage(ctx->settings.repo, ctx->storage);
+    if (!s.is_ok())
+        return s;
+    ctx->identity.system_identifier = in.system_identifier;
+    ctx->identity.pg_major = in.pg_major;
+    ctx->identity.wal_segment_size = in.wal_segment_size;
+
+    // New settings: forget work done under the old ones. Jobs still running finish into the void.
+    m_queue.clear();
+    m_jobs.clear();
+    m_backlog.clear();
+    m_context = std::move(ctx);
+    m_settings_key = std::move(key);
+    return Status::ok();
+}
+
+size_t Archiver::in_flight() const
+{
+    size_t n = 0;
+    for (const auto& [name, job] : m_jobs)
+        n += job->done ? 0 : 1;
+    return n;
+}
+
+void Archiver::submit(const std::string& name, const std::string& path, bool requested)
+{
+    auto job = std::make_shared<Job>();
+    job->name = name;
+    job->path = path;
+    job->context = m_context;
+    job->requested = requested;
+    m_jobs[name] = job;
+    // The file PostgreSQL waits for goes first.
+    if (requested)
+        m_queue.push_front(job);
+    else
+        m_queue.push_back(job);
+    m_work_cv.notify_one();
+}
+
+// Starts work on the next .ready files, up to walvault.parallel in flight. The directory is read again
+// only when what we know runs out or PostgreSQL asked for a file we did not expect (a new .history file,
+// for example), not once per segment.
+void Archiver::look_ahead(const std::string& wal_dir, bool rescan)
+{
+    const size_t limit = static_cast<size_t>(m_context->settings.parallel);
+    if (in_flight() >= limit)
+        return;
+    if (rescan || m_backlog.empty()) {
+        m_backlog.clear();
+        const std::string status_dir = wal_dir + "/archive_status";
+        DIR* dir = ::opendir(status_dir.c_str());
+        if (dir == nullptr)
+            return;
+        std::vector<std::string> names;
+        const size_t suffix = std::strlen(k_ready_suffix);
+        while (struct dirent* e = ::readdir(dir)) {
+            std::string n = e->d_name;
+            if (n.size() > suffix && n.compare(n.size() - suffix, suffix, k_ready_suffix) == 0) {
+                n.resize(n.size() - suffix);
+                if (parse_wal_name(n))
+                    names.push_back(std::move(n));
+            }
+        }
+        ::closedir(dir);
+        std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
+            return archive_order_less(a, b);
+        });
+        m_backlog.assign(names.begin(), names.end());
+    }
+    // Bound what we track even if PostgreSQL never claims some results.
+    const size_t max_tracked = 4 * limit + 4;
+    while (in_flight() < limit && !m_backlog.empty() && m_jobs.size() < max_tracked) {
+        const std::string name = m_backlog.front();
+        m_backlog.pop_front();
+        if (m_jobs.count(name) == 0)
+            submit(name, wal_dir + "/" + name, false);
+    }
+}
+
+void Archiver::ensure_workers()
+{
+    const size_t want = static_cast<size_t>(m_context->settings.parallel);
+    if (m_threads.size() >= want)
+        return;
+    // Threads must never receive the process's signals: PostgreSQL's handlers assume the main thread.
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    try {
+        while (m_threads.size() < want) {
+            m_threads.emplace_back([this] { worker_main(); });
+            ++m_live_threads;
+        }
+    } catch (...) {
+        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        throw;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+void Archiver::worker_main()
+{
+    Encoder encoder;  // one zstd context per thread, reused for every file
+    std::unique_lock<std::mutex> lock(m_mutex);
+    for (;;) {
+        m_work_cv.wait(lock, [this] { return m_stopping || !m_queue.empty(); });
+        if (m_stopping)
+            break;
+        std::shared_ptr<Job> job = m_queue.front();
+        m_queue.pop_front();
+        job->started = Clock::now();
+        lock.unlock();
+
+        Status s;
+        ArchiveReport report;
+        try {
+            Context& ctx = *job->context;
+            s = ctx.check_identity();
+            if (s.is_ok())
+                s = archive_wal_file(*ctx.storage, encoder, ctx.settings.compression, job->name, job->path, report);
+        } catch (const std::exception& e) {
+            s = Status::error(Code::io_error, std::string("internal error: ") + e.what());
+        } catch (...) {
+            s = Status::error(Code::io_error, "internal error");
+        }
+
+        lock.lock();
+        job->status = std::move(s);
+        job->report = report;
+        job->finished = Clock::now();
+        job->done = true;
+        m_done_cv.notify_all();
+        m_work_cv.notify_one();
+    }
+    --m_live_threads;
+    m_done_cv.notify_all();
+}
+
+wv_status Archiver::archive(const wv_settings& settings, const std::string& file, const std::string& path,
+                            int wait_ms, wv_file_result& result)
+{
+    std::unique_lock<std::mutex> lock(m_mutex);
+    auto fail = [&](const Status& s) {
+        copy_message(result.message, s.message());
+        copy_message(result.hint, s.hint());
+        return WV_FAILED;
+    };
+    if (m_stopping)
+        return fail(Status::error(Code::io_error, "archiver is shutting down"));
+    Status s = apply_settings(settings);
+    if (!s.is_ok())
+        return fail(s);
+    ensure_workers();
+
+    auto it = m_jobs.find(file);
+    const bool known = it != m_jobs.end();
+    // A look-ahead attempt that failed is retried now rather than reported: the failure may be stale.
+    if (known && it->second->done && !it->second->status.is_ok() && !it->second->requested)
+        m_jobs.erase(it), it = m_jobs.end();
+    if (it == m_jobs.end())
+        submit(file, path, true);
+    const std::string wal_dir = path.substr(0, path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
+    look_ahead(wal_dir.empty() ? "." : wal_dir, !known);
+
+    std::shared_ptr<Job> job = m_jobs[file];
+    job->requested = true;
+    m_done_cv.wait_for(lock, std::chrono::milliseconds(std::max(wait_ms, 0)), [&] { return job->done; });
+    if (!job->done)
+        return WV_PENDING;
+    m_jobs.erase(file);
+
+    // Forget look-ahead results that were never claimed for a long time (the file went away).
+    const auto now = Clock::now();
+    for (auto j = m_jobs.begin(); j != m_jobs.end();)
+        j = j->second->done && now - j->second->finished > k_unclaimed_ttl ? m_jobs.erase(j) : std::next(j);
+
+    result.duration_ms =
+        std::chrono::duration<double, std::milli>(job->finished - job->started).count();
+    result.bytes_in = job->report.bytes_in;
+    result.bytes_out = job->report.bytes_out;
+    result.already_archived = job->report.already_archived ? 1 : 0;
+    if (!job->status.is_ok()) {
+        Status err = job->status;
+        err.prefix("could not archive \"" + file + "\" to \"" + job->context->storage->location() + "\"");
+        return fail(err);
+    }
+    return WV_DONE;
+}
+
+void Archiver::shutdown(int wait_ms)
+{
+    std::unique_lock<std::mutex> lock(m_mutex);
+    m_stopping = true;
+    m_queue.clear();
+    m_work_cv.notify_all();
+    const bool all_exited = m_done_cv.wait_for(lock, std::chrono::milliseconds(std::max(wait_ms, 0)),
+                                               [this] { return m_live_threads == 0; });
+    lock.unlock();
+    // Threads stuck in a slow store are left behind: the process is exiting and must not wait for them.
+    for (std::thread& t : m_threads) {
+        if (all_exited)
+            t.join();
+        else
+            t.detach();
+    }
+    m_threads.clear();
+}
+
+// Never destroyed: worker threads may outlive a shutdown that gave up waiting, and a static destructor
+// running under them at exit() would crash the archiver.
+Archiver* g_archiver = nullptr;
+
+Archiver& archiver()
+{
+    if (g_archiver == nullptr)
+        g_archiver = new Archiver();
+    return *g_archiver;
+}
+
+void fill_check(bool ok, const std::string& m, const std::string& h, char* message, char* hint, size_t len)
+{
+    if (ok || len == 0)
+        return;
+    std::snprintf(message, len, "%s", m.c_str());
+    std::snprintf(hint, len, "%s", h.c_str());
+}
+
+}  // namespace
+}  // namespace walvault
+
+extern "C" int wv_check_repo(const char* value, int check_access, char* message, char* hint, size_t len)
+{
+    try {
+        std::string m, h;
+        const bool ok = walvault::check_repo_setting(value ? value : "", check_access != 0, m, h);
+        walvault::fill_check(ok, m, h, message, hint, len);
+        return ok ? 1 : 0;
+    } catch (...) {
+        walvault::fill_check(false, "out of memory", "", message, hint, len);
+        return 0;
+    }
+}
+
+extern "C" int wv_check_compression(const char* value, char* message, char* hint, size_t len)
+{
+    try {
+        std::string m, h;
+        const bool ok = walvault::check_compression_setting(value ? value : "", m, h);
+        walvault::fill_check(ok, m, h, message, hint, len);
+        return ok ? 1 : 0;
+    } catch (...) {
+        walvault::fill_check(false, "out of memory", "", message, hint, len);
+        return 0;
+    }
+}
+
+extern "C" wv_status wv_archive(const wv_settings* settings, const char* file, const char* path, int wait_ms,
+                                wv_file_result* result)
+{
+    std::memset(result, 0, sizeof(*result));
+    try {
+        return walvault::archiver().archive(*settings, file, path, wait_ms, *result);
+    } catch (const std::exception& e) {
+        std::snprintf(result->message, WV_MESSAGE_LEN, "could not archive \"%s\": internal error: %s", file, e.what());
+    } catch (...) {
+        std::snprintf(result->message, WV_MESSAGE_LEN, "could not archive \"%s\": internal error", file);
+    }
+    return WV_FAILED;
+}
+
+extern "C" void wv_shutdown(int wait_ms)
+{
+    try {
+        if (walvault::g_archiver != nullptr)
+            walvault::g_archiver->shutdown(wait_ms);
+    } catch (...) {
+        // Nothing to report to: the archiver is exiting.
+    }
+}

@@ -1,0 +1,541 @@
+/*-------------------------------------------------------------------------
+ *
+ * walvault.c
+ *
+ * An archive module that does what
+ *     archive_command = 'zstd -q < %p > /repo/wal/.../%f.zst && sync'
+ * would do, done right: straight from the archiver process (no fork per file), compressed, checksummed,
+ * durable and verified before PostgreSQL is told the file is archived, never overwriting, and working
+ * ahead on the next .ready files in parallel threads.
+ *
+ * This file is the whole PostgreSQL side: GUCs, shared-memory status, the archive callbacks and the SQL
+ * functions. Each callback forwards to one function of bridge.h; the C++ behind it never calls
+ * PostgreSQL and never lets an exception out. Builds against PostgreSQL 15 to 18.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include "access/xlog.h"
+#include "access/xlog_internal.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "postmaster/interrupt.h"
+#include "storage/fd.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/pmsignal.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+
+#if PG_VERSION_NUM >= 160000
+#include "archive/archive_module.h"
+#else
+#include "postmaster/pgarch.h"
+#endif
+
+#include "bridge.h"
+
+PG_MODULE_MAGIC;
+
+#define WV_WAIT_SLICE_MS 100	/* how often a waiting archive call looks for shutdown */
+#define WV_THREAD_EXIT_WAIT_MS 2000 /* how long the archiver's exit waits for uploads under way */
+#define WV_NAME_LEN 64
+
+typedef struct WalvaultShared
+{
+	slock_t		mutex;
+	int64		archived_count;
+	char		last_archived_wal[WV_NAME_LEN];
+	TimestampTz last_archived_time;
+	int64		failed_count;
+	char		last_failed_wal[WV_NAME_LEN];
+	TimestampTz last_failed_time;
+	char		last_error[WV_MESSAGE_LEN];
+	int64		bytes_in;
+	int64		bytes_out;
+	double		last_duration_ms;
+	TimestampTz stats_reset;
+} WalvaultShared;
+
+/* GUCs */
+static char *walvault_repo = NULL;
+static char *walvault_compression = NULL;
+static int	walvault_parallel = 2;
+static int	walvault_shutdown_timeout = 5000;
+
+static WalvaultShared *wv_shared = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* Set when the postmaster tells the archiver to finish (SIGUSR2); see install_stop_handler(). */
+static volatile sig_atomic_t stop_requested = false;
+static struct sigaction prev_sigusr2;
+static TimestampTz stop_requested_at = 0;
+
+static void walvault_shmem_request(void);
+static void walvault_shmem_startup(void);
+static bool check_repo(char **newval, void **extra, GucSource source);
+static bool check_compression(char **newval, void **extra, GucSource source);
+static void install_stop_handler(void);
+static bool archive_one(const char *file, const char *path);
+static bool configured(void);
+static void shutdown_workers(void);
+
+#if PG_VERSION_NUM >= 160000
+static bool walvault_check_configured(ArchiveModuleState *state);
+static bool walvault_archive_file(ArchiveModuleState *state, const char *file, const char *path);
+static void walvault_startup(ArchiveModuleState *state);
+static void walvault_shutdown(ArchiveModuleState *state);
+
+static const ArchiveModuleCallbacks walvault_callbacks = {
+	.startup_cb = walvault_startup,
+	.check_configured_cb = walvault_check_configured,
+	.archive_file_cb = walvault_archive_file,
+	.shutdown_cb = walvault_shutdown
+};
+#else
+static bool walvault_check_configured(void);
+static bool walvault_archive_file(const char *file, const char *path);
+static void walvault_shutdown(void);
+#endif
+
+#if PG_VERSION_NUM < 160000
+void		_PG_init(void);
+#endif
+
+PG_FUNCTION_INFO_V1(walvault_status);
+PG_FUNCTION_INFO_V1(walvault_reset_status);
+
+void
+_PG_init(void)
+{
+	DefineCustomStringVariable("walvault.repo",
+							   "Repository that WAL is archived to: an absolute directory path.",
+							   NULL,
+							   &walvault_repo,
+							   "",
+							   PGC_SIGHUP,
+							   0,
+							   check_repo, NULL, NULL);
+
+	DefineCustomStringVariable("walvault.compression",
+							   "Compression of archived files: \"none\", \"zstd\" or \"zstd:LEVEL\".",
+							   NULL,
+							   &walvault_compression,
+							   "zstd:3",
+							   PGC_SIGHUP,
+							   0,
+							   check_compression, NULL, NULL);
+
+	DefineCustomIntVariable("walvault.parallel",
+							"Number of files archived at the same time, working ahead of the archiver.",
+							NULL,
+							&walvault_parallel,
+							2, 1, 64,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("walvault.shutdown_timeout",
+							"Time the archiver keeps archiving after shutdown starts; the rest stays ready for the next start.",
+							NULL,
+							&walvault_shutdown_timeout,
+							5000, 0, 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("walvault");
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = walvault_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = walvault_shmem_startup;
+}
+
+static void
+walvault_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(WalvaultShared)));
+}
+
+static void
+walvault_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	wv_shared = ShmemInitStruct("walvault", sizeof(WalvaultShared), &found);
+	if (!found)
+	{
+		memset(wv_shared, 0, sizeof(WalvaultShared));
+		SpinLockInit(&wv_shared->mutex);
+		wv_shared->stats_reset = GetCurrentTimestamp();
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * walvault.repo must be absolute. On reload the directory (or the parent it would be created under) must
+ * also be writable; at server start it is not checked, so that a repository that is not mounted yet does
+ * not keep the server from starting: archiving then fails, with the reason, until it is.
+ */
+static bool
+check_repo(char **newval, void **extra, GucSource source)
+{
+	char		message[WV_MESSAGE_LEN];
+	char		hint[WV_MESSAGE_LEN];
+	bool		check_access = !process_shared_preload_libraries_in_progress;
+
+	if (*newval == NULL || wv_check_repo(*newval, check_access, message, hint, sizeof(message)))
+		return true;
+	GUC_check_errdetail("%s", message);
+	GUC_check_errhint("%s", hint);
+	return false;
+}
+
+static bool
+check_compression(char **newval, void **extra, GucSource source)
+{
+	char		message[WV_MESSAGE_LEN];
+	char		hint[WV_MESSAGE_LEN];
+
+	if (*newval == NULL || wv_check_compression(*newval, message, hint, sizeof(message)))
+		return true;
+	GUC_check_errdetail("%s", message);
+	GUC_check_errhint("%s", hint);
+	return false;
+}
+
+#if PG_VERSION_NUM >= 160000
+PGDLLEXPORT const ArchiveModuleCallbacks *
+_PG_archive_module_init(void)
+{
+	return &walvault_callbacks;
+}
+
+static void
+walvault_startup(ArchiveModuleState *state)
+{
+	install_stop_handler();
+}
+
+static bool
+walvault_check_configured(ArchiveModuleState *state)
+{
+	return configured();
+}
+
+static bool
+walvault_archive_file(ArchiveModuleState *state, const char *file, const char *path)
+{
+	return archive_one(file, path);
+}
+
+static void
+walvault_shutdown(ArchiveModuleState *state)
+{
+	shutdown_workers();
+}
+#else
+PGDLLEXPORT void _PG_archive_module_init(ArchiveModuleCallbacks *cb);
+
+void
+_PG_archive_module_init(ArchiveModuleCallbacks *cb)
+{
+	/* PostgreSQL 15 loads the module in the archiver after setting up its signal handlers. */
+	install_stop_handler();
+	cb->check_configured_cb = walvault_check_configured;
+	cb->archive_file_cb = walvault_archive_file;
+	cb->shutdown_cb = walvault_shutdown;
+}
+
+static bool
+walvault_check_configured(void)
+{
+	return configured();
+}
+
+static bool
+walvault_archive_file(const char *file, const char *path)
+{
+	return archive_one(file, path);
+}
+
+static void
+walvault_shutdown(void)
+{
+	shutdown_workers();
+}
+#endif
+
+static bool
+configured(void)
+{
+	if (walvault_repo != NULL && walvault_repo[0] != '\0')
+		return true;
+#if PG_VERSION_NUM >= 170000
+	arch_module_check_errdetail("walvault.repo is not set.");
+#else
+	ereport(WARNING,
+			(errmsg("walvault.repo is not set"),
+			 errhint("Set walvault.repo to the repository directory and reload.")));
+#endif
+	return false;
+}
+
+/*
+ * The postmaster sends the archiver SIGUSR2 when the cluster shuts down, after the shutdown checkpoint;
+ * the archiver then archives what is ready and exits. pgarch.c keeps that flag to itself, so we chain a
+ * handler of our own in front of its: from then on walvault.shutdown_timeout bounds how long we keep
+ * archiving, so that a slow store never holds up pg_ctl stop. Files not archived stay .ready.
+ */
+static void
+walvault_sigusr2(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	stop_requested = true;
+	if (prev_sigusr2.sa_handler != SIG_IGN && prev_sigusr2.sa_handler != SIG_DFL)
+		prev_sigusr2.sa_handler(postgres_signal_arg);
+	errno = save_errno;
+}
+
+static void
+install_stop_handler(void)
+{
+	struct sigaction act;
+
+	memset(&act, 0, sizeof(act));
+	act.sa_handler = walvault_sigusr2;
+	sigemptyset(&act.sa_mask);
+	act.sa_flags = SA_RESTART;
+	sigaction(SIGUSR2, &act, &prev_sigusr2);
+}
+
+static void
+report_result(const char *file, bool ok, const wv_file_result *result)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (wv_shared == NULL)
+		return;
+	SpinLockAcquire(&wv_shared->mutex);
+	if (ok)
+	{
+		wv_shared->archived_count++;
+		strlcpy(wv_shared->last_archived_wal, file, WV_NAME_LEN);
+		wv_shared->last_archived_time = now;
+		wv_shared->bytes_in += (int64) result->bytes_in;
+		wv_shared->bytes_out += (int64) result->bytes_out;
+		wv_shared->last_duration_ms = result->duration_ms;
+	}
+	else
+	{
+		wv_shared->failed_count++;
+		strlcpy(wv_shared->last_failed_wal, file, WV_NAME_LEN);
+		wv_shared->last_failed_time = now;
+		strlcpy(wv_shared->last_error, result->message, WV_MESSAGE_LEN);
+	}
+	SpinLockRelease(&wv_shared->mutex);
+}
+
+/* True when this archive call must give up: the server is going down, or past the shutdown budget. */
+static bool
+must_give_up(void)
+{
+	if (ShutdownRequestPending || !PostmasterIsAlive())
+		return true;
+	if (stop_requested)
+	{
+		if (stop_requested_at == 0)
+			stop_requested_at = GetCurrentTimestamp();
+		return TimestampDifferenceExceeds(stop_requested_at, GetCurrentTimestamp(), walvault_shutdown_timeout);
+	}
+	return false;
+}
+
+static bool
+archive_one(const char *file, const char *path)
+{
+	wv_settings settings;
+	wv_file_result result;
+	wv_status	status;
+
+	settings.repo = walvault_repo;
+	settings.compression = walvault_compression;
+	settings.parallel = walvault_parallel;
+	settings.system_identifier = GetSystemIdentifier();
+	settings.pg_major = PG_VERSION_NUM / 10000;
+	settings.wal_segment_size = (uint64_t) wal_segment_size;
+
+	for (;;)
+	{
+		if (must_give_up())
+		{
+			snprintf(result.message, sizeof(result.message),
+					 "archiving of \"%s\" stopped because the server is shutting down", file);
+			ereport(WARNING,
+					(errmsg("%s", result.message),
+					 errhint("The file stays ready and is archived when the server starts again.")));
+			report_result(file, false, &result);
+			return false;
+		}
+		status = wv_archive(&settings, file, path, WV_WAIT_SLICE_MS, &result);
+		if (status != WV_PENDING)
+			break;
+	}
+
+	if (status == WV_FAILED)
+	{
+		if (result.hint[0] != '\0')
+			ereport(WARNING, (errmsg("%s", result.message), errhint("%s", result.hint)));
+		else
+			ereport(WARNING, (errmsg("%s", result.message)));
+		report_result(file, false, &result);
+		return false;
+	}
+
+	ereport(DEBUG1,
+			(errmsg("archived \"%s\" to \"%s\" (%llu bytes, stored %llu, %.1f ms%s)",
+					file, walvault_repo,
+					(unsigned long long) result.bytes_in, (unsigned long long) result.bytes_out,
+					result.duration_ms, result.already_archived ? ", already archived" : "")));
+	report_result(file, true, &result);
+	return true;
+}
+
+static void
+shutdown_workers(void)
+{
+	wv_shutdown(WV_THREAD_EXIT_WAIT_MS);
+}
+
+static void
+require_shared_memory(void)
+{
+	if (wv_shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("walvault must be loaded via shared_preload_libraries"),
+				 errhint("Add walvault to shared_preload_libraries and restart the server.")));
+}
+
+/* Number of .ready files in pg_wal/archive_status: what the archiver still has to do. */
+static int64
+count_ready_files(void)
+{
+	DIR		   *dir;
+	struct dirent *de;
+	int64		count = 0;
+
+	dir = AllocateDir(XLOGDIR "/archive_status");
+	while ((de = ReadDir(dir, XLOGDIR "/archive_status")) != NULL)
+	{
+		size_t		len = strlen(de->d_name);
+
+		if (len > 6 && strcmp(de->d_name + len - 6, ".ready") == 0)
+			count++;
+	}
+	FreeDir(dir);
+	return count;
+}
+
+Datum
+walvault_status(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[13];
+	bool		nulls[13];
+	WalvaultShared snap;
+	int			i = 0;
+
+	require_shared_memory();
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	SpinLockAcquire(&wv_shared->mutex);
+	memcpy(&snap, wv_shared, sizeof(snap));
+	SpinLockRelease(&wv_shared->mutex);
+
+	memset(nulls, 0, sizeof(nulls));
+	values[i] = CStringGetTextDatum(walvault_repo ? walvault_repo : "");
+	i++;
+	values[i++] = Int64GetDatum(snap.archived_count);
+	if (snap.last_archived_wal[0] != '\0')
+		values[i] = CStringGetTextDatum(snap.last_archived_wal);
+	else
+		nulls[i] = true;
+	i++;
+	if (snap.last_archived_time != 0)
+		values[i] = TimestampTzGetDatum(snap.last_archived_time);
+	else
+		nulls[i] = true;
+	i++;
+	values[i++] = Int64GetDatum(snap.failed_count);
+	if (snap.last_failed_wal[0] != '\0')
+		values[i] = CStringGetTextDatum(snap.last_failed_wal);
+	else
+		nulls[i] = true;
+	i++;
+	if (snap.last_failed_time != 0)
+		values[i] = TimestampTzGetDatum(snap.last_failed_time);
+	else
+		nulls[i] = true;
+	i++;
+	if (snap.last_error[0] != '\0')
+		values[i] = CStringGetTextDatum(snap.last_error);
+	else
+		nulls[i] = true;
+	i++;
+	values[i++] = Int64GetDatum(snap.bytes_in);
+	values[i++] = Int64GetDatum(snap.bytes_out);
+	if (snap.archived_count > 0)
+		values[i] = Float8GetDatum(snap.last_duration_ms);
+	else
+		nulls[i] = true;
+	i++;
+	values[i++] = Int64GetDatum(count_ready_files());
+	values[i++] = TimestampTzGetDatum(snap.stats_reset);
+	Assert(i == lengthof(values));
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+Datum
+walvault_reset_status(PG_FUNCTION_ARGS)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	require_shared_memory();
+	SpinLockAcquire(&wv_shared->mutex);
+	wv_shared->archived_count = 0;
+	wv_shared->last_archived_wal[0] = '\0';
+	wv_shared->last_archived_time = 0;
+	wv_shared->failed_count = 0;
+	wv_shared->last_failed_wal[0] = '\0';
+	wv_shared->last_failed_time = 0;
+	wv_shared->last_error[0] = '\0';
+	wv_shared->bytes_in = 0;
+	wv_shared->bytes_out = 0;
+	wv_shared->last_duration_ms = 0;
+	wv_shared->stats_reset = now;
+	SpinLockRelease(&wv_shared->mutex);
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs every walvault test: unit tests (GoogleTest), pg_regress on a temporary instance, and the TAP tests
+# on real PostgreSQL clusters. Installs what it needs first. Ends with one line: "tests: N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/deps.sh || exit 1
+./scripts/build.sh || { echo "walvault: build failed"; exit 1; }
+make -j"$(nproc)" build/unit_tests >/dev/null || { echo "walvault: unit test build failed"; exit 1; }
+
+logs=$(mktemp -d)
+passed=0
+failed=0
+status=0
+
+echo "== unit tests"
+make --no-print-directory unit 2>&1 | tee "$logs/unit.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) tests\?\..*/\1/p' "$logs/unit.log" | tail -1)
+f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) tests\?, listed below.*/\1/p' "$logs/unit.log" | tail -1)
+passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+[ -n "$p$f" ] || failed=$((failed + 1))
+
+echo "== pg_regress"
+make --no-print-directory regress 2>&1 | tee "$logs/regress.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+p=$(grep -c '^ok ' "$logs/regress.log")
+f=$(grep -c '^not ok ' "$logs/regress.log")
+if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+    p=$(grep -cE '^(test|     ) .* \.\.\. ok' "$logs/regress.log")
+    f=$(grep -cE '\.\.\. FAILED' "$logs/regress.log")
+fi
+passed=$((passed + p)); failed=$((failed + f))
+[ $((p + f)) -gt 0 ] || failed=$((failed + 1))
+
+echo "== TAP tests"
+make --no-print-directory tap 2>&1 | tee "$logs/tap.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$logs/tap.log" | tail -1)
+f=$(sed -n 's/.*Failed \([0-9]*\)\/[0-9]* subtests.*/\1/p' "$logs/tap.log" | awk '{s+=$1} END {print s+0}')
+passed=$((passed + ${total:-0} - f)); failed=$((failed + f))
+[ -n "$total" ] || failed=$((failed + 1))
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+
+rm -rf "$logs"
+echo "tests: $passed passed, $failed failed"
+exit $status

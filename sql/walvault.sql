@@ -1,0 +1,47 @@
+-- The SQL surface of walvault: extension install, status columns, GUC rejection, permissions.
+CREATE EXTENSION walvault;
+
+-- The status row and its columns.
+SELECT unnest(string_to_array(pg_get_function_arguments('walvault_status'::regproc), ', ')) AS column;
+SELECT repo, archived_count, last_archived_wal, last_archived_time, failed_count, last_failed_wal,
+       last_failed_time, last_error, bytes_in, bytes_out, last_duration_ms, pending_count,
+       stats_reset <= now() AS stats_reset_ok
+  FROM walvault_status();
+
+-- Resetting moves stats_reset forward.
+SELECT stats_reset AS before_reset FROM walvault_status() \gset
+SELECT pg_sleep(0.01);
+SELECT walvault_reset_status();
+SELECT stats_reset > :'before_reset' AS reset_moved, archived_count, failed_count FROM walvault_status();
+
+-- Settings and their defaults.
+SELECT name, setting, unit, context, vartype, boot_val
+  FROM pg_settings WHERE name LIKE 'walvault.%' ORDER BY name;
+
+-- Bad values are rejected with the reason and a hint.
+ALTER SYSTEM SET walvault.compression = 'lz4';
+ALTER SYSTEM SET walvault.compression = 'zstd:99';
+ALTER SYSTEM SET walvault.compression = 'none:1';
+ALTER SYSTEM SET walvault.repo = 'relative/dir';
+ALTER SYSTEM SET walvault.repo = '/dev/null/repo';
+ALTER SYSTEM SET walvault.parallel = 0;
+-- Good values are accepted.
+ALTER SYSTEM SET walvault.compression = 'zstd:9';
+ALTER SYSTEM SET walvault.compression = 'none';
+ALTER SYSTEM RESET ALL;
+-- The prefix is reserved: typos are caught.
+SET walvault.compresion = 'zstd';
+
+-- Only superusers and pg_monitor members see status or reset it.
+CREATE ROLE regress_walvault_user;
+SET ROLE regress_walvault_user;
+SELECT archived_count FROM walvault_status();
+SELECT walvault_reset_status();
+RESET ROLE;
+GRANT pg_monitor TO regress_walvault_user;
+SET ROLE regress_walvault_user;
+SELECT archived_count FROM walvault_status();
+RESET ROLE;
+DROP ROLE regress_walvault_user;
+
+DROP EXTENSION walvault;

@@ -1,0 +1,31 @@
+// walvault: the command-line tool. Commands live in tool/commands/, one file each; this file only
+// assembles them. Exit status: 0 success, 1 usage error or failure.
+#include "core/common/status.h"
+#include "tool/version.h"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+int main(int argc, char** argv)
+{
+    CLI::App app{"walvault: continuous WAL archiving and point-in-time recovery for PostgreSQL", "walvault"};
+    app.set_version_flag("-V,--version", std::string("walvault ") + walvault::k_version);
+    app.footer("The archive module is configured in postgresql.conf (archive_library = 'walvault').\n"
+               "Documentation: README.md and docs/ in the walvault source tree.");
+    app.require_subcommand(0, 1);
+    app.failure_message([](const CLI::App*, const CLI::Error& e) {
+        return "walvault: " + std::string(e.what()) + "\nTry \"walvault --help\" for more information.\n";
+    });
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : 1;  // --help and --version are "errors" that exit 0
+    }
+    if (app.get_subcommands().empty()) {
+        std::fputs(app.help().c_str(), stdout);
+        return 0;
+    }
+    return 0;
+}
