@@ -74,7 +74,7 @@ void copy_message(char* dst, const std::string& src)
 class Archiver {
 public:
     wv_status archive(const wv_settings& settings, const std::string& file, const std::string& path, int wait_ms,
-                      wv_file_result& result);
+        wv_file_result& result);
     void shutdown(int wait_ms);
 
 private:
@@ -92,7 +92,7 @@ private:
     std::shared_ptr<Context> m_context;
     std::deque<std::shared_ptr<Job>> m_queue;
     std::unordered_map<std::string, std::shared_ptr<Job>> m_jobs;  // by file name, until claimed
-    std::deque<std::string> m_backlog;                            // .ready names seen, in archive order
+    std::deque<std::string> m_backlog;                             // .ready names seen, in archive order
     std::vector<std::thread> m_threads;
     int m_live_threads = 0;
     bool m_stopping = false;
@@ -101,8 +101,8 @@ private:
 Status Archiver::apply_settings(const wv_settings& in)
 {
     std::string key = std::string(in.repo ? in.repo : "") + '\n' + (in.compression ? in.compression : "") + '\n' +
-                      std::to_string(in.parallel) + '\n' + std::to_string(in.system_identifier) + '\n' +
-                      std::to_string(in.wal_segment_size);
+        std::to_string(in.parallel) + '\n' + std::to_string(in.system_identifier) + '\n' +
+        std::to_string(in.wal_segment_size);
     if (key == m_settings_key && m_context)
         return Status::ok();
 
@@ -179,9 +179,8 @@ void Archiver::look_ahead(const std::string& wal_dir, bool rescan)
             }
         }
         ::closedir(dir);
-        std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
-            return archive_order_less(a, b);
-        });
+        std::sort(names.begin(), names.end(),
+            [](const std::string& a, const std::string& b) { return archive_order_less(a, b); });
         m_backlog.assign(names.begin(), names.end());
     }
     // Bound what we track even if PostgreSQL never claims some results.
@@ -253,8 +252,8 @@ void Archiver::worker_main()
     m_done_cv.notify_all();
 }
 
-wv_status Archiver::archive(const wv_settings& settings, const std::string& file, const std::string& path,
-                            int wait_ms, wv_file_result& result)
+wv_status Archiver::archive(
+    const wv_settings& settings, const std::string& file, const std::string& path, int wait_ms, wv_file_result& result)
 {
     std::unique_lock<std::mutex> lock(m_mutex);
     auto fail = [&](const Status& s) {
@@ -291,8 +290,7 @@ wv_status Archiver::archive(const wv_settings& settings, const std::string& file
     for (auto j = m_jobs.begin(); j != m_jobs.end();)
         j = j->second->done && now - j->second->finished > k_unclaimed_ttl ? m_jobs.erase(j) : std::next(j);
 
-    result.duration_ms =
-        std::chrono::duration<double, std::milli>(job->finished - job->started).count();
+    result.duration_ms = std::chrono::duration<double, std::milli>(job->finished - job->started).count();
     result.bytes_in = job->report.bytes_in;
     result.bytes_out = job->report.bytes_out;
     result.already_archived = job->report.already_archived ? 1 : 0;
@@ -310,8 +308,8 @@ void Archiver::shutdown(int wait_ms)
     m_stopping = true;
     m_queue.clear();
     m_work_cv.notify_all();
-    const bool all_exited = m_done_cv.wait_for(lock, std::chrono::milliseconds(std::max(wait_ms, 0)),
-                                               [this] { return m_live_threads == 0; });
+    const bool all_exited = m_done_cv.wait_for(
+        lock, std::chrono::milliseconds(std::max(wait_ms, 0)), [this] { return m_live_threads == 0; });
     lock.unlock();
     // Threads stuck in a slow store are left behind: the process is exiting and must not wait for them.
     for (std::thread& t : m_threads) {
@@ -371,8 +369,8 @@ extern "C" int wv_check_compression(const char* value, char* message, char* hint
     }
 }
 
-extern "C" wv_status wv_archive(const wv_settings* settings, const char* file, const char* path, int wait_ms,
-                                wv_file_result* result)
+extern "C" wv_status wv_archive(
+    const wv_settings* settings, const char* file, const char* path, int wait_ms, wv_file_result* result)
 {
     std::memset(result, 0, sizeof(*result));
     try {

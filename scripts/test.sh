@@ -33,6 +33,12 @@ fi
 passed=$((passed + p)); failed=$((failed + f))
 [ $((p + f)) -gt 0 ] || failed=$((failed + 1))
 
+echo "== the module against PostgreSQL 16, 17 and 18 headers"
+./scripts/check-pg-headers.sh 2>&1 | tee "$logs/headers.log"
+rc=${PIPESTATUS[0]}
+[ "$rc" -eq 1 ] && status=1
+passed=$((passed + $(grep -c '^ok ' "$logs/headers.log"))); failed=$((failed + $(grep -c '^not ok ' "$logs/headers.log")))
+
 echo "== TAP tests"
 make --no-print-directory tap 2>&1 | tee "$logs/tap.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1

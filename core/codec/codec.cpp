@@ -17,12 +17,12 @@
 namespace walvault {
 namespace {
 
-constexpr size_t k_read_chunk = 1 << 20;                   // bytes read from a file per step
-constexpr size_t k_raw_block_max = 128 * 1024;             // zstd Block_Maximum_Size
-constexpr uint32_t k_zstd_frame_magic = 0xFD2FB528;        // RFC 8878
-constexpr uint8_t k_raw_frame_header_descriptor = 0x00;    // no content size, no checksum, no dictionary
-constexpr uint8_t k_raw_window_descriptor = 7 << 3;        // window 2^(10+7) = 128 KiB
-constexpr size_t k_footer_bytes = 8;                       // LE32 frame size + "WVMT"
+constexpr size_t k_read_chunk = 1 << 20;                 // bytes read from a file per step
+constexpr size_t k_raw_block_max = 128 * 1024;           // zstd Block_Maximum_Size
+constexpr uint32_t k_zstd_frame_magic = 0xFD2FB528;      // RFC 8878
+constexpr uint8_t k_raw_frame_header_descriptor = 0x00;  // no content size, no checksum, no dictionary
+constexpr uint8_t k_raw_window_descriptor = 7 << 3;      // window 2^(10+7) = 128 KiB
+constexpr size_t k_footer_bytes = 8;                     // LE32 frame size + "WVMT"
 
 void put_le32(std::vector<uint8_t>& out, uint32_t v)
 {
@@ -33,7 +33,7 @@ void put_le32(std::vector<uint8_t>& out, uint32_t v)
 uint32_t get_le32(const uint8_t* p)
 {
     return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 | static_cast<uint32_t>(p[2]) << 16 |
-           static_cast<uint32_t>(p[3]) << 24;
+        static_cast<uint32_t>(p[3]) << 24;
 }
 
 Status zstd_error(const char* what, size_t code)
@@ -62,7 +62,7 @@ std::optional<Compression> Compression::parse(std::string_view text, std::string
                 if (error)
                     *error = c.kind == Kind::none ? "\"none\" takes no level"
                                                   : "zstd level must be between " + std::to_string(codec.min_level) +
-                                                        " and " + std::to_string(codec.max_level);
+                            " and " + std::to_string(codec.max_level);
                 return std::nullopt;
             }
             c.level = v;
@@ -70,7 +70,8 @@ std::optional<Compression> Compression::parse(std::string_view text, std::string
         return c;
     }
     if (error)
-        *error = "unknown compression \"" + std::string(name) + "\"; valid values are \"none\", \"zstd\" and \"zstd:LEVEL\"";
+        *error =
+            "unknown compression \"" + std::string(name) + "\"; valid values are \"none\", \"zstd\" and \"zstd:LEVEL\"";
     return std::nullopt;
 }
 
@@ -101,7 +102,9 @@ std::vector<uint8_t> encode_trailer(const ObjectMeta& meta)
 
 Status parse_trailer(const uint8_t* tail, size_t len, ObjectMeta& out)
 {
-    auto bad = [](const std::string& why) { return Status::error(Code::corrupt, "object has no valid metadata trailer: " + why); };
+    auto bad = [](const std::string& why) {
+        return Status::error(Code::corrupt, "object has no valid metadata trailer: " + why);
+    };
     if (len < k_footer_bytes + 8)
         return bad("object too short");
     const uint8_t* footer = tail + len - k_footer_bytes;
@@ -126,10 +129,10 @@ Status parse_trailer(const uint8_t* tail, size_t len, ObjectMeta& out)
         compression == j.end() || !compression->is_string())
         return bad("metadata fields missing");
     if (format->get<int>() > k_object_format)
-        return Status::error(Code::invalid, "object format " + std::to_string(format->get<int>()) +
-                                                " is newer than this walvault understands (" +
-                                                std::to_string(k_object_format) + ")",
-                             "Upgrade walvault.");
+        return Status::error(Code::invalid,
+            "object format " + std::to_string(format->get<int>()) + " is newer than this walvault understands (" +
+                std::to_string(k_object_format) + ")",
+            "Upgrade walvault.");
     out.format = format->get<int>();
     out.name = name->get<std::string>();
     out.length = length->get<uint64_t>();
@@ -138,13 +141,19 @@ Status parse_trailer(const uint8_t* tail, size_t len, ObjectMeta& out)
     return Status::ok();
 }
 
-Encoder::Encoder() : m_cctx(ZSTD_createCCtx()), m_out(ZSTD_CStreamOutSize()), m_hash(std::make_unique<Sha256>())
+Encoder::Encoder()
+    : m_cctx(ZSTD_createCCtx())
+    , m_out(ZSTD_CStreamOutSize())
+    , m_hash(std::make_unique<Sha256>())
 {
     if (m_cctx == nullptr)
         throw std::bad_alloc();
 }
 
-Encoder::~Encoder() { ZSTD_freeCCtx(m_cctx); }
+Encoder::~Encoder()
+{
+    ZSTD_freeCCtx(m_cctx);
+}
 
 Status Encoder::emit(const uint8_t* data, size_t len)
 {
@@ -155,8 +164,8 @@ Status Encoder::emit(const uint8_t* data, size_t len)
 Status Encoder::emit_raw_block(const uint8_t* data, size_t len, bool last)
 {
     const uint32_t header = static_cast<uint32_t>(len) << 3 | (last ? 1u : 0u);  // Block_Type 0 = Raw
-    const uint8_t h[3] = {static_cast<uint8_t>(header), static_cast<uint8_t>(header >> 8),
-                          static_cast<uint8_t>(header >> 16)};
+    const uint8_t h[3] = {
+        static_cast<uint8_t>(header), static_cast<uint8_t>(header >> 8), static_cast<uint8_t>(header >> 16)};
     Status s = emit(h, sizeof(h));
     return s.is_ok() ? emit(data, len) : s;
 }
@@ -247,12 +256,12 @@ Status Encoder::finish(const std::string& name, EncodeResult& result)
 }
 
 Status encode_file(Encoder& encoder, const Compression& compression, const std::string& path, const std::string& name,
-                   const ByteSink& out, EncodeResult& result)
+    const ByteSink& out, EncodeResult& result)
 {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return Status::error(errno == ENOENT ? Code::not_found : Code::io_error,
-                             "could not open file \"" + path + "\": " + errno_text(errno));
+            "could not open file \"" + path + "\": " + errno_text(errno));
     struct Closer {
         int fd;
         ~Closer() { ::close(fd); }
@@ -282,19 +291,25 @@ Status encode_file(Encoder& encoder, const Compression& compression, const std::
             return s;
     }
     if (total != static_cast<uint64_t>(st.st_size))
-        return Status::error(Code::io_error, "file \"" + path + "\" changed size while being read (" +
-                                                 std::to_string(st.st_size) + " then " + std::to_string(total) +
-                                                 " bytes)");
+        return Status::error(Code::io_error,
+            "file \"" + path + "\" changed size while being read (" + std::to_string(st.st_size) + " then " +
+                std::to_string(total) + " bytes)");
     return encoder.finish(name, result);
 }
 
-Decoder::Decoder() : m_dctx(ZSTD_createDCtx()), m_out(ZSTD_DStreamOutSize()), m_hash(std::make_unique<Sha256>())
+Decoder::Decoder()
+    : m_dctx(ZSTD_createDCtx())
+    , m_out(ZSTD_DStreamOutSize())
+    , m_hash(std::make_unique<Sha256>())
 {
     if (m_dctx == nullptr)
         throw std::bad_alloc();
 }
 
-Decoder::~Decoder() { ZSTD_freeDCtx(m_dctx); }
+Decoder::~Decoder()
+{
+    ZSTD_freeDCtx(m_dctx);
+}
 
 void Decoder::begin(const ByteSink& out)
 {
@@ -355,9 +370,9 @@ Status Decoder::finish(ObjectMeta& meta)
         return s;
     const std::string sha = m_hash->finish_hex();
     if (m_length != meta.length || sha != meta.sha256)
-        return Status::error(Code::corrupt, "content does not match its metadata: " + std::to_string(m_length) +
-                                                " bytes with sha256 " + sha + ", recorded " +
-                                                std::to_string(meta.length) + " bytes with sha256 " + meta.sha256);
+        return Status::error(Code::corrupt,
+            "content does not match its metadata: " + std::to_string(m_length) + " bytes with sha256 " + sha +
+                ", recorded " + std::to_string(meta.length) + " bytes with sha256 " + meta.sha256);
     return Status::ok();
 }
 

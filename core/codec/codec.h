@@ -20,9 +20,9 @@ typedef struct ZSTD_DCtx_s ZSTD_DCtx;
 
 namespace walvault {
 
-constexpr int k_object_format = 1;               // "format" in the trailer; bump on incompatible change
-constexpr const char* k_object_suffix = ".zst";  // every object is a zstd stream, whatever the compression
-constexpr size_t k_max_trailer_bytes = 4096;     // the metadata frame is never larger
+constexpr int k_object_format = 1;                      // "format" in the trailer; bump on incompatible change
+constexpr const char* k_object_suffix = ".zst";         // every object is a zstd stream, whatever the compression
+constexpr size_t k_max_trailer_bytes = 4096;            // the metadata frame is never larger
 constexpr uint32_t k_trailer_frame_magic = 0x184D2A57;  // a zstd skippable-frame magic (0x184D2A5?)
 constexpr const char k_trailer_footer_magic[4] = {'W', 'V', 'M', 'T'};
 
@@ -96,7 +96,7 @@ private:
 
 // Encodes a whole file in one pass: read -> sha256 -> zstd -> out.
 Status encode_file(Encoder& encoder, const Compression& compression, const std::string& path, const std::string& name,
-                   const ByteSink& out, EncodeResult& result);
+    const ByteSink& out, EncodeResult& result);
 
 // Streaming decoder: stored bytes in, original bytes out; finish() checks the zstd frame ended, the trailer
 // is present and the original length and sha256 match it.

@@ -28,13 +28,17 @@ std::string to_hex(const unsigned char* digest, unsigned len)
 
 }  // namespace
 
-Sha256::Sha256() : m_ctx(EVP_MD_CTX_new())
+Sha256::Sha256()
+    : m_ctx(EVP_MD_CTX_new())
 {
     if (m_ctx == nullptr || EVP_DigestInit_ex(m_ctx, EVP_sha256(), nullptr) != 1)
         throw std::bad_alloc();
 }
 
-Sha256::~Sha256() { EVP_MD_CTX_free(m_ctx); }
+Sha256::~Sha256()
+{
+    EVP_MD_CTX_free(m_ctx);
+}
 
 void Sha256::update(const uint8_t* data, size_t len)
 {
@@ -63,7 +67,7 @@ Status sha256_file(const std::string& path, std::string& hex, uint64_t& length)
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return Status::error(errno == ENOENT ? Code::not_found : Code::io_error,
-                             "could not open file \"" + path + "\": " + errno_text(errno));
+            "could not open file \"" + path + "\": " + errno_text(errno));
     Sha256 h;
     std::vector<uint8_t> buf(k_file_chunk);
     length = 0;

@@ -11,7 +11,7 @@
 namespace walvault {
 
 constexpr const char* k_default_compression = "zstd:3";
-constexpr int k_default_parallel = 2;   // files in flight; one per core on the smallest machines we support
+constexpr int k_default_parallel = 2;  // files in flight; one per core on the smallest machines we support
 constexpr int k_max_parallel = 64;
 
 struct Settings {

@@ -52,9 +52,9 @@ Status identity_from_json(const std::string& text, RepoIdentity& out)
         return bad("fields missing");
     if (format->get<int>() > k_repository_format)
         return Status::error(Code::invalid,
-                             "repository format " + std::to_string(format->get<int>()) +
-                                 " is newer than this walvault understands (" + std::to_string(k_repository_format) + ")",
-                             "Upgrade walvault.");
+            "repository format " + std::to_string(format->get<int>()) + " is newer than this walvault understands (" +
+                std::to_string(k_repository_format) + ")",
+            "Upgrade walvault.");
     out.format = format->get<int>();
     try {
         size_t used = 0;
@@ -119,16 +119,16 @@ Status ensure_identity(Storage& storage, const RepoIdentity& ours, RepoIdentity*
         *found = theirs;
     if (theirs.system_identifier != ours.system_identifier)
         return Status::error(Code::conflict,
-                             "repository \"" + storage.location() + "\" belongs to database system " +
-                                 std::to_string(theirs.system_identifier) + ", not to this one (" +
-                                 std::to_string(ours.system_identifier) + ")",
-                             "Each cluster needs its own repository: point walvault.repo at another location.");
+            "repository \"" + storage.location() + "\" belongs to database system " +
+                std::to_string(theirs.system_identifier) + ", not to this one (" +
+                std::to_string(ours.system_identifier) + ")",
+            "Each cluster needs its own repository: point walvault.repo at another location.");
     if (theirs.wal_segment_size != ours.wal_segment_size)
         return Status::error(Code::conflict,
-                             "repository \"" + storage.location() + "\" holds WAL segments of " +
-                                 std::to_string(theirs.wal_segment_size) + " bytes, this cluster writes " +
-                                 std::to_string(ours.wal_segment_size),
-                             "Each cluster needs its own repository: point walvault.repo at another location.");
+            "repository \"" + storage.location() + "\" holds WAL segments of " +
+                std::to_string(theirs.wal_segment_size) + " bytes, this cluster writes " +
+                std::to_string(ours.wal_segment_size),
+            "Each cluster needs its own repository: point walvault.repo at another location.");
     return Status::ok();
 }
 

@@ -10,8 +10,8 @@ namespace walvault {
 namespace {
 
 // The object under key exists: succeed if it holds exactly the file at path, fail loudly otherwise.
-Status compare_with_archived(Storage& storage, const std::string& key, const std::string& name,
-                             const std::string& path, ArchiveReport& report)
+Status compare_with_archived(
+    Storage& storage, const std::string& key, const std::string& name, const std::string& path, ArchiveReport& report)
 {
     std::string local_sha;
     uint64_t local_len = 0;
@@ -19,21 +19,22 @@ Status compare_with_archived(Storage& storage, const std::string& key, const std
     if (!s.is_ok())
         return s;
     ObjectMeta meta;
-    s = decode_object(storage, key, [](const uint8_t*, size_t) { return Status::ok(); }, meta);
+    s = decode_object(
+        storage, key, [](const uint8_t*, size_t) { return Status::ok(); }, meta);
     if (s.code() == Code::corrupt)
         return Status::error(Code::conflict,
-                             "\"" + name + "\" is already archived but the archived copy is damaged: " + s.message(),
-                             "walvault never overwrites an archived file. Check the storage, then move the damaged "
-                             "object away so that the file can be archived again.");
+            "\"" + name + "\" is already archived but the archived copy is damaged: " + s.message(),
+            "walvault never overwrites an archived file. Check the storage, then move the damaged "
+            "object away so that the file can be archived again.");
     if (!s.is_ok())
         return s;
     if (meta.sha256 != local_sha || meta.length != local_len || meta.name != name)
         return Status::error(Code::conflict,
-                             "\"" + name + "\" is already archived with different content: archived sha256 " +
-                                 meta.sha256 + " (" + std::to_string(meta.length) + " bytes), local sha256 " +
-                                 local_sha + " (" + std::to_string(local_len) + " bytes)",
-                             "Two clusters may be archiving into one repository, or a cluster was restored without "
-                             "moving to a new timeline. walvault never overwrites an archived file.");
+            "\"" + name + "\" is already archived with different content: archived sha256 " + meta.sha256 + " (" +
+                std::to_string(meta.length) + " bytes), local sha256 " + local_sha + " (" + std::to_string(local_len) +
+                " bytes)",
+            "Two clusters may be archiving into one repository, or a cluster was restored without "
+            "moving to a new timeline. walvault never overwrites an archived file.");
     report.bytes_in = local_len;
     report.bytes_out = 0;
     report.already_archived = true;
@@ -43,7 +44,7 @@ Status compare_with_archived(Storage& storage, const std::string& key, const std
 }  // namespace
 
 Status archive_wal_file(Storage& storage, Encoder& encoder, const Compression& compression, const std::string& name,
-                        const std::string& path, ArchiveReport& report)
+    const std::string& path, ArchiveReport& report)
 {
     report = ArchiveReport{};
     const auto wal = parse_wal_name(name);
@@ -63,8 +64,8 @@ Status archive_wal_file(Storage& storage, Encoder& encoder, const Compression& c
     if (!s.is_ok())
         return s;
     EncodeResult encoded;
-    s = encode_file(encoder, compression, path, name,
-                    [&](const uint8_t* d, size_t n) { return writer->write(d, n); }, encoded);
+    s = encode_file(
+        encoder, compression, path, name, [&](const uint8_t* d, size_t n) { return writer->write(d, n); }, encoded);
     if (!s.is_ok()) {
         writer->abort();
         return s;

@@ -20,6 +20,6 @@ struct ArchiveReport {
 // (or an identical object already was, which is then synced again). Code::conflict if an object with that
 // name and different (or damaged) content exists; it is never overwritten.
 Status archive_wal_file(Storage& storage, Encoder& encoder, const Compression& compression, const std::string& name,
-                        const std::string& path, ArchiveReport& report);
+    const std::string& path, ArchiveReport& report);
 
 }  // namespace walvault

@@ -72,8 +72,8 @@ std::optional<WalName> parse_wal_name(std::string_view name)
             return std::nullopt;
         return out;
     }
-    if (ends_with(name, k_backup_suffix) &&
-        name.size() == k_xlog_fname_len + 1 + k_hex8 + k_backup_suffix.size() && name[k_xlog_fname_len] == '.') {
+    if (ends_with(name, k_backup_suffix) && name.size() == k_xlog_fname_len + 1 + k_hex8 + k_backup_suffix.size() &&
+        name[k_xlog_fname_len] == '.') {
         std::string_view offset = name.substr(k_xlog_fname_len + 1, k_hex8);
         if (!is_upper_hex(offset) || !parse_segment_part(name.substr(0, k_xlog_fname_len), out))
             return std::nullopt;
@@ -99,7 +99,7 @@ std::string segment_file_name(uint32_t timeline, uint64_t segno, uint64_t segmen
     const uint64_t per_id = k_xlog_id_span / segment_size;
     char buf[k_xlog_fname_len + 1];
     std::snprintf(buf, sizeof(buf), "%08X%08X%08X", timeline, static_cast<uint32_t>(segno / per_id),
-                  static_cast<uint32_t>(segno % per_id));
+        static_cast<uint32_t>(segno % per_id));
     return buf;
 }
 

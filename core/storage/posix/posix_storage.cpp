@@ -22,7 +22,7 @@ namespace {
 Status io_error(const std::string& what, const std::string& path, int err)
 {
     return Status::error(err == ENOENT ? Code::not_found : Code::io_error,
-                         "could not " + what + " \"" + path + "\": " + errno_text(err));
+        "could not " + what + " \"" + path + "\": " + errno_text(err));
 }
 
 // Keys are relative, '/'-separated, without empty, "." or ".." components, and no component starts with
@@ -48,12 +48,21 @@ Status invalid_key(const std::string& key)
     return Status::error(Code::invalid, "invalid object key \"" + key + "\"");
 }
 
-std::string dir_of(const std::string& path) { return path.substr(0, path.rfind('/')); }
-std::string base_of(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+std::string dir_of(const std::string& path)
+{
+    return path.substr(0, path.rfind('/'));
+}
+std::string base_of(const std::string& path)
+{
+    return path.substr(path.rfind('/') + 1);
+}
 
 class Fd {
 public:
-    explicit Fd(int fd = -1) : m_fd(fd) {}
+    explicit Fd(int fd = -1)
+        : m_fd(fd)
+    {
+    }
     ~Fd() { reset(); }
     Fd(const Fd&) = delete;
     Fd& operator=(const Fd&) = delete;
@@ -132,7 +141,9 @@ Status stream_fd(int fd, const std::string& path, const ByteSink& sink)
 class PosixWriter final : public Writer {
 public:
     PosixWriter(std::string final_path, std::string temp_path, int fd)
-        : m_final(std::move(final_path)), m_temp(std::move(temp_path)), m_fd(fd)
+        : m_final(std::move(final_path))
+        , m_temp(std::move(temp_path))
+        , m_fd(fd)
     {
     }
     ~PosixWriter() override { abort(); }
@@ -165,10 +176,10 @@ public:
             return s;
         const std::string reread = check.finish_hex();
         if (stored != m_length || reread != written)
-            return Status::error(Code::corrupt, "file \"" + m_temp + "\" does not hold what was written: " +
-                                                    std::to_string(stored) + " bytes with sha256 " + reread +
-                                                    ", expected " + std::to_string(m_length) + " bytes with sha256 " +
-                                                    written);
+            return Status::error(Code::corrupt,
+                "file \"" + m_temp + "\" does not hold what was written: " + std::to_string(stored) +
+                    " bytes with sha256 " + reread + ", expected " + std::to_string(m_length) + " bytes with sha256 " +
+                    written);
         // Create-only publication: link() fails with EEXIST instead of replacing.
         if (::link(m_temp.c_str(), m_final.c_str()) != 0) {
             int err = errno;
@@ -201,13 +212,17 @@ private:
 
 }  // namespace
 
-PosixStorage::PosixStorage(std::string root) : m_root(std::move(root))
+PosixStorage::PosixStorage(std::string root)
+    : m_root(std::move(root))
 {
     while (m_root.size() > 1 && m_root.back() == '/')
         m_root.pop_back();
 }
 
-std::string PosixStorage::location(const std::string& key) const { return m_root + "/" + key; }
+std::string PosixStorage::location(const std::string& key) const
+{
+    return m_root + "/" + key;
+}
 
 Status PosixStorage::head(const std::string& key, ObjectInfo& out)
 {
@@ -241,7 +256,7 @@ Status PosixStorage::create(const std::string& key, std::unique_ptr<Writer>& out
         if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
             if (errno == EWOULDBLOCK)
                 return Status::error(Code::busy, "another process is writing \"" + final_path + "\"",
-                                     "Check that no other cluster or tool archives into this repository.");
+                    "Check that no other cluster or tool archives into this repository.");
             return io_error("lock file", temp_path, errno);
         }
         struct stat by_fd, by_path;
