@@ -21,7 +21,8 @@ override with_llvm = no
 PG_CPPFLAGS = -I$(srcdir)
 PG_CFLAGS = -Werror
 PG_CXXFLAGS = -std=c++20 -Wall -Wextra -Werror
-CORE_LIB = build/libwalvault_core.a
+WV_BUILD ?= build
+CORE_LIB = $(WV_BUILD)/libwalvault_core.a
 SHLIB_LINK = $(CORE_LIB) -lzstd -lcrypto -lstdc++ -lpthread
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -33,14 +34,14 @@ WV_CXXFLAGS ?= -O2 -g
 WV_FLAGS = -std=c++20 -fPIC -Wall -Wextra -Werror -I$(srcdir) -MMD -MP $(WV_CXXFLAGS) $(WV_SANITIZE)
 
 CORE_SRCS = $(sort $(wildcard core/*/*.cpp core/*/*/*.cpp))
-CORE_OBJS = $(patsubst %.cpp,build/%.o,$(CORE_SRCS))
+CORE_OBJS = $(patsubst %.cpp,$(WV_BUILD)/%.o,$(CORE_SRCS))
 TOOL_SRCS = $(sort $(wildcard tool/*.cpp tool/commands/*.cpp))
-TOOL_OBJS = $(patsubst %.cpp,build/%.o,$(TOOL_SRCS))
+TOOL_OBJS = $(patsubst %.cpp,$(WV_BUILD)/%.o,$(TOOL_SRCS))
 UNIT_SRCS = $(sort $(wildcard test/unit/*.cpp))
-UNIT_OBJS = $(patsubst %.cpp,build/%.o,$(UNIT_SRCS))
+UNIT_OBJS = $(patsubst %.cpp,$(WV_BUILD)/%.o,$(UNIT_SRCS))
 CORE_LIBS = -lzstd -lcrypto -lpthread
 
-build/%.o: %.cpp
+$(WV_BUILD)/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	$(WV_CXX) $(WV_FLAGS) -c -o $@ $<
 
@@ -53,10 +54,10 @@ $(CORE_LIB): $(CORE_OBJS)
 $(shlib): $(CORE_LIB)
 module/archiver.o: $(CORE_LIB)
 
-build/walvault: $(TOOL_OBJS) $(CORE_LIB)
+$(WV_BUILD)/walvault: $(TOOL_OBJS) $(CORE_LIB)
 	$(WV_CXX) $(WV_FLAGS) -o $@ $(TOOL_OBJS) $(CORE_LIB) $(CORE_LIBS)
 
-build/unit_tests: $(UNIT_OBJS) $(CORE_LIB)
+$(WV_BUILD)/unit_tests: $(UNIT_OBJS) $(CORE_LIB)
 	$(WV_CXX) $(WV_FLAGS) -o $@ $(UNIT_OBJS) $(CORE_LIB) -lgtest -lgtest_main $(CORE_LIBS)
 
 all: build/walvault
@@ -85,31 +86,42 @@ ifeq ($(shell id -u),0)
 AS_TEST_USER = runuser -u $(TEST_USER) --
 endif
 
-.PHONY: test unit regress tap format lint install-tool uninstall-tool clean-build
+.PHONY: test unit unit-sanitize regress tap format lint install-tool uninstall-tool clean-build
 
-test: unit regress tap
+test: unit unit-sanitize regress tap
 
 unit: build/unit_tests
 	build/unit_tests
 
+# The unit tests again under AddressSanitizer and UndefinedBehaviorSanitizer, in their own build directory.
+# GCC 12 reports false maybe-uninitialized warnings inside libstdc++'s std::regex under -fsanitize.
+SANITIZE_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -Wno-maybe-uninitialized
+unit-sanitize:
+	$(MAKE) --no-print-directory WV_BUILD=build/sanitize WV_CXXFLAGS="-O1 -g" WV_SANITIZE="$(SANITIZE_FLAGS)" \
+		build/sanitize/unit_tests
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/sanitize/unit_tests --gtest_brief=1
+
+# The test inputs are copied to TEST_OUT/src: the checkout may not be readable by TEST_USER.
 test-out:
-	@mkdir -p $(TEST_OUT)
-	@if [ "$$(id -u)" = 0 ]; then chown $(TEST_USER) $(TEST_OUT); fi
+	@rm -rf $(TEST_OUT)/src
+	@mkdir -p $(TEST_OUT)/src
+	@cp -r $(srcdir)/sql $(srcdir)/expected $(srcdir)/test $(TEST_OUT)/src/
+	@if [ "$$(id -u)" = 0 ]; then chown -R $(TEST_USER) $(TEST_OUT); fi
 
 regress: test-out
 	$(AS_TEST_USER) rm -rf $(TEST_OUT)/regress
 	$(AS_TEST_USER) $(pgxsdir)/src/test/regress/pg_regress --bindir='$(bindir)' \
-		--inputdir=$(srcdir) --outputdir=$(TEST_OUT)/regress \
-		--temp-instance=$(TEST_OUT)/regress/tmp_check --temp-config=$(srcdir)/test/regress.conf \
+		--inputdir=$(TEST_OUT)/src --outputdir=$(TEST_OUT)/regress \
+		--temp-instance=$(TEST_OUT)/regress/tmp_check --temp-config=$(TEST_OUT)/src/test/regress.conf \
 		walvault
 
 tap: test-out
 	$(AS_TEST_USER) rm -rf $(TEST_OUT)/tap
 	$(AS_TEST_USER) mkdir -p $(TEST_OUT)/tap/tmp_check
-	cd $(srcdir)/test && $(AS_TEST_USER) env TESTDIR='$(TEST_OUT)/tap' PATH="$(bindir):$$PATH" \
+	cd $(TEST_OUT)/src/test && $(AS_TEST_USER) env TESTDIR='$(TEST_OUT)/tap' PATH="$(bindir):$$PATH" \
 		PG_REGRESS='$(pgxsdir)/src/test/regress/pg_regress' \
 		WALVAULT_TOOL='$(bindir)/walvault' \
-		$(PROVE) -I $(pgxsdir)/src/test/perl -I $(CURDIR)/test/lib $(PROVE_FLAGS) \
+		$(PROVE) -I $(pgxsdir)/src/test/perl -I $(TEST_OUT)/src/test/lib $(PROVE_FLAGS) \
 		$(if $(PROVE_TESTS),$(PROVE_TESTS),t/*.pl)
 
 FORMAT_SRCS = $(CORE_SRCS) $(TOOL_SRCS) $(UNIT_SRCS) module/archiver.cpp \

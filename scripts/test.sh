@@ -13,13 +13,25 @@ passed=0
 failed=0
 status=0
 
+# GoogleTest's closing lines: "[  PASSED  ] N tests." and "[  FAILED  ] N tests, listed below:".
+count_gtest() {
+    local p f
+    p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) tests\?\..*/\1/p' "$1" | tail -1)
+    f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) tests\?, listed below.*/\1/p' "$1" | tail -1)
+    passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+    [ -n "$p$f" ] || failed=$((failed + 1))
+}
+
 echo "== unit tests"
 make --no-print-directory unit 2>&1 | tee "$logs/unit.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) tests\?\..*/\1/p' "$logs/unit.log" | tail -1)
-f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) tests\?, listed below.*/\1/p' "$logs/unit.log" | tail -1)
-passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
-[ -n "$p$f" ] || failed=$((failed + 1))
+count_gtest "$logs/unit.log"
+
+echo "== unit tests under AddressSanitizer and UndefinedBehaviorSanitizer"
+make --no-print-directory -j"$(nproc)" unit-sanitize > "$logs/sanitize.log" 2>&1
+[ $? -eq 0 ] || { status=1; cat "$logs/sanitize.log"; }
+grep -E '^\[  (PASSED|FAILED)  \]' "$logs/sanitize.log"
+count_gtest "$logs/sanitize.log"
 
 echo "== pg_regress"
 make --no-print-directory regress 2>&1 | tee "$logs/regress.log"

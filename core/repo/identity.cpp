@@ -4,6 +4,7 @@
 
 #include "core/repo/layout.h"
 
+#include <charconv>
 #include <ctime>
 
 #include <nlohmann/json.hpp>
@@ -56,15 +57,11 @@ Status identity_from_json(const std::string& text, RepoIdentity& out)
                 std::to_string(k_repository_format) + ")",
             "Upgrade walvault.");
     out.format = format->get<int>();
-    try {
-        size_t used = 0;
-        const std::string s = sysid->get<std::string>();
-        out.system_identifier = std::stoull(s, &used);
-        if (used != s.size())
-            return bad("system_identifier is not a number");
-    } catch (const std::exception&) {
+    const std::string digits = sysid->get<std::string>();
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), out.system_identifier);
+    if (digits.empty() || digits.front() < '0' || digits.front() > '9' || ec != std::errc() ||
+        end != digits.data() + digits.size())
         return bad("system_identifier is not a number");
-    }
     out.pg_major = major->get<int>();
     out.wal_segment_size = segsize->get<uint64_t>();
     const auto created = j.find("created");
@@ -111,7 +108,12 @@ Status ensure_identity(Storage& storage, const RepoIdentity& ours, RepoIdentity*
         }
         if (s.code() != Code::already_exists && s.code() != Code::busy)
             return s.prefix("could not write repository identity");
+        const bool other_writer_busy = s.code() == Code::busy;
         s = read_identity(storage, theirs);  // somebody else wrote it first: check theirs
+        if (s.code() == Code::not_found && other_writer_busy)
+            return Status::error(Code::busy,
+                "another process is writing the identity of repository \"" + storage.location() +
+                    "\"; try again later");
     }
     if (!s.is_ok())
         return s;

@@ -55,8 +55,9 @@ public:
     virtual Status list(const std::string& prefix, std::vector<ObjectInfo>& out) = 0;
     // Deletes an object; ok if it was already absent.
     virtual Status remove(const std::string& key) = 0;
-    // Makes an existing object durable again (after a crash between write and sync): posix fsyncs the file
-    // and its directory; stores that acknowledge only durable writes do nothing.
+    // Makes an existing object durable again (after a crash between write and sync), and clears what a
+    // crashed writer of this key left behind: posix fsyncs the file and its directory and removes an
+    // unlocked temp file; stores that acknowledge only durable writes do nothing.
     virtual Status sync(const std::string& key) = 0;
 };
 

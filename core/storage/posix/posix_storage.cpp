@@ -43,6 +43,25 @@ bool valid_key(const std::string& key)
     return true;
 }
 
+// A list prefix is a key cut anywhere: the same rules, except that it may be empty or end in '/' or in a
+// partial component.
+bool valid_prefix(const std::string& prefix)
+{
+    if (prefix.empty())
+        return true;
+    if (prefix.front() == '/')
+        return false;
+    size_t start = 0;
+    for (;;) {
+        size_t end = prefix.find('/', start);
+        if (end == std::string::npos)
+            return start == prefix.size() || prefix[start] != '.';
+        if (end == start || prefix[start] == '.')
+            return false;
+        start = end + 1;
+    }
+}
+
 Status invalid_key(const std::string& key)
 {
     return Status::error(Code::invalid, "invalid object key \"" + key + "\"");
@@ -55,6 +74,10 @@ std::string dir_of(const std::string& path)
 std::string base_of(const std::string& path)
 {
     return path.substr(path.rfind('/') + 1);
+}
+std::string temp_path_for(const std::string& path)
+{
+    return dir_of(path) + "/." + base_of(path) + k_posix_temp_suffix;
 }
 
 class Fd {
@@ -232,6 +255,8 @@ Status PosixStorage::head(const std::string& key, ObjectInfo& out)
     const std::string path = location(key);
     if (::stat(path.c_str(), &st) != 0)
         return io_error("stat file", path, errno);
+    if (!S_ISREG(st.st_mode))
+        return Status::error(Code::not_found, "\"" + path + "\" is not an object");
     out.key = key;
     out.size = static_cast<uint64_t>(st.st_size);
     return Status::ok();
@@ -246,7 +271,7 @@ Status PosixStorage::create(const std::string& key, std::unique_ptr<Writer>& out
     Status s = make_directories(dir);
     if (!s.is_ok())
         return s;
-    const std::string temp_path = dir + "/." + base_of(final_path) + k_posix_temp_suffix;
+    const std::string temp_path = temp_path_for(final_path);
     // Open (or reuse) the temp file, lock it, and make sure the locked inode is still the one at temp_path:
     // a writer that just finished may have unlinked it between our open() and flock().
     for (int attempt = 0; attempt < 3; ++attempt) {
@@ -298,6 +323,8 @@ Status PosixStorage::get_range(const std::string& key, uint64_t offset, size_t l
 Status PosixStorage::list(const std::string& prefix, std::vector<ObjectInfo>& out)
 {
     out.clear();
+    if (!valid_prefix(prefix))
+        return Status::error(Code::invalid, "invalid object key prefix \"" + prefix + "\"");
     // Walk from the deepest directory the prefix names; filter by the full prefix.
     const size_t slash = prefix.rfind('/');
     const std::string start = slash == std::string::npos ? std::string() : prefix.substr(0, slash);
@@ -344,8 +371,11 @@ Status PosixStorage::remove(const std::string& key)
     if (!valid_key(key))
         return invalid_key(key);
     const std::string path = location(key);
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    if (::unlink(path.c_str()) != 0) {
+        if (errno == ENOENT)
+            return Status::ok();  // already absent (perhaps with its directory)
         return io_error("remove file", path, errno);
+    }
     return fsync_directory(dir_of(path));
 }
 
@@ -354,6 +384,13 @@ Status PosixStorage::sync(const std::string& key)
     if (!valid_key(key))
         return invalid_key(key);
     const std::string path = location(key);
+    // A writer that crashed after link() and before unlink() left its temp file: remove it unless a live
+    // writer holds it.
+    const std::string temp_path = temp_path_for(path);
+    Fd temp(::open(temp_path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (temp.get() >= 0 && ::flock(temp.get(), LOCK_EX | LOCK_NB) == 0)
+        ::unlink(temp_path.c_str());
+    temp.reset();
     Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0)
         return io_error("open file", path, errno);
