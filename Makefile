@@ -23,7 +23,7 @@ PG_CFLAGS = -Werror
 PG_CXXFLAGS = -std=c++20 -Wall -Wextra -Werror
 WV_BUILD ?= build
 CORE_LIB = $(WV_BUILD)/libwalvault_core.a
-SHLIB_LINK = $(CORE_LIB) -lzstd -lcrypto -lstdc++ -lpthread
+SHLIB_LINK = $(CORE_LIB) -lcurl -lpugixml -lzstd -lcrypto -lstdc++ -lpthread
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
@@ -39,7 +39,7 @@ TOOL_SRCS = $(sort $(wildcard tool/*.cpp tool/commands/*.cpp))
 TOOL_OBJS = $(patsubst %.cpp,$(WV_BUILD)/%.o,$(TOOL_SRCS))
 UNIT_SRCS = $(sort $(wildcard test/unit/*.cpp))
 UNIT_OBJS = $(patsubst %.cpp,$(WV_BUILD)/%.o,$(UNIT_SRCS))
-CORE_LIBS = -lzstd -lcrypto -lpthread
+CORE_LIBS = -lcurl -lpugixml -lzstd -lcrypto -lpthread
 
 $(WV_BUILD)/%.o: %.cpp
 	@mkdir -p $(dir $@)

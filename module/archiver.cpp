@@ -100,9 +100,25 @@ private:
 
 Status Archiver::apply_settings(const wv_settings& in)
 {
-    std::string key = std::string(in.repo ? in.repo : "") + '\n' + (in.compression ? in.compression : "") + '\n' +
-        std::to_string(in.parallel) + '\n' + std::to_string(in.system_identifier) + '\n' +
-        std::to_string(in.wal_segment_size);
+    auto str = [](const char* v) { return std::string(v ? v : ""); };
+    StorageOptions options;
+    options.s3_endpoint = str(in.s3_endpoint);
+    options.s3_region = str(in.s3_region);
+    options.s3_uri_style = str(in.s3_uri_style);
+    options.s3_ca_file = str(in.s3_ca_file);
+    options.s3_sse = str(in.s3_sse);
+    options.s3_sse_kms_key_id = str(in.s3_sse_kms_key_id);
+    options.s3_storage_class = str(in.s3_storage_class);
+    options.s3_credentials_file = str(in.s3_credentials_file);
+    options.s3_profile = str(in.s3_profile);
+    options.s3_part_size = static_cast<uint64_t>(std::max(in.s3_part_size_mb, 0)) * 1024 * 1024;
+    std::string key;
+    for (const std::string& part :
+        {str(in.repo), str(in.compression), std::to_string(in.parallel), std::to_string(in.system_identifier),
+            std::to_string(in.wal_segment_size), options.s3_endpoint, options.s3_region, options.s3_uri_style,
+            options.s3_ca_file, options.s3_sse, options.s3_sse_kms_key_id, options.s3_storage_class,
+            options.s3_credentials_file, options.s3_profile, std::to_string(options.s3_part_size)})
+        key += part + '\n';
     if (key == m_settings_key && m_context)
         return Status::ok();
 
@@ -114,7 +130,7 @@ Status Archiver::apply_settings(const wv_settings& in)
         return Status::error(Code::invalid, "invalid value for walvault.compression: " + error);
     ctx->settings.compression = *compression;
     ctx->settings.parallel = std::clamp(in.parallel, 1, k_max_parallel);
-    Status s = open_storage(ctx->settings.repo, ctx->storage);
+    Status s = open_storage(ctx->settings.repo, options, ctx->storage);
     if (!s.is_ok())
         return s;
     ctx->identity.system_identifier = in.system_identifier;
@@ -343,24 +359,12 @@ void fill_check(bool ok, const std::string& m, const std::string& h, char* messa
 }  // namespace
 }  // namespace walvault
 
-extern "C" int wv_check_repo(const char* value, int check_access, char* message, char* hint, size_t len)
+extern "C" int wv_check_setting(
+    const char* name, const char* value, int check_access, char* message, char* hint, size_t len)
 {
     try {
         std::string m, h;
-        const bool ok = walvault::check_repo_setting(value ? value : "", check_access != 0, m, h);
-        walvault::fill_check(ok, m, h, message, hint, len);
-        return ok ? 1 : 0;
-    } catch (...) {
-        walvault::fill_check(false, "out of memory", "", message, hint, len);
-        return 0;
-    }
-}
-
-extern "C" int wv_check_compression(const char* value, char* message, char* hint, size_t len)
-{
-    try {
-        std::string m, h;
-        const bool ok = walvault::check_compression_setting(value ? value : "", m, h);
+        const bool ok = walvault::check_setting(name, value ? value : "", check_access != 0, m, h);
         walvault::fill_check(ok, m, h, message, hint, len);
         return ok ? 1 : 0;
     } catch (...) {

@@ -29,6 +29,17 @@ typedef struct wv_settings
 	const char *repo;
 	const char *compression;
 	int			parallel;
+	/* walvault.s3_*: see docs/configuration.md; NULL or "" means unset */
+	const char *s3_endpoint;
+	const char *s3_region;
+	const char *s3_uri_style;
+	const char *s3_ca_file;
+	const char *s3_sse;
+	const char *s3_sse_kms_key_id;
+	const char *s3_storage_class;
+	const char *s3_credentials_file;
+	const char *s3_profile;
+	int			s3_part_size_mb;	/* 0: the default */
 	uint64_t	system_identifier;
 	int			pg_major;
 	uint64_t	wal_segment_size;
@@ -44,9 +55,12 @@ typedef struct wv_file_result
 	char		hint[WV_MESSAGE_LEN];
 } wv_file_result;
 
-/* Check hooks: return 1 if value is acceptable, else 0 with message and hint filled. */
-extern int	wv_check_repo(const char *value, int check_access, char *message, char *hint, size_t len);
-extern int	wv_check_compression(const char *value, char *message, char *hint, size_t len);
+/*
+ * Check hook for setting walvault.NAME (name without the prefix): returns 1 if value is acceptable, else 0
+ * with message and hint filled. With check_access, also checks what the value points at on disk.
+ */
+extern int	wv_check_setting(const char *name, const char *value, int check_access, char *message, char *hint,
+							 size_t len);
 
 /*
  * Archives file (at path, relative to the data directory). The first call starts the work, and work

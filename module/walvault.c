@@ -70,6 +70,16 @@ static char *walvault_repo = NULL;
 static char *walvault_compression = NULL;
 static int	walvault_parallel = 2;
 static int	walvault_shutdown_timeout = 5000;
+static char *walvault_s3_endpoint = NULL;
+static char *walvault_s3_region = NULL;
+static char *walvault_s3_uri_style = NULL;
+static char *walvault_s3_ca_file = NULL;
+static char *walvault_s3_sse = NULL;
+static char *walvault_s3_sse_kms_key_id = NULL;
+static char *walvault_s3_storage_class = NULL;
+static char *walvault_s3_credentials_file = NULL;
+static char *walvault_s3_profile = NULL;
+static int	walvault_s3_part_size_mb = 0;
 
 static WalvaultShared *wv_shared = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -82,8 +92,15 @@ static TimestampTz stop_requested_at = 0;
 
 static void walvault_shmem_request(void);
 static void walvault_shmem_startup(void);
+static bool check_setting(const char *name, char **newval);
 static bool check_repo(char **newval, void **extra, GucSource source);
 static bool check_compression(char **newval, void **extra, GucSource source);
+static bool check_s3_endpoint(char **newval, void **extra, GucSource source);
+static bool check_s3_uri_style(char **newval, void **extra, GucSource source);
+static bool check_s3_sse(char **newval, void **extra, GucSource source);
+static bool check_s3_ca_file(char **newval, void **extra, GucSource source);
+static bool check_s3_credentials_file(char **newval, void **extra, GucSource source);
+static bool check_s3_part_size(int *newval, void **extra, GucSource source);
 static void install_stop_handler(void);
 static bool archive_one(const char *file, const char *path);
 static bool configured(void);
@@ -118,7 +135,7 @@ void
 _PG_init(void)
 {
 	DefineCustomStringVariable("walvault.repo",
-							   "Repository that WAL is archived to: an absolute directory path.",
+							   "Repository that WAL is archived to: an absolute directory path or s3://BUCKET/PREFIX.",
 							   NULL,
 							   &walvault_repo,
 							   "",
@@ -152,6 +169,49 @@ _PG_init(void)
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("walvault.s3_endpoint",
+							   "S3-compatible endpoint URL; empty means AWS_ENDPOINT_URL, else AWS for the region.",
+							   NULL, &walvault_s3_endpoint, "", PGC_SIGHUP, 0,
+							   check_s3_endpoint, NULL, NULL);
+	DefineCustomStringVariable("walvault.s3_region",
+							   "S3 region; empty means AWS_REGION, AWS_DEFAULT_REGION, the profile's region, else us-east-1.",
+							   NULL, &walvault_s3_region, "", PGC_SIGHUP, 0,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("walvault.s3_uri_style",
+							   "S3 addressing: \"host\" (bucket.endpoint) or \"path\" (endpoint/bucket); empty means path with an endpoint, host for AWS.",
+							   NULL, &walvault_s3_uri_style, "", PGC_SIGHUP, 0,
+							   check_s3_uri_style, NULL, NULL);
+	DefineCustomStringVariable("walvault.s3_ca_file",
+							   "PEM file of the certificate authorities that sign the S3 endpoint's certificate.",
+							   NULL, &walvault_s3_ca_file, "", PGC_SIGHUP, 0,
+							   check_s3_ca_file, NULL, NULL);
+	DefineCustomStringVariable("walvault.s3_sse",
+							   "S3 server-side encryption: \"AES256\" or \"aws:kms\"; empty means the bucket's default.",
+							   NULL, &walvault_s3_sse, "", PGC_SIGHUP, 0,
+							   check_s3_sse, NULL, NULL);
+	DefineCustomStringVariable("walvault.s3_sse_kms_key_id",
+							   "KMS key for walvault.s3_sse = 'aws:kms'; empty means the account's default key.",
+							   NULL, &walvault_s3_sse_kms_key_id, "", PGC_SIGHUP, 0,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("walvault.s3_storage_class",
+							   "S3 storage class of archived objects; empty means the bucket's default.",
+							   NULL, &walvault_s3_storage_class, "", PGC_SIGHUP, 0,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("walvault.s3_credentials_file",
+							   "File with S3 keys in the AWS shared-credentials format, read before the environment and ~/.aws.",
+							   NULL, &walvault_s3_credentials_file, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   check_s3_credentials_file, NULL, NULL);
+	DefineCustomStringVariable("walvault.s3_profile",
+							   "Profile in the credentials files; empty means AWS_PROFILE, else \"default\".",
+							   NULL, &walvault_s3_profile, "", PGC_SIGHUP, 0,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("walvault.s3_part_size",
+							"Part size of S3 multipart uploads; larger objects are uploaded in parts. 0 means 32MB.",
+							NULL, &walvault_s3_part_size_mb,
+							0, 0, 5120,
+							PGC_SIGHUP, GUC_UNIT_MB,
+							check_s3_part_size, NULL, NULL);
 
 	MarkGUCPrefixReserved("walvault");
 
@@ -192,18 +252,18 @@ walvault_shmem_startup(void)
 }
 
 /*
- * walvault.repo must be absolute. On reload the directory (or the parent it would be created under) must
- * also be writable; at server start it is not checked, so that a repository that is not mounted yet does
- * not keep the server from starting: archiving then fails, with the reason, until it is.
+ * Check hooks forward to wv_check_setting(). Paths are checked for access at reload and ALTER SYSTEM, not at
+ * server start: a repository or file that is not mounted yet must not keep the server from starting;
+ * archiving then fails, with the reason, until it is.
  */
 static bool
-check_repo(char **newval, void **extra, GucSource source)
+check_setting(const char *name, char **newval)
 {
 	char		message[WV_MESSAGE_LEN];
 	char		hint[WV_MESSAGE_LEN];
 	bool		check_access = !process_shared_preload_libraries_in_progress;
 
-	if (*newval == NULL || wv_check_repo(*newval, check_access, message, hint, sizeof(message)))
+	if (*newval == NULL || wv_check_setting(name, *newval, check_access, message, hint, sizeof(message)))
 		return true;
 	GUC_check_errdetail("%s", message);
 	GUC_check_errhint("%s", hint);
@@ -211,15 +271,54 @@ check_repo(char **newval, void **extra, GucSource source)
 }
 
 static bool
+check_repo(char **newval, void **extra, GucSource source)
+{
+	return check_setting("repo", newval);
+}
+
+static bool
 check_compression(char **newval, void **extra, GucSource source)
 {
-	char		message[WV_MESSAGE_LEN];
-	char		hint[WV_MESSAGE_LEN];
+	return check_setting("compression", newval);
+}
 
-	if (*newval == NULL || wv_check_compression(*newval, message, hint, sizeof(message)))
+static bool
+check_s3_endpoint(char **newval, void **extra, GucSource source)
+{
+	return check_setting("s3_endpoint", newval);
+}
+
+static bool
+check_s3_uri_style(char **newval, void **extra, GucSource source)
+{
+	return check_setting("s3_uri_style", newval);
+}
+
+static bool
+check_s3_sse(char **newval, void **extra, GucSource source)
+{
+	return check_setting("s3_sse", newval);
+}
+
+static bool
+check_s3_ca_file(char **newval, void **extra, GucSource source)
+{
+	return check_setting("s3_ca_file", newval);
+}
+
+static bool
+check_s3_credentials_file(char **newval, void **extra, GucSource source)
+{
+	return check_setting("s3_credentials_file", newval);
+}
+
+static bool
+check_s3_part_size(int *newval, void **extra, GucSource source)
+{
+	if (*newval == 0 || *newval >= 5)
 		return true;
-	GUC_check_errdetail("%s", message);
-	GUC_check_errhint("%s", hint);
+	GUC_check_errdetail("S3 parts are at least 5MB.");
+	GUC_check_errhint("Set walvault.s3_part_size to 0 for the default (32MB) or to 5MB or more.");
 	return false;
 }
 
@@ -381,6 +480,16 @@ archive_one(const char *file, const char *path)
 	settings.repo = walvault_repo;
 	settings.compression = walvault_compression;
 	settings.parallel = walvault_parallel;
+	settings.s3_endpoint = walvault_s3_endpoint;
+	settings.s3_region = walvault_s3_region;
+	settings.s3_uri_style = walvault_s3_uri_style;
+	settings.s3_ca_file = walvault_s3_ca_file;
+	settings.s3_sse = walvault_s3_sse;
+	settings.s3_sse_kms_key_id = walvault_s3_sse_kms_key_id;
+	settings.s3_storage_class = walvault_s3_storage_class;
+	settings.s3_credentials_file = walvault_s3_credentials_file;
+	settings.s3_profile = walvault_s3_profile;
+	settings.s3_part_size_mb = walvault_s3_part_size_mb;
 	settings.system_identifier = GetSystemIdentifier();
 	settings.pg_major = PG_VERSION_NUM / 10000;
 	settings.wal_segment_size = (uint64_t) wal_segment_size;

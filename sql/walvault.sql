@@ -25,9 +25,21 @@ ALTER SYSTEM SET walvault.compression = 'none:1';
 ALTER SYSTEM SET walvault.repo = 'relative/dir';
 ALTER SYSTEM SET walvault.repo = '/dev/null/repo';
 ALTER SYSTEM SET walvault.parallel = 0;
+ALTER SYSTEM SET walvault.repo = 's3://';
+ALTER SYSTEM SET walvault.s3_uri_style = 'virtual';
+ALTER SYSTEM SET walvault.s3_sse = 'aes256';
+ALTER SYSTEM SET walvault.s3_endpoint = 'minio:9000';
+ALTER SYSTEM SET walvault.s3_endpoint = 'https://minio:9000/bucket';
+ALTER SYSTEM SET walvault.s3_part_size = '1MB';
+ALTER SYSTEM SET walvault.s3_credentials_file = '/nonexistent/credentials';
 -- Good values are accepted.
 ALTER SYSTEM SET walvault.compression = 'zstd:9';
 ALTER SYSTEM SET walvault.compression = 'none';
+ALTER SYSTEM SET walvault.repo = 's3://backups/prod/main';
+ALTER SYSTEM SET walvault.s3_endpoint = 'https://minio.internal:9000';
+ALTER SYSTEM SET walvault.s3_uri_style = 'path';
+ALTER SYSTEM SET walvault.s3_sse = 'aws:kms';
+ALTER SYSTEM SET walvault.s3_part_size = '64MB';
 ALTER SYSTEM RESET ALL;
 -- The prefix is reserved: typos are caught.
 SET walvault.compresion = 'zstd';
@@ -37,6 +49,8 @@ CREATE ROLE regress_walvault_user;
 SET ROLE regress_walvault_user;
 SELECT archived_count FROM walvault_status();
 SELECT walvault_reset_status();
+-- The credentials file setting is visible to superusers and pg_read_all_settings (part of pg_monitor) only.
+SHOW walvault.s3_credentials_file;
 RESET ROLE;
 GRANT pg_monitor TO regress_walvault_user;
 SET ROLE regress_walvault_user;

@@ -28,4 +28,10 @@ bool check_repo_setting(std::string_view value, bool check_access, std::string& 
 // Checks a walvault.compression value.
 bool check_compression_setting(std::string_view value, std::string& message, std::string& hint);
 
+// Checks the value of setting NAME (without "walvault."): repo, compression, s3_endpoint, s3_uri_style,
+// s3_sse, s3_ca_file, s3_credentials_file; other names accept any value. With check_access, paths must be
+// usable by this process.
+bool check_setting(
+    std::string_view name, std::string_view value, bool check_access, std::string& message, std::string& hint);
+
 }  // namespace walvault

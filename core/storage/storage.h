@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,13 +56,35 @@ public:
     virtual Status list(const std::string& prefix, std::vector<ObjectInfo>& out) = 0;
     // Deletes an object; ok if it was already absent.
     virtual Status remove(const std::string& key) = 0;
+    // Deletes many objects (absent ones are ok); object stores batch them. The default calls remove().
+    virtual Status remove_many(const std::vector<std::string>& keys);
     // Makes an existing object durable again (after a crash between write and sync), and clears what a
     // crashed writer of this key left behind: posix fsyncs the file and its directory and removes an
     // unlocked temp file; stores that acknowledge only durable writes do nothing.
     virtual Status sync(const std::string& key) = 0;
 };
 
-// Opens the repository a walvault.repo value names. Today: an absolute directory path (posix).
+// What a backend needs besides the location; the walvault.s3_* settings (docs/configuration.md). Strings
+// are validated by open_storage(), which names the setting at fault.
+struct StorageOptions {
+    std::string s3_endpoint;          // "https://minio.internal:9000"; empty: AWS_ENDPOINT_URL, else AWS for the region
+    std::string s3_region;            // empty: AWS_REGION, AWS_DEFAULT_REGION, the profile's region, else us-east-1
+    std::string s3_uri_style;         // "host" | "path"; empty: path with an endpoint, host for AWS
+    std::string s3_ca_file;           // PEM bundle for a private CA
+    std::string s3_sse;               // "" | "AES256" | "aws:kms"
+    std::string s3_sse_kms_key_id;    // with aws:kms
+    std::string s3_storage_class;     // "STANDARD", "STANDARD_IA", ...; empty: the bucket's default
+    std::string s3_credentials_file;  // AWS shared-credentials format; first in the credentials chain
+    std::string s3_profile;           // profile in that file (and in ~/.aws/*); empty: AWS_PROFILE or "default"
+    uint64_t s3_part_size = 0;        // multipart part size in bytes; 0: the default
+    // Environment lookups (tests replace it); empty: ::getenv.
+    std::function<std::optional<std::string>(const std::string&)> getenv;
+};
+
+// Opens the repository a walvault.repo value names: an absolute directory path (posix) or
+// s3://BUCKET[/PREFIX].
+Status open_storage(const std::string& repo, const StorageOptions& options, std::unique_ptr<Storage>& out);
+// The same with default options.
 Status open_storage(const std::string& repo, std::unique_ptr<Storage>& out);
 
 }  // namespace walvault

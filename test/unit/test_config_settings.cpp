@@ -26,16 +26,55 @@ TEST(CheckRepoSetting, EmptyMeansNotConfigured)
     EXPECT_EQ(hint, "");
 }
 
+TEST(CheckRepoSetting, S3LocationsNeedABucket)
+{
+    std::string message;
+    std::string hint;
+    EXPECT_TRUE(check_repo_setting("s3://bucket", true, message, hint));
+    EXPECT_TRUE(check_repo_setting("s3://bucket/prod/main", true, message, hint));
+    EXPECT_FALSE(check_repo_setting("s3://", true, message, hint));
+    EXPECT_EQ(message, "walvault.repo \"s3://\" names no bucket");
+    EXPECT_FALSE(check_repo_setting("s3:///prefix", false, message, hint));
+    EXPECT_EQ(message, "walvault.repo \"s3:///prefix\" names no bucket");
+    EXPECT_EQ(hint, "Use s3://BUCKET/PREFIX, for example \"s3://backups/prod/main\".");
+}
+
+TEST(CheckSetting, ChoicesFilesAndEndpoints)
+{
+    std::string message;
+    std::string hint;
+    EXPECT_TRUE(check_setting("s3_uri_style", "", true, message, hint));
+    EXPECT_TRUE(check_setting("s3_uri_style", "path", true, message, hint));
+    EXPECT_FALSE(check_setting("s3_uri_style", "virtual", true, message, hint));
+    EXPECT_EQ(message, "unknown walvault.s3_uri_style \"virtual\"");
+    EXPECT_EQ(hint, "Valid values are '' (the default), \"host\", \"path\".");
+    EXPECT_FALSE(check_setting("s3_sse", "aes256", true, message, hint));
+    EXPECT_EQ(message, "unknown walvault.s3_sse \"aes256\"");
+    EXPECT_TRUE(check_setting("s3_sse", "aws:kms", true, message, hint));
+    EXPECT_TRUE(check_setting("s3_endpoint", "https://minio.internal:9000", true, message, hint));
+    EXPECT_TRUE(check_setting("s3_endpoint", "http://127.0.0.1:9000/", true, message, hint));
+    for (const char* bad : {"minio:9000", "ftp://host", "https://", "https://host/path", "https://user@host"}) {
+        EXPECT_FALSE(check_setting("s3_endpoint", bad, true, message, hint)) << bad;
+        EXPECT_EQ(message, std::string("invalid walvault.s3_endpoint \"") + bad + "\"");
+    }
+    EXPECT_FALSE(check_setting("s3_ca_file", "relative.pem", false, message, hint));
+    EXPECT_EQ(message, "walvault.s3_ca_file must be an absolute file path");
+    EXPECT_FALSE(check_setting("s3_credentials_file", "/nonexistent/credentials", true, message, hint));
+    EXPECT_EQ(message, "could not read file \"/nonexistent/credentials\": No such file or directory");
+    EXPECT_TRUE(check_setting("s3_credentials_file", "/nonexistent/credentials", false, message, hint));
+    EXPECT_TRUE(check_setting("s3_region", "anything", true, message, hint));
+}
+
 TEST(CheckRepoSetting, RelativePathIsRejected)
 {
-    for (const char* value : {"relative/path", "repo", "./repo", "~/repo", "s3://bucket/wal"}) {
+    for (const char* value : {"relative/path", "repo", "./repo", "~/repo", "gs://bucket/wal"}) {
         for (bool check_access : {true, false}) {
             std::string message;
             std::string hint;
             EXPECT_FALSE(check_repo_setting(value, check_access, message, hint)) << value;
-            EXPECT_EQ(message, "walvault.repo must be an absolute directory path");
+            EXPECT_EQ(message, "walvault.repo must be an absolute directory path or s3://BUCKET/PREFIX");
             EXPECT_NE(message.find("walvault.repo"), std::string::npos);
-            EXPECT_EQ(hint, "Use a path such as \"/var/lib/walvault/main\".");
+            EXPECT_EQ(hint, "Use a path such as \"/var/lib/walvault/main\" or a location such as \"s3://backups/prod/main\".");
         }
     }
 }

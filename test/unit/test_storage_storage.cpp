@@ -30,12 +30,12 @@ TEST(OpenStorage, AbsolutePathIsPosix)
 
 TEST(OpenStorage, OtherLocationsAreUnsupported)
 {
-    for (const char* repo : {"relative/path", "s3://bucket/wal", "~/repo"}) {
+    for (const char* repo : {"relative/path", "gs://bucket/wal", "~/repo"}) {
         std::unique_ptr<Storage> storage;
         const Status s = open_storage(repo, storage);
         EXPECT_EQ(s.code(), Code::invalid) << repo;
         EXPECT_EQ(s.message(), std::string("unsupported repository location \"") + repo + "\"");
-        EXPECT_EQ(s.hint(), "walvault.repo must be an absolute directory path.");
+        EXPECT_EQ(s.hint(), "walvault.repo must be an absolute directory path or s3://BUCKET/PREFIX.");
         EXPECT_EQ(storage, nullptr);
     }
 }

@@ -1,0 +1,179 @@
+// libcurl behind a small RAII client. CURLOPT_NOSIGNAL on every handle (libcurl must never touch the
+// process's signals: the module runs inside PostgreSQL's archiver); timeouts on every request; the handle
+// is reset between requests but keeps its connection cache, so requests to one host reuse the connection.
+#include "core/http/http_client.h"
+
+#include <algorithm>
+#include <cctype>
+#include <mutex>
+#include <new>
+
+#include <curl/curl.h>
+
+namespace walvault {
+namespace {
+
+std::once_flag g_curl_init;
+
+std::string lower(std::string s)
+{
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+}
+
+std::string trim(const std::string& s)
+{
+    const size_t b = s.find_first_not_of(" \t\r\n");
+    if (b == std::string::npos)
+        return {};
+    const size_t e = s.find_last_not_of(" \t\r\n");
+    return s.substr(b, e - b + 1);
+}
+
+struct Transfer {
+    const HttpRequest* request;
+    HttpResponse* response;
+    size_t sent = 0;
+    Status sink_status;
+};
+
+size_t on_read(char* buffer, size_t size, size_t nitems, void* userdata)
+{
+    auto* t = static_cast<Transfer*>(userdata);
+    const size_t n = std::min(size * nitems, t->request->body_len - t->sent);
+    std::copy_n(t->request->body + t->sent, n, buffer);
+    t->sent += n;
+    return n;
+}
+
+size_t on_write(char* data, size_t size, size_t nmemb, void* userdata)
+{
+    auto* t = static_cast<Transfer*>(userdata);
+    const size_t n = size * nmemb;
+    if (t->request->sink != nullptr && t->response->status >= 200 && t->response->status < 300) {
+        t->sink_status = (*t->request->sink)(reinterpret_cast<const uint8_t*>(data), n);
+        return t->sink_status.is_ok() ? n : 0;  // 0 makes libcurl abort the transfer
+    }
+    t->response->body.append(data, n);
+    return n;
+}
+
+size_t on_header(char* data, size_t size, size_t nitems, void* userdata)
+{
+    auto* t = static_cast<Transfer*>(userdata);
+    const std::string line(data, size * nitems);
+    if (line.rfind("HTTP/", 0) == 0) {
+        // A new response (after 100-continue or a redirect): start over.
+        t->response->headers.clear();
+        const size_t sp = line.find(' ');
+        t->response->status = sp == std::string::npos ? 0 : std::strtol(line.c_str() + sp + 1, nullptr, 10);
+        return size * nitems;
+    }
+    const size_t colon = line.find(':');
+    if (colon != std::string::npos)
+        t->response->headers.emplace_back(lower(trim(line.substr(0, colon))), trim(line.substr(colon + 1)));
+    return size * nitems;
+}
+
+}  // namespace
+
+std::string HttpResponse::header(const std::string& name) const
+{
+    for (const auto& [k, v] : headers)
+        if (k == name)
+            return v;
+    return {};
+}
+
+HttpClient::HttpClient(HttpOptions options)
+    : m_options(std::move(options))
+{
+    std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+    m_curl = curl_easy_init();
+    if (m_curl == nullptr)
+        throw std::bad_alloc();
+}
+
+HttpClient::~HttpClient()
+{
+    curl_easy_cleanup(m_curl);
+}
+
+Status HttpClient::perform(const HttpRequest& request, HttpResponse& response)
+{
+    response = HttpResponse{};
+    Transfer t{&request, &response, 0, Status::ok()};
+    CURL* c = m_curl;
+    curl_easy_reset(c);  // keeps the connection cache
+    char errbuf[CURL_ERROR_SIZE] = {0};
+
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(m_options.connect_timeout.count()));
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(m_options.request_timeout.count()));
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, k_http_low_speed_bytes);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(k_http_low_speed_time.count()));
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, m_options.verify_tls ? 1L : 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, m_options.verify_tls ? 2L : 0L);
+    if (!m_options.ca_file.empty())
+        curl_easy_setopt(c, CURLOPT_CAINFO, m_options.ca_file.c_str());
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (m_options.no_proxy)
+        curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);  // S3 redirects are errors to report, not to follow
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+
+    if (request.method == "HEAD") {
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    } else if (request.method == "PUT" || request.method == "POST") {
+        curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body_len));
+        curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(c, CURLOPT_READDATA, &t);
+        if (request.method == "POST")
+            curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "POST");
+    } else if (request.method != "GET") {
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    }
+
+    struct curl_slist* list = nullptr;
+    for (const auto& [name, value] : request.headers)
+        list = curl_slist_append(list, (name + ": " + value).c_str());
+    // No "Expect: 100-continue" round trip; an empty Content-Type rather than curl's form default.
+    list = curl_slist_append(list, "Expect:");
+    if (request.method == "PUT" || request.method == "POST")
+        list = curl_slist_append(list, "Content-Type:");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+
+    const CURLcode rc = curl_easy_perform(c);
+    curl_slist_free_all(list);
+    if (rc != CURLE_OK) {
+        if (!t.sink_status.is_ok())
+            return t.sink_status;
+        const std::string detail = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
+        return Status::error(Code::io_error, detail);
+    }
+    long code = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    response.status = code;
+    return Status::ok();
+}
+
+bool http_status_retryable(long status)
+{
+    return status == 408 || status == 429 || status >= 500;
+}
+
+std::chrono::milliseconds retry_delay(int attempt, double random01)
+{
+    const auto cap = std::min<int64_t>(
+        k_retry_max_delay.count(), k_retry_base_delay.count() << std::min(std::max(attempt - 1, 0), 16));
+    return std::chrono::milliseconds(static_cast<int64_t>(static_cast<double>(cap) * random01));
+}
+
+}  // namespace walvault
