@@ -57,6 +57,7 @@ struct Job {
     std::string path;
     std::shared_ptr<Context> context;
     bool requested = false;  // PostgreSQL asked for this file (as opposed to look-ahead)
+    bool running = false;    // a worker has it
     bool done = false;
     Status status;
     ArchiveReport report;
@@ -92,7 +93,10 @@ private:
     std::shared_ptr<Context> m_context;
     std::deque<std::shared_ptr<Job>> m_queue;
     std::unordered_map<std::string, std::shared_ptr<Job>> m_jobs;  // by file name, until claimed
-    std::deque<std::string> m_backlog;                             // .ready names seen, in archive order
+    // Jobs that were running when the settings changed. They still hold their object's temp file, so a
+    // new attempt at the same file waits for them, and adopts the result if it is in the same repository.
+    std::unordered_map<std::string, std::shared_ptr<Job>> m_retired;
+    std::deque<std::string> m_backlog;  // .ready names seen, in archive order
     std::vector<std::thread> m_threads;
     int m_live_threads = 0;
     bool m_stopping = false;
@@ -137,7 +141,10 @@ Status Archiver::apply_settings(const wv_settings& in)
     ctx->identity.pg_major = in.pg_major;
     ctx->identity.wal_segment_size = in.wal_segment_size;
 
-    // New settings: forget work done under the old ones. Jobs still running finish into the void.
+    // New settings: forget work done or queued under the old ones; keep track of what is running.
+    for (auto& [name, job] : m_jobs)
+        if (job->running && !job->done)
+            m_retired[name] = job;
     m_queue.clear();
     m_jobs.clear();
     m_backlog.clear();
@@ -204,7 +211,7 @@ void Archiver::look_ahead(const std::string& wal_dir, bool rescan)
     while (in_flight() < limit && !m_backlog.empty() && m_jobs.size() < max_tracked) {
         const std::string name = m_backlog.front();
         m_backlog.pop_front();
-        if (m_jobs.count(name) == 0)
+        if (m_jobs.count(name) == 0 && m_retired.count(name) == 0)
             submit(name, wal_dir + "/" + name, false);
     }
 }
@@ -241,6 +248,7 @@ void Archiver::worker_main()
         std::shared_ptr<Job> job = m_queue.front();
         m_queue.pop_front();
         job->started = Clock::now();
+        job->running = true;
         lock.unlock();
 
         Status s;
@@ -285,6 +293,21 @@ wv_status Archiver::archive(
     ensure_workers();
 
     auto it = m_jobs.find(file);
+    if (it == m_jobs.end()) {
+        auto retired = m_retired.find(file);
+        if (retired != m_retired.end()) {
+            std::shared_ptr<Job> old = retired->second;
+            m_done_cv.wait_for(lock, std::chrono::milliseconds(std::max(wait_ms, 0)), [&] { return old->done; });
+            if (!old->done)
+                return WV_PENDING;
+            m_retired.erase(file);
+            // Archived under the old settings into the repository we use now: that is still true.
+            if (old->status.is_ok() && old->context->storage->location() == m_context->storage->location()) {
+                old->requested = true;
+                it = m_jobs.emplace(file, old).first;
+            }
+        }
+    }
     const bool known = it != m_jobs.end();
     // A look-ahead attempt that failed is retried now rather than reported: the failure may be stale.
     if (known && it->second->done && !it->second->status.is_ok() && !it->second->requested)
@@ -303,8 +326,9 @@ wv_status Archiver::archive(
 
     // Forget look-ahead results that were never claimed for a long time (the file went away).
     const auto now = Clock::now();
-    for (auto j = m_jobs.begin(); j != m_jobs.end();)
-        j = j->second->done && now - j->second->finished > k_unclaimed_ttl ? m_jobs.erase(j) : std::next(j);
+    for (auto* table : {&m_jobs, &m_retired})
+        for (auto j = table->begin(); j != table->end();)
+            j = j->second->done && now - j->second->finished > k_unclaimed_ttl ? table->erase(j) : std::next(j);
 
     result.duration_ms = std::chrono::duration<double, std::milli>(job->finished - job->started).count();
     result.bytes_in = job->report.bytes_in;

@@ -1,0 +1,609 @@
+=pod
+
+=head1 NAME
+
+WalvaultTest - helpers shared by the walvault TAP tests
+
+=head1 SYNOPSIS
+
+  use WalvaultTest;
+
+  my $repo = PostgreSQL::Test::Utils::tempdir() . '/repo';
+  my $node = walvault_node('primary', repo => $repo);
+  $node->start;
+  my @names = make_segments($node, 3, 'random');
+  ok(wait_for_done($node, @names), 'archived');
+  check_archived($repo, $node, $_) for @names;
+
+=head1 DESCRIPTION
+
+What a DBA would look at, as functions: the .ready and .done files in
+pg_wal/archive_status, the objects in the repository (at the key the
+repository format documents), what stock zstd restores from them, the JSON
+trailer at the end of each object, walvault_status() and pg_stat_archiver.
+
+Nothing here knows walvault's internals beyond its documented formats.
+
+=cut
+
+package WalvaultTest;
+
+use strict;
+use warnings;
+
+use Carp;
+use Digest::SHA;
+use Exporter 'import';
+use File::Find;
+use JSON::PP;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+
+our @EXPORT = qw(
+  $ZSTD
+  walvault_node
+  segment_size
+  object_key
+  object_path
+  read_trailer
+  decode_object
+  file_sha256
+  check_archived
+  status_files
+  ready_files
+  done_files
+  wait_until
+  wait_for_no_ready
+  wait_for_done
+  wait_for_status
+  walvault_status
+  archiver_stats
+  switch_wal
+  make_segments
+  repo_listing
+  repo_temp_files
+  archiver_pid
+  set_conf
+);
+
+# Decompression checks use the stock zstd program: a DBA restoring by hand has nothing else.
+our $ZSTD = '/usr/bin/zstd';
+
+# Trailer format (core/codec/codec.h): a zstd skippable frame
+# (magic 0x184D2A57, LE32 content size) holding JSON, whose last 8 bytes are LE32 frame size + "WVMT".
+my $TRAILER_FRAME_MAGIC = 0x184D2A57;
+my $TRAILER_MAX_BYTES   = 4096;
+
+=pod
+
+=head1 FUNCTIONS
+
+=over
+
+=item walvault_node(name, repo => DIR, conf => TEXT, preload => 1, wal_keep_size => '2GB')
+
+A new (not started) node, initialised for WAL archiving through walvault:
+wal_level replica, archive_mode on, archive_library 'walvault', walvault in
+shared_preload_libraries (unless preload => 0), walvault.repo = DIR (if given)
+and a wal_keep_size that keeps archived segments in pg_wal, so that the test
+can compare them with what the repository holds. conf is appended last.
+
+=cut
+
+sub walvault_node
+{
+	my ($name, %params) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init(allows_streaming => 1, %{ $params{init} // {} });
+
+	my $preload = $params{preload} // 1;
+	my $keep    = $params{wal_keep_size} // '2GB';
+	my $conf    = "\n# walvault test settings\n";
+	$conf .= "shared_preload_libraries = 'walvault'\n" if $preload;
+	$conf .= "archive_mode = on\n";
+	$conf .= "archive_library = 'walvault'\n";
+	$conf .= "walvault.repo = '$params{repo}'\n" if defined $params{repo};
+	$conf .= "wal_keep_size = '$keep'\n";
+	# Fewer checkpoints while the tests generate WAL; archived segments stay anyway.
+	$conf .= "max_wal_size = '4GB'\n";
+	$conf .= "shared_buffers = '16MB'\n";
+	$conf .= $params{conf} if defined $params{conf};
+	$node->append_conf('postgresql.conf', $conf);
+	return $node;
+}
+
+=pod
+
+=item set_conf(node, name => value, ...)
+
+Replaces (or adds) settings in postgresql.conf. Values are written as given,
+so quote strings: set_conf($node, 'walvault.compression' => "'none'").
+Does not reload.
+
+=cut
+
+sub set_conf
+{
+	my ($node, %settings) = @_;
+	while (my ($name, $value) = each %settings)
+	{
+		$node->adjust_conf('postgresql.conf', $name, undef);
+		$node->append_conf('postgresql.conf', "$name = $value");
+	}
+	return;
+}
+
+=pod
+
+=item segment_size(node)
+
+wal_segment_size in bytes, as the server reports it.
+
+=cut
+
+sub segment_size
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size'"
+	) + 0;
+}
+
+=pod
+
+=item object_key(name)
+
+The documented repository key of a WAL file name: wal/<name>.zst for timeline
+history files, wal/<first 16 hex digits>/<name>.zst for segments, .partial
+and .backup files.
+
+=cut
+
+sub object_key
+{
+	my ($name) = @_;
+	return "wal/$name.zst" if $name =~ /^[0-9A-F]{8}\.history$/;
+	croak "not a WAL file name: $name"
+	  unless $name =~ /^[0-9A-F]{24}(\.partial|\.[0-9A-F]{8}\.backup)?$/;
+	return 'wal/' . substr($name, 0, 16) . "/$name.zst";
+}
+
+sub object_path
+{
+	my ($repo, $name) = @_;
+	return "$repo/" . object_key($name);
+}
+
+=pod
+
+=item read_trailer(path)
+
+The JSON trailer at the end of an object, as a hash reference, or undef (with
+a diag) if the last bytes are not a well-formed trailer frame.
+
+=cut
+
+sub read_trailer
+{
+	my ($path) = @_;
+	my $size = -s $path;
+	if (!defined $size || $size < 16)
+	{
+		diag("$path: missing or too short for a trailer");
+		return undef;
+	}
+	open my $fh, '<:raw', $path or croak "could not open $path: $!";
+	my $tail_len = $size < $TRAILER_MAX_BYTES ? $size : $TRAILER_MAX_BYTES;
+	seek($fh, $size - $tail_len, 0) or croak "seek $path: $!";
+	my $tail = '';
+	read($fh, $tail, $tail_len) == $tail_len or croak "short read of $path";
+	close $fh;
+
+	my ($frame, $footer_magic) = unpack('V a4', substr($tail, -8));
+	if ($footer_magic ne 'WVMT' || $frame < 16 || $frame > $tail_len)
+	{
+		diag("$path: no trailer footer (frame size $frame, magic '$footer_magic')");
+		return undef;
+	}
+	my $frame_bytes = substr($tail, -$frame);
+	my ($magic, $content) = unpack('V V', $frame_bytes);
+	if ($magic != $TRAILER_FRAME_MAGIC || $content != $frame - 8)
+	{
+		diag(sprintf("%s: bad trailer frame header (magic %08X, size %d, frame %d)",
+				$path, $magic, $content, $frame));
+		return undef;
+	}
+	my $json = substr($frame_bytes, 8, $frame - 16);
+	my $meta = eval { JSON::PP->new->decode($json) };
+	if (!defined $meta || ref $meta ne 'HASH')
+	{
+		diag("$path: trailer is not a JSON object: $json");
+		return undef;
+	}
+	return $meta;
+}
+
+=pod
+
+=item decode_object(path [, out_path])
+
+Runs the stock "zstd -d" on an object. Returns (sha256 hex, length) of what it
+restored, or an empty list if zstd failed. With out_path, also writes the
+restored bytes there.
+
+=cut
+
+sub decode_object
+{
+	my ($path, $out_path) = @_;
+	open(my $fh, '-|', $ZSTD, '-d', '-c', '-q', $path)
+	  or croak "could not run $ZSTD: $!";
+	binmode $fh;
+	my $out;
+	if (defined $out_path)
+	{
+		open $out, '>:raw', $out_path or croak "could not write $out_path: $!";
+	}
+	my $sha = Digest::SHA->new(256);
+	my $len = 0;
+	my $buf;
+	while (my $n = read($fh, $buf, 1 << 20))
+	{
+		$sha->add($buf);
+		$len += $n;
+		print $out $buf if $out;
+	}
+	close $out if $out;
+	if (!close $fh)
+	{
+		diag("$ZSTD -d $path failed: exit status " . ($? >> 8));
+		return ();
+	}
+	return ($sha->hexdigest, $len);
+}
+
+=pod
+
+=item file_sha256(path)
+
+(sha256 hex, length) of a file.
+
+=cut
+
+sub file_sha256
+{
+	my ($path) = @_;
+	open my $fh, '<:raw', $path or croak "could not open $path: $!";
+	my $sha = Digest::SHA->new(256);
+	$sha->addfile($fh);
+	close $fh;
+	return ($sha->hexdigest, -s $path);
+}
+
+=pod
+
+=item check_archived(repo, original, name [, label])
+
+Three tests for one archived file: its object exists at the documented key,
+"zstd -d" restores exactly the original (the file at path original, compared
+by sha256 and length), and the trailer names the file and records the
+original's length and sha256. Returns the trailer (or undef).
+
+original may be a node, meaning the file name in its pg_wal.
+
+=cut
+
+sub check_archived
+{
+	my ($repo, $original, $name, $label) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	$label //= $name;
+	my $orig_path =
+	  ref $original ? $original->data_dir . "/pg_wal/$name" : $original;
+	my $object = object_path($repo, $name);
+
+	my ($orig_sha, $orig_len) = file_sha256($orig_path);
+	if (!ok(-f $object, "$label: object exists at " . object_key($name)))
+	{
+		fail("$label: zstd -d restores the original (no object)");
+		fail("$label: trailer matches the original (no object)");
+		return undef;
+	}
+	my ($sha, $len) = decode_object($object);
+	is_deeply(
+		[ $sha, $len ],
+		[ $orig_sha, $orig_len ],
+		"$label: zstd -d restores the original byte for byte");
+	my $meta = read_trailer($object);
+	is_deeply(
+		$meta
+		? {
+			format => $meta->{format},
+			name   => $meta->{name},
+			length => $meta->{length},
+			sha256 => $meta->{sha256}
+		  }
+		: undef,
+		{ format => 1, name => $name, length => $orig_len, sha256 => $orig_sha },
+		"$label: trailer records name, length and sha256 of the original");
+	return $meta;
+}
+
+=pod
+
+=item status_files(node, suffix), ready_files(node), done_files(node)
+
+Names of the WAL files with a .ready or .done file in pg_wal/archive_status,
+sorted.
+
+=cut
+
+sub status_files
+{
+	my ($node, $suffix) = @_;
+	my $dir = $node->data_dir . '/pg_wal/archive_status';
+	opendir my $dh, $dir or croak "could not open $dir: $!";
+	my @names = sort map { /^(.+)\.\Q$suffix\E$/ ? $1 : () } readdir $dh;
+	closedir $dh;
+	return @names;
+}
+
+sub ready_files { return status_files($_[0], 'ready'); }
+sub done_files  { return status_files($_[0], 'done'); }
+
+=pod
+
+=item wait_until(code [, timeout_seconds])
+
+Calls code every 100 ms until it returns true; returns true, or false after
+the timeout (default: PostgreSQL::Test::Utils::timeout_default).
+
+=cut
+
+sub wait_until
+{
+	my ($code, $timeout) = @_;
+	$timeout //= $PostgreSQL::Test::Utils::timeout_default;
+	my $deadline = time() + $timeout;
+	while (1)
+	{
+		return 1 if $code->();
+		return 0 if time() > $deadline;
+		usleep(100_000);
+	}
+}
+
+=pod
+
+=item wait_for_no_ready(node [, timeout])
+
+Waits until pg_wal/archive_status holds no .ready file. Returns true on
+success.
+
+=cut
+
+sub wait_for_no_ready
+{
+	my ($node, $timeout) = @_;
+	return wait_until(sub { !ready_files($node) }, $timeout);
+}
+
+=pod
+
+=item wait_for_done(node, names... )
+
+Waits until every named file has a .done file.
+
+=cut
+
+sub wait_for_done
+{
+	my ($node, @names) = @_;
+	my $dir = $node->data_dir . '/pg_wal/archive_status';
+	return wait_until(sub { !grep { !-e "$dir/$_.done" } @names });
+}
+
+=pod
+
+=item walvault_status(node), archiver_stats(node)
+
+walvault_status() and pg_stat_archiver as hash references (SQL NULL is undef).
+
+=cut
+
+sub walvault_status
+{
+	my ($node) = @_;
+	return JSON::PP->new->decode(
+		$node->safe_psql(
+			'postgres', 'SELECT row_to_json(s) FROM walvault_status() s'));
+}
+
+sub archiver_stats
+{
+	my ($node) = @_;
+	return JSON::PP->new->decode(
+		$node->safe_psql(
+			'postgres', 'SELECT row_to_json(a) FROM pg_stat_archiver a'));
+}
+
+=pod
+
+=item wait_for_status(node, code)
+
+Polls walvault_status() until code, given the status hash, returns true.
+Returns the last status seen on success, undef (with a diag of it) on timeout.
+
+=cut
+
+sub wait_for_status
+{
+	my ($node, $code) = @_;
+	my $st;
+	return $st if wait_until(sub { $st = walvault_status($node); $code->($st) });
+	diag('walvault_status() last seen: ' . JSON::PP->new->canonical->encode($st));
+	return undef;
+}
+
+=pod
+
+=item switch_wal(node)
+
+Writes a little WAL and switches to a new segment; returns the name of the
+segment it completed (which becomes .ready).
+
+=cut
+
+sub switch_wal
+{
+	my ($node) = @_;
+	my $out = $node->safe_psql('postgres',
+		"SELECT pg_logical_emit_message(false, 'walvault-test', 'switch');\n"
+		  . "SELECT pg_walfile_name(pg_switch_wal());");
+	my @lines = split /\n/, $out;
+	return $lines[-1];
+}
+
+=pod
+
+=item make_segments(node, count, kind)
+
+Completes count WAL segments, one per step, each filled with kind of data
+(non-transactional logical messages of 1 MiB that fill the segment nearly up)
+and closed with pg_switch_wal(). kind is:
+
+  'empty'   a few bytes only: the rest of the segment is zeros, compresses to nothing
+  'random'  pseudo-random bytes (sha256 of random seeds): incompressible
+  'hex'     random hex text (md5): compresses 2:1, and very slowly at high zstd levels
+
+Returns the names of the completed segments.
+
+=cut
+
+sub make_segments
+{
+	my ($node, $count, $kind) = @_;
+	my $segsize = segment_size($node);
+	# Whole MiB that fit in the rest of the current segment, less a margin for page headers (24 bytes
+	# per 8 kB page) and record headers, so that the messages never spill into the next segment.
+	my $chunks =
+	  "(SELECT floor(($segsize - ((pg_current_wal_insert_lsn() - '0/0') % $segsize) - 65536) * 0.99 / 1048576)::int)";
+	# One MiB per row of g; "+ g * 0" makes the subquery run again for every row.
+	my %chunk = (
+		random => "(SELECT string_agg(sha256(convert_to(random()::text || i, 'UTF8')), ''::bytea) "
+		  . "FROM generate_series(1, 32768 + g * 0) i)",
+		hex => "(SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 32768 + g * 0) i)");
+	my $payload;
+	if ($kind eq 'empty')
+	{
+		$payload = "SELECT pg_logical_emit_message(false, 'walvault-test', 'x')";
+	}
+	elsif (defined $chunk{$kind})
+	{
+		$payload =
+		  "SELECT count(pg_logical_emit_message(false, 'walvault-test', $chunk{$kind})) "
+		  . "FROM generate_series(1, $chunks) g";
+	}
+	else
+	{
+		croak "unknown kind of segment \"$kind\"";
+	}
+	my @names;
+	for (1 .. $count)
+	{
+		my $out = $node->safe_psql('postgres',
+			"$payload;\nSELECT pg_walfile_name(pg_switch_wal());");
+		my @lines = split /\n/, $out;
+		push @names, $lines[-1];
+	}
+	return @names;
+}
+
+=pod
+
+=item repo_listing(repo)
+
+Every file and directory below repo, hidden ones included, as a sorted list
+of "relative/path size sha256" (directories: "relative/path/"). Two equal
+listings mean nothing was added, removed or changed.
+
+=cut
+
+sub repo_listing
+{
+	my ($repo) = @_;
+	my @entries;
+	return () unless -d $repo;
+	find(
+		{
+			no_chdir => 1,
+			wanted   => sub {
+				my $rel = substr($File::Find::name, length($repo));
+				$rel =~ s{^/}{};
+				return if $rel eq '';
+				if (-d $File::Find::name)
+				{
+					push @entries, "$rel/";
+				}
+				else
+				{
+					my ($sha, $len) = file_sha256($File::Find::name);
+					push @entries, "$rel $len $sha";
+				}
+			}
+		},
+		$repo);
+	return sort @entries;
+}
+
+=pod
+
+=item repo_temp_files(repo)
+
+Hidden temporary files (".NAME.tmp") anywhere below repo, relative paths.
+
+=cut
+
+sub repo_temp_files
+{
+	my ($repo) = @_;
+	my @found;
+	return () unless -d $repo;
+	find(
+		{
+			no_chdir => 1,
+			wanted   => sub {
+				my $base = $_;
+				$base =~ s{.*/}{};
+				push @found, substr($File::Find::name, length($repo) + 1)
+				  if -f $File::Find::name && $base =~ /^\..*\.tmp$/;
+			}
+		},
+		$repo);
+	return sort @found;
+}
+
+=pod
+
+=item archiver_pid(node)
+
+The archiver's PID, from pg_stat_activity (empty string if none).
+
+=cut
+
+sub archiver_pid
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'archiver'");
+}
+
+=pod
+
+=back
+
+=cut
+
+1;
