@@ -1,6 +1,7 @@
 // walvault: the command-line tool. Commands live in tool/commands/, one file each; this file only
 // assembles them. Exit status: 0 success, 1 usage error or failure.
 #include "core/common/status.h"
+#include "tool/commands/commands.h"
 #include "tool/version.h"
 
 #include <CLI/CLI.hpp>
@@ -14,6 +15,8 @@ int main(int argc, char** argv)
     app.footer("The archive module is configured in postgresql.conf (archive_library = 'walvault').\n"
                "Documentation: README.md and docs/ in the walvault source tree.");
     app.require_subcommand(0, 1);
+    int exit_code = 0;
+    walvault::add_wal_fetch_command(app, exit_code);
     app.failure_message([](const CLI::App*, const CLI::Error& e) {
         return "walvault: " + std::string(e.what()) + "\nTry \"walvault --help\" for more information.\n";
     });
@@ -27,5 +30,5 @@ int main(int argc, char** argv)
         std::fputs(app.help().c_str(), stdout);
         return 0;
     }
-    return 0;
+    return exit_code;
 }

@@ -1,0 +1,39 @@
+// What every walvault command shares: the settings flags, opening the repository, exit codes and the
+// way errors are printed.
+#pragma once
+
+#include "core/common/status.h"
+#include "core/config/resolve.h"
+#include "core/storage/storage.h"
+
+#include <map>
+#include <memory>
+#include <string>
+
+namespace CLI {
+class App;
+}
+
+namespace walvault {
+
+constexpr int k_exit_ok = 0;
+constexpr int k_exit_failure = 1;  // also "not found" for wal-fetch, as restore_command expects
+// For restore_command, PostgreSQL reads 1-125 as "file not found" and ends recovery there; above 125 it
+// stops instead. A damaged object or an unreachable repository must never end recovery early.
+constexpr int k_exit_fatal = 200;
+
+struct CommonOptions {
+    std::map<std::string, std::string> flags;  // settings given on the command line
+    std::string config;                        // --config
+};
+
+// Adds --config and one flag per setting (--s3_endpoint and --s3-endpoint alike) to a command.
+void add_setting_flags(CLI::App& command, CommonOptions& options);
+
+// Resolves the settings and opens the repository they name.
+Status open_repository(const CommonOptions& options, ResolvedSettings& settings, std::unique_ptr<Storage>& storage);
+
+// Prints "walvault COMMAND: message" and the hint, if any, to stderr.
+void print_error(const std::string& command, const Status& status);
+
+}  // namespace walvault
