@@ -1,6 +1,8 @@
 // SHA-256 with OpenSSL's EVP interface (hardware-accelerated where the CPU has it).
 #include "core/codec/sha256.h"
 
+#include "core/common/text.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -14,17 +16,6 @@ namespace walvault {
 namespace {
 
 constexpr size_t k_file_chunk = 1 << 20;
-
-std::string to_hex(const unsigned char* digest, unsigned len)
-{
-    static const char* k_digits = "0123456789abcdef";
-    std::string out(len * 2, '0');
-    for (unsigned i = 0; i < len; ++i) {
-        out[2 * i] = k_digits[digest[i] >> 4];
-        out[2 * i + 1] = k_digits[digest[i] & 0xF];
-    }
-    return out;
-}
 
 }  // namespace
 
@@ -52,7 +43,7 @@ std::string Sha256::finish_hex()
     unsigned len = 0;
     EVP_DigestFinal_ex(m_ctx, digest, &len);
     EVP_DigestInit_ex(m_ctx, EVP_sha256(), nullptr);
-    return to_hex(digest, len);
+    return hex_encode(std::string_view(reinterpret_cast<const char*>(digest), len));
 }
 
 std::string sha256_hex(const uint8_t* data, size_t len)

@@ -2,6 +2,7 @@
 // module's GUCs so that one mental model covers postgresql.conf, the shell and /etc/walvault.
 #include "core/config/resolve.h"
 
+#include "core/common/text.h"
 #include "core/config/settings.h"
 
 #include <sys/stat.h>
@@ -15,14 +16,6 @@
 
 namespace walvault {
 namespace {
-
-std::string trim(const std::string& s)
-{
-    const size_t b = s.find_first_not_of(" \t\r");
-    if (b == std::string::npos)
-        return {};
-    return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
-}
 
 std::string env_name(const std::string& name)
 {
@@ -63,15 +56,15 @@ Status parse_config_file(const std::string& path, const std::string& text, Resol
     std::istringstream in(text);
     std::string line;
     for (int number = 1; std::getline(in, line); ++number) {
-        line = trim(line);
+        line = std::string(trim(line));
         if (line.empty() || line.front() == '#')
             continue;
         const size_t eq = line.find('=');
         const std::string where = path + ":" + std::to_string(number);
         if (eq == std::string::npos)
             return Status::error(Code::invalid, "syntax error in \"" + where + "\": expected name = value");
-        std::string name = trim(line.substr(0, eq));
-        std::string value = trim(line.substr(eq + 1));
+        std::string name(trim(std::string_view(line).substr(0, eq)));
+        std::string value(trim(std::string_view(line).substr(eq + 1)));
         if (name.rfind("walvault.", 0) == 0)  // postgresql.conf habits are welcome
             name = name.substr(9);
         if (!known(name))

@@ -3,6 +3,8 @@
 // is reset between requests but keeps its connection cache, so requests to one host reuse the connection.
 #include "core/http/http_client.h"
 
+#include "core/common/text.h"
+
 #include <algorithm>
 #include <cctype>
 #include <mutex>
@@ -14,21 +16,6 @@ namespace walvault {
 namespace {
 
 std::once_flag g_curl_init;
-
-std::string lower(std::string s)
-{
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-
-std::string trim(const std::string& s)
-{
-    const size_t b = s.find_first_not_of(" \t\r\n");
-    if (b == std::string::npos)
-        return {};
-    const size_t e = s.find_last_not_of(" \t\r\n");
-    return s.substr(b, e - b + 1);
-}
 
 struct Transfer {
     const HttpRequest* request;
@@ -71,7 +58,8 @@ size_t on_header(char* data, size_t size, size_t nitems, void* userdata)
     }
     const size_t colon = line.find(':');
     if (colon != std::string::npos)
-        t->response->headers.emplace_back(lower(trim(line.substr(0, colon))), trim(line.substr(colon + 1)));
+        t->response->headers.emplace_back(
+            to_lower_ascii(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1))));
     return size * nitems;
 }
 

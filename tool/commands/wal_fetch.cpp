@@ -6,6 +6,7 @@
 #include "tool/commands/commands.h"
 
 #include "core/codec/codec.h"
+#include "core/common/file_io.h"
 #include "core/repo/identity.h"
 #include "core/repo/layout.h"
 #include "core/wal/wal_name.h"
@@ -29,21 +30,6 @@ struct WalFetchContext {
     std::string file;
     std::string dest;
 };
-
-Status write_all(int fd, const uint8_t* data, size_t len, const std::string& path)
-{
-    while (len > 0) {
-        const ssize_t n = ::write(fd, data, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return Status::error(Code::io_error, "could not write file \"" + path + "\": " + errno_text(errno));
-        }
-        data += n;
-        len -= static_cast<size_t>(n);
-    }
-    return Status::ok();
-}
 
 // Fetches into DEST + suffix, then renames: PostgreSQL never sees a partial file under DEST.
 Status fetch(Storage& storage, const WalFetchContext& ctx)

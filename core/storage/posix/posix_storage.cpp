@@ -5,6 +5,7 @@
 #include "core/storage/posix/posix_storage.h"
 
 #include "core/codec/sha256.h"
+#include "core/common/file_io.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -106,21 +107,6 @@ public:
 private:
     int m_fd;
 };
-
-Status write_all(int fd, const uint8_t* data, size_t len, const std::string& path)
-{
-    while (len > 0) {
-        ssize_t n = ::write(fd, data, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return io_error("write to file", path, errno);
-        }
-        data += n;
-        len -= static_cast<size_t>(n);
-    }
-    return Status::ok();
-}
 
 // Reads [offset, offset+len) of fd, stopping early at end of file.
 Status read_at(int fd, uint64_t offset, size_t len, std::vector<uint8_t>& out, const std::string& path)

@@ -3,6 +3,8 @@
 // thread at a time fetches them while the others wait for its answer or keep using credentials still valid.
 #include "core/storage/s3/credentials.h"
 
+#include "core/common/text.h"
+
 #include "core/http/http_client.h"
 
 #include <arpa/inet.h>
@@ -46,29 +48,10 @@ constexpr int k_max_timestamp_year = 2200;
 constexpr const char* k_unsupported_profile_keys[] = {
     "role_arn", "credential_process", "sso_session", "sso_start_url", "web_identity_token_file", "credential_source"};
 
-const char* const k_whitespace = " \t\r\n\v\f";
 
 bool is_blank(char c)
 {
     return c == ' ' || c == '\t' || c == '\v' || c == '\f';
-}
-
-std::string_view trim(std::string_view s)
-{
-    const size_t b = s.find_first_not_of(k_whitespace);
-    if (b == std::string_view::npos)
-        return {};
-    const size_t e = s.find_last_not_of(k_whitespace);
-    return s.substr(b, e - b + 1);
-}
-
-std::string lower(std::string_view s)
-{
-    std::string out(s);
-    for (char& c : out)
-        if (c >= 'A' && c <= 'Z')
-            c = static_cast<char>(c - 'A' + 'a');
-    return out;
 }
 
 std::string in_quotes(std::string_view s)
@@ -289,7 +272,7 @@ std::optional<UrlParts> split_url(std::string_view url)
     if (sep == std::string_view::npos || sep == 0)
         return std::nullopt;
     UrlParts parts;
-    parts.scheme = lower(url.substr(0, sep));
+    parts.scheme = to_lower_ascii(url.substr(0, sep));
     std::string_view authority = url.substr(sep + 3);
     authority = authority.substr(0, authority.find_first_of("/?#"));
     const size_t at = authority.rfind('@');
@@ -299,9 +282,9 @@ std::optional<UrlParts> split_url(std::string_view url)
         const size_t close = authority.find(']');
         if (close == std::string_view::npos)
             return std::nullopt;
-        parts.host = lower(authority.substr(1, close - 1));
+        parts.host = to_lower_ascii(authority.substr(1, close - 1));
     } else {
-        parts.host = lower(authority.substr(0, authority.find(':')));
+        parts.host = to_lower_ascii(authority.substr(0, authority.find(':')));
     }
     if (parts.host.empty())
         return std::nullopt;
@@ -389,7 +372,7 @@ Status remote_config(const CredentialOptions& options, RemoteConfig& out)
         out.auth_token_file = env_value(options, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE").value_or("");
         return Status::ok();
     }
-    if (lower(trim(env_value(options, "AWS_EC2_METADATA_DISABLED").value_or(""))) == "true") {
+    if (to_lower_ascii(trim(env_value(options, "AWS_EC2_METADATA_DISABLED").value_or(""))) == "true") {
         out.kind = RemoteConfig::Kind::imds_disabled;
         return Status::ok();
     }
@@ -690,7 +673,7 @@ Status parse_aws_ini(std::string_view text, IniSections& out)
         const size_t equals = content.find('=');
         if (equals == std::string_view::npos)
             return Status::error(Code::invalid, where + "expected \"name = value\"");
-        const std::string key = lower(trim(content.substr(0, equals)));
+        const std::string key = to_lower_ascii(trim(content.substr(0, equals)));
         if (key.empty())
             return Status::error(Code::invalid, where + "setting without a name");
         const std::string value(strip_inline_comment(trim(content.substr(equals + 1))));

@@ -6,6 +6,7 @@
 #include "core/storage/s3/s3_storage.h"
 
 #include "core/codec/sha256.h"
+#include "core/common/text.h"
 #include "core/http/http_client.h"
 #include "core/storage/s3/credentials.h"
 #include "core/storage/s3/s3_xml.h"
@@ -64,17 +65,6 @@ std::string base64(const std::string& raw)
     const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
         reinterpret_cast<const unsigned char*>(raw.data()), static_cast<int>(raw.size()));
     out.resize(static_cast<size_t>(n));
-    return out;
-}
-
-std::string hex(const std::string& raw)
-{
-    static const char* k_digits = "0123456789abcdef";
-    std::string out;
-    for (unsigned char c : raw) {
-        out.push_back(k_digits[c >> 4]);
-        out.push_back(k_digits[c & 0xF]);
-    }
     return out;
 }
 
@@ -488,7 +478,7 @@ Status S3Writer::upload_part(const uint8_t* data, size_t len)
     if (!s.is_ok())
         return s;
     const std::string etag = response.header("etag");
-    if (is_md5_hex(unquote(etag)) && unquote(etag) != hex(md5))
+    if (is_md5_hex(unquote(etag)) && unquote(etag) != hex_encode(md5))
         return Status::error(
             Code::corrupt, c.context + ": the store's ETag " + etag + " is not the MD5 of what was sent");
     m_parts.emplace_back(number, etag);
@@ -520,7 +510,7 @@ Status S3Writer::commit()
         if (!s.is_ok())
             return s;
         returned_etag = response.header("etag");
-        expected_etags.push_back(hex(md5));
+        expected_etags.push_back(hex_encode(md5));
     } else {
         if (!m_buffer.empty() || m_parts.empty()) {
             Status s = upload_part(m_buffer.data(), m_buffer.size());
@@ -552,12 +542,12 @@ Status S3Writer::commit()
             std::this_thread::sleep_for(retry_delay(attempt, 0.5));
         }
         expected_etags.push_back(
-            hex(md5_raw(reinterpret_cast<const uint8_t*>(m_part_md5s.data()), m_part_md5s.size())) + "-" +
+            hex_encode(md5_raw(reinterpret_cast<const uint8_t*>(m_part_md5s.data()), m_part_md5s.size())) + "-" +
             std::to_string(m_parts.size()));
         unsigned char whole[EVP_MAX_MD_SIZE];
         unsigned whole_len = 0;
         if (m_whole_md5 && EVP_DigestFinal_ex(m_whole_md5.get(), whole, &whole_len) == 1)
-            expected_etags.push_back(hex(std::string(reinterpret_cast<char*>(whole), whole_len)));
+            expected_etags.push_back(hex_encode(std::string(reinterpret_cast<char*>(whole), whole_len)));
     }
     m_upload_id.clear();  // complete: nothing to abort any more
     m_finished = true;

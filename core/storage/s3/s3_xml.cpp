@@ -2,6 +2,8 @@
 // failure into a Status with a hint. No XML is assembled or taken apart by hand here.
 #include "core/storage/s3/s3_xml.h"
 
+#include "core/common/text.h"
+
 #include <charconv>
 #include <cstdint>
 #include <system_error>
@@ -68,18 +70,10 @@ bool is_one_of(std::string_view value, const auto& list)
     return false;
 }
 
-bool is_xml_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
 
 std::string_view trimmed(std::string_view text)
 {
-    while (!text.empty() && is_xml_space(text.front()))
-        text.remove_prefix(1);
-    while (!text.empty() && is_xml_space(text.back()))
-        text.remove_suffix(1);
-    return text;
+    return trim(text, " \t\r\n");  // XML white space
 }
 
 // The name without a namespace prefix: "s3:Key" and "Key" are both "Key".

@@ -2,6 +2,8 @@
 // pure function; HMAC-SHA256 and SHA-256 come from OpenSSL.
 #include "core/storage/s3/sigv4.h"
 
+#include "core/common/text.h"
+
 #include "core/codec/sha256.h"
 
 #include <algorithm>
@@ -16,7 +18,6 @@
 namespace walvault {
 namespace {
 
-constexpr const char* k_hex_lower = "0123456789abcdef";
 constexpr const char* k_hex_upper = "0123456789ABCDEF";  // percent-encoding uses upper case (RFC 3986 2.1)
 constexpr const char* k_key_prefix = "AWS4";
 
@@ -35,15 +36,6 @@ bool is_unreserved(unsigned char c)
 bool is_header_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-}
-
-std::string lower_ascii(std::string_view text)
-{
-    std::string out(text);
-    for (char& c : out)
-        if (c >= 'A' && c <= 'Z')
-            c = static_cast<char>(c - 'A' + 'a');
-    return out;
 }
 
 std::string trim_all(std::string_view value)
@@ -67,17 +59,6 @@ std::string trim_all(std::string_view value)
 bool is_signer_owned(const std::string& lower_name)
 {
     return std::find(std::begin(k_signer_owned), std::end(k_signer_owned), lower_name) != std::end(k_signer_owned);
-}
-
-std::string to_hex(std::string_view bytes)
-{
-    std::string out;
-    out.reserve(bytes.size() * 2);
-    for (unsigned char c : bytes) {
-        out += k_hex_lower[c >> 4];
-        out += k_hex_lower[c & 0xF];
-    }
-    return out;
 }
 
 std::string sha256_of(std::string_view text)
@@ -135,7 +116,7 @@ SigV4Fields canonical_header_list(const SigV4Fields& headers)
     SigV4Fields fields;
     fields.reserve(headers.size());
     for (const auto& [name, value] : headers)
-        fields.emplace_back(lower_ascii(name), trim_all(value));
+        fields.emplace_back(to_lower_ascii(name), trim_all(value));
     // Stable, so that repeated names keep their order when joined.
     std::stable_sort(fields.begin(), fields.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     SigV4Fields merged;
@@ -200,7 +181,7 @@ std::string signing_key(
 std::string signing_key_hex(
     std::string_view secret_access_key, std::string_view date, std::string_view region, std::string_view service)
 {
-    return to_hex(signing_key(secret_access_key, date, region, service));
+    return hex_encode(signing_key(secret_access_key, date, region, service));
 }
 
 SigV4Signed sign_v4(const SigV4Request& request, const SigV4Credentials& credentials, const std::string& region,
@@ -213,7 +194,7 @@ SigV4Signed sign_v4(const SigV4Request& request, const SigV4Credentials& credent
     SigV4Fields to_sign;
     to_sign.reserve(request.headers.size() + 4);
     for (const auto& field : request.headers)
-        if (!is_signer_owned(lower_ascii(field.first)))
+        if (!is_signer_owned(to_lower_ascii(field.first)))
             to_sign.push_back(field);
     to_sign.emplace_back("host", request.host);
     to_sign.emplace_back("x-amz-content-sha256", request.payload_sha256);
@@ -239,7 +220,7 @@ SigV4Signed sign_v4(const SigV4Request& request, const SigV4Credentials& credent
     out.string_to_sign =
         std::string(k_sigv4_algorithm) + "\n" + date_time + "\n" + scope + "\n" + sha256_of(out.canonical_request);
     const std::string signature =
-        to_hex(hmac_sha256(signing_key(credentials.secret_access_key, date, region, service), out.string_to_sign));
+        hex_encode(hmac_sha256(signing_key(credentials.secret_access_key, date, region, service), out.string_to_sign));
     // ", " between the parts, as botocore and the AWS CLI send it; S3 accepts "," alone as well.
     out.authorization = std::string(k_sigv4_algorithm) + " Credential=" + credentials.access_key_id + "/" + scope +
         ", SignedHeaders=" + signed_headers + ", Signature=" + signature;

@@ -1,0 +1,25 @@
+// File I/O helpers; see file_io.h.
+#include "core/common/file_io.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace walvault {
+
+Status write_all(int fd, const uint8_t* data, size_t len, const std::string& path)
+{
+    while (len > 0) {
+        const ssize_t n = ::write(fd, data, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return Status::error(Code::io_error, "could not write to file \"" + path + "\": " + errno_text(errno));
+        }
+        data += n;
+        len -= static_cast<size_t>(n);
+    }
+    return Status::ok();
+}
+
+}  // namespace walvault

@@ -1,0 +1,15 @@
+// Plain file I/O helpers for code that writes through file descriptors (posix storage, wal-fetch).
+#pragma once
+
+#include "core/common/status.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace walvault {
+
+// Writes all of data to fd, retrying short writes and EINTR; path is for the message.
+Status write_all(int fd, const uint8_t* data, size_t len, const std::string& path);
+
+}  // namespace walvault
