@@ -249,8 +249,12 @@ Status S3Storage::request(const Call& call, HttpResponse& response)
         const bool last = attempt >= k_retry_attempts || delivered > 0;
         if (!s.is_ok()) {
             if (last) {
+                const bool tls = s.message().find("certificate") != std::string::npos ||
+                    s.message().find("SSL") != std::string::npos;
                 result = Status::error(Code::io_error, call.context + ": " + s.message(),
-                    "Check walvault.s3_endpoint and that the store is reachable.");
+                    tls ? "Check walvault.s3_ca_file: the endpoint's certificate must be signed by a CA in it, "
+                          "or in the system's store when it is not set."
+                        : "Check walvault.s3_endpoint and that the store is reachable.");
                 break;
             }
         } else if (response.status >= 200 && response.status < 300) {
