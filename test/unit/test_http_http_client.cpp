@@ -41,13 +41,6 @@ private:
     int m_port = 0;
 };
 
-// A port with nothing listening: bind, read the port, close.
-int closed_port()
-{
-    SilentServer s;
-    return s.port();
-}
-
 TEST(HttpRetry, StatusClassification)
 {
     for (long status : {408L, 429L, 500L, 502L, 503L, 504L})
@@ -87,7 +80,7 @@ TEST(HttpClient, RefusedConnectionIsAnIoError)
     HttpClient client;
     HttpRequest req;
     req.method = "GET";
-    req.url = "http://127.0.0.1:" + std::to_string(closed_port()) + "/bucket/key";
+    req.url = "http://127.0.0.1:" + std::to_string(test::unused_local_port()) + "/bucket/key";
     HttpResponse response;
     const Status s = client.perform(req, response);
     EXPECT_EQ(s.code(), Code::io_error);

@@ -205,20 +205,6 @@ private:
     int m_port = 0;
 };
 
-// A 127.0.0.1 port nobody listens on: bound, read, closed.
-int closed_port()
-{
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    socklen_t len = sizeof(addr);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
-
 std::string credentials_ini(const std::string& section, const std::string& id, const std::string& secret)
 {
     return "[" + section + "]\naws_access_key_id = " + id + "\naws_secret_access_key = " + secret + "\n";
@@ -558,7 +544,7 @@ TEST_F(CredentialTest, MissingSecretInEnvironmentNamesTheMissingVariable)
 
 TEST_F(CredentialTest, NothingFoundListsEveryPlaceLookedAt)
 {
-    const std::string endpoint = "http://127.0.0.1:" + std::to_string(closed_port());
+    const std::string endpoint = "http://127.0.0.1:" + std::to_string(test::unused_local_port());
     m_env.unset("AWS_EC2_METADATA_DISABLED");
     m_env.set("AWS_EC2_METADATA_SERVICE_ENDPOINT", endpoint);
     write_file(m_home / ".aws/config", "[default]\nregion = eu-central-1\n");

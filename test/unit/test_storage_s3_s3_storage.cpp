@@ -24,19 +24,6 @@ namespace {
 
 constexpr const char* k_bucket = "unit-bucket";
 
-int free_port()
-{
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    socklen_t len = sizeof(addr);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
-
 bool port_open(int port)
 {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -77,7 +64,7 @@ private:
             m_error = "s3rver is not installed at " + script + ": run scripts/deps.sh";
             return;
         }
-        m_port = free_port();
+        m_port = test::unused_local_port();
         const std::string port = std::to_string(m_port);
         const std::string data = m_data.path();
         m_pid = ::fork();

@@ -5,9 +5,13 @@
 #include "core/common/status.h"
 #include "core/storage/storage.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -70,6 +74,20 @@ inline void PrintTo(const Status& s, std::ostream* os)
     } while (0)
 
 namespace walvault::test {
+
+// A 127.0.0.1 TCP port nobody listens on right now: bound to port 0, read, closed.
+inline int unused_local_port()
+{
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    socklen_t len = sizeof(addr);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::close(fd);
+    return ntohs(addr.sin_port);
+}
 
 constexpr uint64_t k_mib = 1024 * 1024;
 
