@@ -270,7 +270,6 @@ void Archiver::worker_main()
         job->finished = Clock::now();
         job->done = true;
         m_done_cv.notify_all();
-        m_work_cv.notify_one();
     }
     --m_live_threads;
     m_done_cv.notify_all();
