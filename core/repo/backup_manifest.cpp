@@ -1,0 +1,254 @@
+// backup.json: nlohmann_json both ways. 64-bit numbers that people compare by eye (LSNs) are written in
+// PostgreSQL's text form; the system identifier is a string because JSON readers in other languages lose
+// precision above 2^53.
+#include "core/repo/backup_manifest.h"
+
+#include "core/codec/codec.h"
+#include "core/wal/wal_name.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <ctime>
+
+namespace walvault {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr std::string_view k_label_chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-";
+
+// Reads field `name` of object `o` into out; names the field on failure.
+template <typename T> bool get_field(const json& o, const char* name, T& out, std::string& error)
+{
+    const auto it = o.find(name);
+    if (it == o.end()) {
+        error = "missing field \"" + std::string(name) + "\"";
+        return false;
+    }
+    try {
+        out = it->get<T>();
+    } catch (const json::exception&) {
+        error = "field \"" + std::string(name) + "\" has the wrong type";
+        return false;
+    }
+    return true;
+}
+
+bool get_lsn(const json& o, const char* name, uint64_t& out, std::string& error)
+{
+    std::string text;
+    if (!get_field(o, name, text, error))
+        return false;
+    const auto lsn = parse_lsn(text);
+    if (!lsn) {
+        error = "field \"" + std::string(name) + "\" is not an LSN: \"" + text + "\"";
+        return false;
+    }
+    out = *lsn;
+    return true;
+}
+
+bool get_u64_text(const json& o, const char* name, uint64_t& out, std::string& error)
+{
+    std::string text;
+    if (!get_field(o, name, text, error))
+        return false;
+    if (text.empty() || text.size() > 20 || text.find_first_not_of("0123456789") != std::string::npos) {
+        error = "field \"" + std::string(name) + "\" is not a decimal number: \"" + text + "\"";
+        return false;
+    }
+    try {
+        out = std::stoull(text);
+    } catch (const std::exception&) {
+        error = "field \"" + std::string(name) + "\" is out of range: \"" + text + "\"";
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+uint64_t BackupManifest::original_size() const
+{
+    uint64_t total = 0;
+    for (const BackupFile& f : files)
+        total += f.size;
+    return total;
+}
+
+uint64_t BackupManifest::stored_size() const
+{
+    uint64_t total = 0;
+    for (const BackupFile& f : files)
+        total += f.stored_size;
+    return total;
+}
+
+std::string manifest_to_json(const BackupManifest& m)
+{
+    json files = json::array();
+    for (const BackupFile& f : m.files)
+        files.push_back({{"path", f.path}, {"size", f.size}, {"mtime", f.mtime}, {"mode", f.mode}, {"sha256", f.sha256},
+            {"stored_size", f.stored_size}});
+    json dirs = json::array();
+    for (const BackupDirectory& d : m.directories)
+        dirs.push_back({{"path", d.path}, {"mode", d.mode}});
+    json spcs = json::array();
+    for (const BackupTablespace& t : m.tablespaces)
+        spcs.push_back({{"oid", t.oid}, {"name", t.name}, {"location", t.location}});
+    const json doc = {
+        {"format", m.format},
+        {"label", m.label},
+        {"start_time", m.start_time},
+        {"stop_time", m.stop_time},
+        {"start_lsn", format_lsn(m.start_lsn)},
+        {"stop_lsn", format_lsn(m.stop_lsn)},
+        {"timeline", m.timeline},
+        {"stop_next_xid", std::to_string(m.stop_next_xid)},
+        {"pg_version_num", m.pg_version_num},
+        {"system_identifier", std::to_string(m.system_identifier)},
+        {"wal_segment_size", m.wal_segment_size},
+        {"compression", m.compression},
+        {"original_size", m.original_size()},
+        {"stored_size", m.stored_size()},
+        {"backup_label", m.backup_label},
+        {"tablespace_map", m.tablespace_map},
+        {"tablespaces", spcs},
+        {"directories", dirs},
+        {"files", files},
+    };
+    return doc.dump(1) + "\n";
+}
+
+Status manifest_from_json(const std::string& text, BackupManifest& out)
+{
+    out = BackupManifest{};
+    const json doc = json::parse(text, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object())
+        return Status::error(Code::corrupt, "backup manifest is not a JSON object");
+    std::string error;
+    bool ok = get_field(doc, "format", out.format, error);
+    if (ok && out.format != k_backup_manifest_format)
+        return Status::error(Code::corrupt,
+            "backup manifest has format " + std::to_string(out.format) + ", this walvault reads format " +
+                std::to_string(k_backup_manifest_format),
+            "Use the walvault release that wrote the backup, or a newer one.");
+    ok = ok && get_field(doc, "label", out.label, error) && get_field(doc, "start_time", out.start_time, error) &&
+        get_field(doc, "stop_time", out.stop_time, error) && get_lsn(doc, "start_lsn", out.start_lsn, error) &&
+        get_lsn(doc, "stop_lsn", out.stop_lsn, error) && get_field(doc, "timeline", out.timeline, error) &&
+        get_u64_text(doc, "stop_next_xid", out.stop_next_xid, error) &&
+        get_field(doc, "pg_version_num", out.pg_version_num, error) &&
+        get_u64_text(doc, "system_identifier", out.system_identifier, error) &&
+        get_field(doc, "wal_segment_size", out.wal_segment_size, error) &&
+        get_field(doc, "compression", out.compression, error) &&
+        get_field(doc, "backup_label", out.backup_label, error) &&
+        get_field(doc, "tablespace_map", out.tablespace_map, error);
+    json spcs, dirs, files;
+    ok = ok && get_field(doc, "tablespaces", spcs, error) && get_field(doc, "directories", dirs, error) &&
+        get_field(doc, "files", files, error);
+    if (ok && (!spcs.is_array() || !dirs.is_array() || !files.is_array())) {
+        error = "\"tablespaces\", \"directories\" and \"files\" must be arrays";
+        ok = false;
+    }
+    for (size_t i = 0; ok && i < spcs.size(); i++) {
+        BackupTablespace t;
+        ok = get_field(spcs[i], "oid", t.oid, error) && get_field(spcs[i], "name", t.name, error) &&
+            get_field(spcs[i], "location", t.location, error);
+        out.tablespaces.push_back(t);
+    }
+    for (size_t i = 0; ok && i < dirs.size(); i++) {
+        BackupDirectory d;
+        ok = get_field(dirs[i], "path", d.path, error) && get_field(dirs[i], "mode", d.mode, error);
+        out.directories.push_back(d);
+    }
+    for (size_t i = 0; ok && i < files.size(); i++) {
+        BackupFile f;
+        ok = get_field(files[i], "path", f.path, error) && get_field(files[i], "size", f.size, error) &&
+            get_field(files[i], "mtime", f.mtime, error) && get_field(files[i], "mode", f.mode, error) &&
+            get_field(files[i], "sha256", f.sha256, error) && get_field(files[i], "stored_size", f.stored_size, error);
+        if (ok && (f.path.empty() || f.path[0] == '/' || f.path.find("..") != std::string::npos)) {
+            error = "file path \"" + f.path + "\" is not a relative path inside the data directory";
+            ok = false;
+        }
+        out.files.push_back(f);
+    }
+    if (!ok)
+        return Status::error(Code::corrupt, "backup manifest is damaged: " + error);
+    return Status::ok();
+}
+
+Status check_backup_label(std::string_view label)
+{
+    if (label.empty() || label.size() > k_max_label_len ||
+        label.find_first_not_of(k_label_chars) != std::string::npos || label[0] == '.' || label[0] == '-')
+        return Status::error(Code::invalid, "invalid backup label \"" + std::string(label) + "\"",
+            "A label has 1 to " + std::to_string(k_max_label_len) +
+                " letters, digits, '.', '_' or '-', and does not start with '.' or '-'.");
+    if (label == "LATEST")
+        return Status::error(Code::invalid, "\"LATEST\" cannot be a backup label",
+            "LATEST names the newest backup in restore; choose another label.");
+    return Status::ok();
+}
+
+std::string default_backup_label(int64_t unix_seconds)
+{
+    const std::time_t t = static_cast<std::time_t>(unix_seconds);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+    return buf;
+}
+
+std::string backup_prefix(const std::string& label)
+{
+    return std::string(k_backup_prefix) + label + "/";
+}
+
+std::string backup_manifest_key(const std::string& label)
+{
+    return backup_prefix(label) + k_backup_manifest_name;
+}
+
+std::string backup_started_key(const std::string& label)
+{
+    return backup_prefix(label) + k_backup_started_name;
+}
+
+std::string backup_file_key(const std::string& label, const std::string& path)
+{
+    // Data-directory names are the server's business: percent-encode anything outside a portable set,
+    // and a '.' that starts a component (storage keys never have hidden components).
+    static constexpr std::string_view k_plain = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-/";
+    std::string encoded;
+    encoded.reserve(path.size());
+    for (size_t i = 0; i < path.size(); i++) {
+        const char c = path[i];
+        const bool starts_component = i == 0 || path[i - 1] == '/';
+        if (k_plain.find(c) == std::string_view::npos || (c == '.' && starts_component)) {
+            static constexpr char k_hex[] = "0123456789ABCDEF";
+            const auto u = static_cast<unsigned char>(c);
+            encoded += '%';
+            encoded += k_hex[u >> 4];
+            encoded += k_hex[u & 0xF];
+        } else {
+            encoded += c;
+        }
+    }
+    return backup_prefix(label) + k_backup_data_dir + encoded + k_object_suffix;
+}
+
+std::optional<std::string> label_of_backup_key(std::string_view key)
+{
+    const std::string_view prefix = k_backup_prefix;
+    if (key.substr(0, prefix.size()) != prefix)
+        return std::nullopt;
+    key.remove_prefix(prefix.size());
+    const size_t slash = key.find('/');
+    if (slash == std::string_view::npos || slash == 0)
+        return std::nullopt;
+    return std::string(key.substr(0, slash));
+}
+
+}  // namespace walvault

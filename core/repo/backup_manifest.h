@@ -1,0 +1,86 @@
+// Base backups in the repository: where their objects live and the manifest that makes a backup
+// restorable. A backup is complete only once its manifest exists; it is written last and removed first.
+// Layout details: docs/repository-format.md.
+#pragma once
+
+#include "core/common/status.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace walvault {
+
+constexpr int k_backup_manifest_format = 1;  // "format" in backup.json; bump on incompatible change
+constexpr const char* k_backup_prefix = "backup/";
+constexpr const char* k_backup_manifest_name = "backup.json";  // backup/<label>/backup.json, written last
+constexpr const char* k_backup_started_name = "started.json";  // backup/<label>/started.json, written first
+constexpr const char* k_backup_data_dir = "data/";             // backup/<label>/data/<path>.zst
+constexpr size_t k_max_label_len = 64;
+
+// One file of the backup. path is relative to the data directory, '/'-separated; tablespace files are
+// under "pg_tblspc/<oid>/" as PostgreSQL's own base backups name them.
+struct BackupFile {
+    std::string path;
+    uint64_t size = 0;         // original bytes
+    int64_t mtime = 0;         // seconds since the epoch
+    uint32_t mode = 0600;      // permission bits
+    std::string sha256;        // hex, of the original bytes
+    uint64_t stored_size = 0;  // bytes of the object, trailer included
+};
+
+// A directory to recreate (with its permission bits), e.g. "pg_wal", "pg_replslot", "base/16384".
+struct BackupDirectory {
+    std::string path;
+    uint32_t mode = 0700;
+};
+
+struct BackupTablespace {
+    uint32_t oid = 0;
+    std::string name;      // spcname
+    std::string location;  // where it was (the pg_tblspc/<oid> link target)
+};
+
+struct BackupManifest {
+    int format = k_backup_manifest_format;
+    std::string label;
+    std::string start_time;  // ISO 8601 UTC "2026-11-23T10:15:00Z" (server clock)
+    std::string stop_time;
+    uint64_t start_lsn = 0;
+    uint64_t stop_lsn = 0;
+    uint32_t timeline = 0;       // of the start and stop points
+    uint64_t stop_next_xid = 0;  // full xid: every transaction at or above it began after the stop
+    int pg_version_num = 0;      // server_version_num, 150020
+    uint64_t system_identifier = 0;
+    uint64_t wal_segment_size = 0;
+    std::string compression;     // Compression::to_string()
+    std::string backup_label;    // the backup_label content pg_backup_stop returned
+    std::string tablespace_map;  // its tablespace_map content ("" without tablespaces)
+    std::vector<BackupTablespace> tablespaces;
+    std::vector<BackupDirectory> directories;
+    std::vector<BackupFile> files;  // sorted by path
+
+    uint64_t original_size() const;  // sum of file sizes
+    uint64_t stored_size() const;    // sum of stored sizes
+};
+
+// JSON round trip; from_json names the first missing or mistyped field.
+std::string manifest_to_json(const BackupManifest& manifest);
+Status manifest_from_json(const std::string& text, BackupManifest& out);
+
+// A label: 1-64 characters of [A-Za-z0-9._-], not starting with '.' or '-', and not "LATEST".
+Status check_backup_label(std::string_view label);
+// The default label for a backup started at unix time t: "20261123T101500Z".
+std::string default_backup_label(int64_t unix_seconds);
+
+std::string backup_prefix(const std::string& label);        // "backup/<label>/"
+std::string backup_manifest_key(const std::string& label);  // "backup/<label>/backup.json"
+std::string backup_started_key(const std::string& label);   // "backup/<label>/started.json"
+// ".../data/<path>.zst", with bytes outside [A-Za-z0-9._-/] and a leading "." of a component as %XX.
+std::string backup_file_key(const std::string& label, const std::string& path);
+// The label a key under backup/ belongs to; nullopt for keys outside backup/.
+std::optional<std::string> label_of_backup_key(std::string_view key);
+
+}  // namespace walvault

@@ -1,0 +1,141 @@
+// Unit tests for core/repo/backup_manifest: the JSON round trip, what a damaged manifest reports, labels
+// and object keys.
+#include "core/repo/backup_manifest.h"
+
+#include "test/unit/test_support.h"
+
+#include <nlohmann/json.hpp>
+
+namespace walvault {
+namespace {
+
+BackupManifest sample()
+{
+    BackupManifest m;
+    m.label = "20261123T101500Z";
+    m.start_time = "2026-11-23T10:15:00Z";
+    m.stop_time = "2026-11-23T10:16:02Z";
+    m.start_lsn = 0x2000028;
+    m.stop_lsn = 0x16B374D848ULL;
+    m.timeline = 3;
+    m.stop_next_xid = 4294967301ULL;  // beyond 32 bits: epoch 1
+    m.pg_version_num = 150020;
+    m.system_identifier = 7312345678901234567ULL;  // above 2^53
+    m.wal_segment_size = 16777216;
+    m.compression = "zstd:3";
+    m.backup_label = "START WAL LOCATION: 0/2000028 (file 000000030000000000000002)\nSTART TIMELINE: 3\n";
+    m.tablespaces = {{16385, "fast", "/srv/fast"}};
+    m.directories = {{"base", 0700}, {"pg_wal", 0700}};
+    m.files = {{"PG_VERSION", 3, 1790000000, 0600, std::string(64, 'a'), 40},
+        {"base/1/1259", 8192 * 10, 1790000001, 0640, std::string(64, 'b'), 900}};
+    return m;
+}
+
+TEST(BackupManifest, RoundTripKeepsEveryField)
+{
+    const BackupManifest m = sample();
+    BackupManifest back;
+    WV_ASSERT_OK(manifest_from_json(manifest_to_json(m), back));
+    EXPECT_EQ(back.label, m.label);
+    EXPECT_EQ(back.start_time, m.start_time);
+    EXPECT_EQ(back.stop_time, m.stop_time);
+    EXPECT_EQ(back.start_lsn, m.start_lsn);
+    EXPECT_EQ(back.stop_lsn, m.stop_lsn);
+    EXPECT_EQ(back.timeline, 3u);
+    EXPECT_EQ(back.stop_next_xid, 4294967301ULL);
+    EXPECT_EQ(back.pg_version_num, 150020);
+    EXPECT_EQ(back.system_identifier, 7312345678901234567ULL);
+    EXPECT_EQ(back.wal_segment_size, 16777216u);
+    EXPECT_EQ(back.compression, "zstd:3");
+    EXPECT_EQ(back.backup_label, m.backup_label);
+    ASSERT_EQ(back.tablespaces.size(), 1u);
+    EXPECT_EQ(back.tablespaces[0].oid, 16385u);
+    EXPECT_EQ(back.tablespaces[0].location, "/srv/fast");
+    ASSERT_EQ(back.directories.size(), 2u);
+    EXPECT_EQ(back.directories[1].path, "pg_wal");
+    ASSERT_EQ(back.files.size(), 2u);
+    EXPECT_EQ(back.files[1].path, "base/1/1259");
+    EXPECT_EQ(back.files[1].size, 81920u);
+    EXPECT_EQ(back.files[1].mode, 0640u);
+    EXPECT_EQ(back.files[1].mtime, 1790000001);
+    EXPECT_EQ(back.files[1].stored_size, 900u);
+    EXPECT_EQ(back.original_size(), 81923u);
+    EXPECT_EQ(back.stored_size(), 940u);
+}
+
+TEST(BackupManifest, ReadableByOtherToolsWithoutPrecisionLoss)
+{
+    const auto j = nlohmann::json::parse(manifest_to_json(sample()));
+    EXPECT_EQ(j["system_identifier"], "7312345678901234567");
+    EXPECT_EQ(j["start_lsn"], "0/2000028");
+    EXPECT_EQ(j["stop_lsn"], "16/B374D848");
+    EXPECT_EQ(j["format"], k_backup_manifest_format);
+    EXPECT_EQ(j["original_size"], 81923);
+}
+
+TEST(BackupManifest, DamageIsReportedByField)
+{
+    const struct {
+        const char* what;
+        std::function<void(nlohmann::json&)> damage;
+        const char* message;
+    } cases[] = {
+        {"missing label", [](nlohmann::json& j) { j.erase("label"); }, "missing field \"label\""},
+        {"bad lsn", [](nlohmann::json& j) { j["stop_lsn"] = "XYZ"; }, "\"stop_lsn\" is not an LSN"},
+        {"wrong type", [](nlohmann::json& j) { j["timeline"] = "three"; }, "\"timeline\" has the wrong type"},
+        {"bad sysid", [](nlohmann::json& j) { j["system_identifier"] = "-1"; }, "not a decimal number"},
+        {"file without sha", [](nlohmann::json& j) { j["files"][0].erase("sha256"); }, "missing field \"sha256\""},
+        {"escaping path", [](nlohmann::json& j) { j["files"][0]["path"] = "../etc/passwd"; }, "not a relative path"},
+        {"absolute path", [](nlohmann::json& j) { j["files"][0]["path"] = "/etc/passwd"; }, "not a relative path"},
+        {"files not array", [](nlohmann::json& j) { j["files"] = 1; }, "must be arrays"},
+    };
+    for (const auto& c : cases) {
+        auto j = nlohmann::json::parse(manifest_to_json(sample()));
+        c.damage(j);
+        BackupManifest back;
+        const Status s = manifest_from_json(j.dump(), back);
+        EXPECT_EQ(s.code(), Code::corrupt) << c.what;
+        EXPECT_NE(s.message().find(c.message), std::string::npos) << c.what << ": " << s.message();
+    }
+    BackupManifest back;
+    EXPECT_EQ(manifest_from_json("{\"format\": 1", back).code(), Code::corrupt);
+    auto j = nlohmann::json::parse(manifest_to_json(sample()));
+    j["format"] = 2;
+    const Status s = manifest_from_json(j.dump(), back);
+    EXPECT_EQ(s.code(), Code::corrupt);
+    EXPECT_NE(s.message().find("format 2"), std::string::npos) << s.message();
+}
+
+TEST(BackupManifest, Labels)
+{
+    WV_EXPECT_OK(check_backup_label("20261123T101500Z"));
+    WV_EXPECT_OK(check_backup_label("before-upgrade_2.1"));
+    WV_EXPECT_OK(check_backup_label(std::string(64, 'x')));
+    for (const std::string& bad :
+        std::vector<std::string>{"", "LATEST", ".hidden", "-x", "a/b", "a b", "ü", std::string(65, 'x')})
+        EXPECT_EQ(check_backup_label(bad).code(), Code::invalid) << bad;
+    EXPECT_EQ(default_backup_label(0), "19700101T000000Z");
+    EXPECT_EQ(default_backup_label(1795428900), "20261123T101500Z");
+}
+
+TEST(BackupManifest, Keys)
+{
+    EXPECT_EQ(backup_prefix("b1"), "backup/b1/");
+    EXPECT_EQ(backup_manifest_key("b1"), "backup/b1/backup.json");
+    EXPECT_EQ(backup_started_key("b1"), "backup/b1/started.json");
+    EXPECT_EQ(backup_file_key("b1", "base/1/1259"), "backup/b1/data/base/1/1259.zst");
+    EXPECT_EQ(backup_file_key("b1", "pg_tblspc/16385/PG_15_202209061/5/16386"),
+        "backup/b1/data/pg_tblspc/16385/PG_15_202209061/5/16386.zst");
+    // Hidden components and unusual bytes cannot become storage keys as they are.
+    EXPECT_EQ(backup_file_key("b1", ".psql_history"), "backup/b1/data/%2Epsql_history.zst");
+    EXPECT_EQ(backup_file_key("b1", "log/.x.y"), "backup/b1/data/log/%2Ex.y.zst");
+    EXPECT_EQ(backup_file_key("b1", "a b%"), "backup/b1/data/a%20b%25.zst");
+    EXPECT_EQ(label_of_backup_key("backup/b1/data/x.zst"), "b1");
+    EXPECT_EQ(label_of_backup_key("backup/b1/backup.json"), "b1");
+    EXPECT_EQ(label_of_backup_key("wal/00000001.history.zst"), std::nullopt);
+    EXPECT_EQ(label_of_backup_key("backup/"), std::nullopt);
+    EXPECT_EQ(label_of_backup_key("backup/loose"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace walvault
