@@ -36,9 +36,18 @@ uint32_t get_le32(const uint8_t* p)
         static_cast<uint32_t>(p[3]) << 24;
 }
 
+// libzstd's error text in our message style ("Restored data doesn't match checksum" -> "restored ...").
+std::string zstd_error_text(size_t code)
+{
+    std::string text = ZSTD_getErrorName(code);
+    if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z' && (text.size() < 2 || !(text[1] >= 'A' && text[1] <= 'Z')))
+        text[0] = static_cast<char>(text[0] - 'A' + 'a');
+    return text;
+}
+
 Status zstd_error(const char* what, size_t code)
 {
-    return Status::error(Code::io_error, std::string(what) + ": " + ZSTD_getErrorName(code));
+    return Status::error(Code::io_error, std::string(what) + ": " + zstd_error_text(code));
 }
 
 }  // namespace
@@ -332,7 +341,7 @@ Status Decoder::update(const uint8_t* data, size_t len)
         ZSTD_outBuffer out{m_out.data(), m_out.size(), 0};
         const size_t rc = ZSTD_decompressStream(m_dctx, &out, &in);
         if (ZSTD_isError(rc))
-            return Status::error(Code::corrupt, std::string("zstd data is corrupt: ") + ZSTD_getErrorName(rc));
+            return Status::error(Code::corrupt, "zstd data is corrupt: " + zstd_error_text(rc));
         m_last_hint = rc;
         if (out.pos > 0) {
             m_hash->update(m_out.data(), out.pos);
@@ -353,7 +362,7 @@ Status Decoder::finish(ObjectMeta& meta)
         ZSTD_outBuffer out{m_out.data(), m_out.size(), 0};
         const size_t rc = ZSTD_decompressStream(m_dctx, &out, &in);
         if (ZSTD_isError(rc))
-            return Status::error(Code::corrupt, std::string("zstd data is corrupt: ") + ZSTD_getErrorName(rc));
+            return Status::error(Code::corrupt, "zstd data is corrupt: " + zstd_error_text(rc));
         if (out.pos == 0)
             break;
         m_last_hint = rc;

@@ -16,9 +16,12 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <ostream>
 #include <random>
 #include <stdexcept>
@@ -92,6 +95,31 @@ inline int unused_local_port()
 constexpr uint64_t k_mib = 1024 * 1024;
 
 // mkdtemp under /tmp; removed with everything in it when the object goes away.
+// Sets TZ (and tzset) for one scope, then puts the old value back.
+class ScopedTz {
+public:
+    explicit ScopedTz(const char* tz)
+    {
+        if (const char* old = std::getenv("TZ"))
+            m_old = old;
+        ::setenv("TZ", tz, 1);
+        ::tzset();
+    }
+    ~ScopedTz()
+    {
+        if (m_old)
+            ::setenv("TZ", m_old->c_str(), 1);
+        else
+            ::unsetenv("TZ");
+        ::tzset();
+    }
+    ScopedTz(const ScopedTz&) = delete;
+    ScopedTz& operator=(const ScopedTz&) = delete;
+
+private:
+    std::optional<std::string> m_old;
+};
+
 class TempDir {
 public:
     TempDir()
