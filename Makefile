@@ -54,8 +54,11 @@ $(CORE_LIB): $(CORE_OBJS)
 $(shlib): $(CORE_LIB)
 module/archiver.o: $(CORE_LIB)
 
+# libpq, the client library, is the one PostgreSQL header the tool sees, and only in tool/pg_client.cpp.
+$(WV_BUILD)/tool/pg_client.o: WV_FLAGS += -I$(shell $(PG_CONFIG) --includedir)
+
 $(WV_BUILD)/walvault: $(TOOL_OBJS) $(CORE_LIB)
-	$(WV_CXX) $(WV_FLAGS) -o $@ $(TOOL_OBJS) $(CORE_LIB) $(CORE_LIBS)
+	$(WV_CXX) $(WV_FLAGS) -o $@ $(TOOL_OBJS) $(CORE_LIB) -lpq $(CORE_LIBS)
 
 $(WV_BUILD)/unit_tests: $(UNIT_OBJS) $(CORE_LIB)
 	$(WV_CXX) $(WV_FLAGS) -o $@ $(UNIT_OBJS) $(CORE_LIB) -lgtest -lgtest_main $(CORE_LIBS)

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <exception>
 
 int main(int argc, char** argv)
 {
@@ -16,6 +17,10 @@ int main(int argc, char** argv)
                "Documentation: README.md and docs/ in the walvault source tree.");
     app.require_subcommand(0, 1);
     int exit_code = 0;
+    walvault::add_backup_command(app, exit_code);
+    walvault::add_list_command(app, exit_code);
+    walvault::add_restore_command(app, exit_code);
+    walvault::add_backup_delete_command(app, exit_code);
     walvault::add_wal_fetch_command(app, exit_code);
     app.failure_message([](const CLI::App*, const CLI::Error& e) {
         return "walvault: " + std::string(e.what()) + "\nTry \"walvault --help\" for more information.\n";
@@ -25,6 +30,11 @@ int main(int argc, char** argv)
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : 1;  // --help and --version are "errors" that exit 0
+    } catch (const std::exception& e) {
+        // A bug, not an expected failure (those are Status values): say so, and never exit 1, which
+        // restore_command would read as "file not found".
+        std::fprintf(stderr, "walvault: internal error: %s\n", e.what());
+        return walvault::k_exit_fatal;
     }
     if (app.get_subcommands().empty()) {
         std::fputs(app.help().c_str(), stdout);

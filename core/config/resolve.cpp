@@ -37,6 +37,8 @@ const std::vector<SettingInfo>& tool_settings()
 {
     static const std::vector<SettingInfo> k_all = {
         {"repo", "repository: an absolute directory path or s3://BUCKET/PREFIX"},
+        {"compression", "codec of written objects: \"none\", \"zstd\" or \"zstd:LEVEL\" (default zstd:3)"},
+        {"parallel", "files in flight at once (default 2)"},
         {"s3_endpoint", "S3-compatible endpoint URL (default: AWS_ENDPOINT_URL, else AWS for the region)"},
         {"s3_region", "S3 region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's, us-east-1)"},
         {"s3_uri_style", "\"host\" or \"path\" (default: path with an endpoint, host for AWS)"},
@@ -121,6 +123,15 @@ Status resolve_settings(const std::map<std::string, std::string>& flags, const s
         if (ec != std::errc() || end != v.data() + v.size())
             return Status::error(
                 Code::invalid, "s3_part_size must be a number of megabytes (from " + p->second.source + ")");
+    }
+    if (auto p = out.find("parallel"); p != out.end() && !p->second.value.empty()) {
+        int n = 0;
+        const std::string& v = p->second.value;
+        auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+        if (ec != std::errc() || end != v.data() + v.size() || n < 1 || n > k_max_parallel)
+            return Status::error(Code::invalid,
+                "parallel must be a number from 1 to " + std::to_string(k_max_parallel) + " (from " +
+                    p->second.source + ")");
     }
     return Status::ok();
 }

@@ -606,4 +606,422 @@ sub archiver_pid
 
 =cut
 
+# backup and restore helpers (walvault backup / restore / list / backup-delete; used by 009 and 011)
+
+use B ();
+use IPC::Run ();
+
+push @EXPORT, qw(
+  br_tool_run
+  br_backup
+  br_list_json
+  br_json_type
+  br_flip_byte
+  br_backup_history
+  br_configure_restored
+  br_wait_server_gone
+  br_dir_entries
+);
+
+=pod
+
+=head1 BACKUP AND RESTORE HELPERS
+
+=over
+
+=item br_tool_run(args...)
+
+Runs the walvault tool ($ENV{WALVAULT_TOOL}, else "walvault" from PATH) with
+args, without any WALVAULT_REPO or WALVAULT_CONFIG from the environment.
+Returns (exit status, stdout, stderr).
+
+=cut
+
+sub br_tool_run
+{
+	my @args = @_;
+	my $tool = $ENV{WALVAULT_TOOL} // 'walvault';
+	local $ENV{WALVAULT_REPO};
+	local $ENV{WALVAULT_CONFIG};
+	my ($out, $err) = ('', '');
+	my $started = Time::HiRes::time();
+	IPC::Run::run([ $tool, @args ], '<', \undef, '>', \$out, '2>', \$err);
+	my $rc = $? >> 8;
+	note(sprintf("walvault %s: exit %d in %.1f s%s",
+			"@args", $rc, Time::HiRes::time() - $started, $err ne '' ? "\nstderr: $err" : ''));
+	return ($rc, $out, $err);
+}
+
+=pod
+
+=item br_backup(node, repo, extra args...)
+
+"walvault backup --repo REPO --dbname <node's connstr> --checkpoint fast" plus
+extra args. Returns (exit status, stdout, stderr).
+
+=cut
+
+sub br_backup
+{
+	my ($node, $repo, @extra) = @_;
+	return br_tool_run('backup', '--repo', $repo, '--dbname', $node->connstr('postgres'),
+		'--checkpoint', 'fast', @extra);
+}
+
+=pod
+
+=item br_list_json(repo)
+
+"walvault list --json" decoded, or undef (with a diag) if it failed or did not
+print one JSON document.
+
+=cut
+
+sub br_list_json
+{
+	my ($repo) = @_;
+	my ($rc, $out, $err) = br_tool_run('list', '--json', '--repo', $repo);
+	if ($rc != 0)
+	{
+		diag("walvault list --json exited $rc: $err");
+		return undef;
+	}
+	my $doc = eval { JSON::PP->new->decode($out) };
+	diag("walvault list --json printed no JSON document: $@\n$out") unless defined $doc;
+	return $doc;
+}
+
+=pod
+
+=item br_json_type(value)
+
+The JSON type a decoded value had: 'null', 'boolean', 'number', 'string',
+'array' or 'object'. Ask before using a number as a string (Perl then also
+keeps its string form).
+
+=cut
+
+sub br_json_type
+{
+	my ($value) = @_;
+	return 'null' unless defined $value;
+	return 'boolean' if JSON::PP::is_bool($value);
+	return 'array'   if ref $value eq 'ARRAY';
+	return 'object'  if ref $value eq 'HASH';
+	my $flags = B::svref_2object(\$value)->FLAGS;
+	return 'string' if $flags & B::SVf_POK;
+	return 'number' if $flags & (B::SVf_IOK | B::SVf_NOK);
+	return 'unknown';
+}
+
+=pod
+
+=item br_flip_byte(path [, offset])
+
+Inverts one byte of a file in place (default: the one in the middle).
+Returns the offset.
+
+=cut
+
+sub br_flip_byte
+{
+	my ($path, $offset) = @_;
+	my $size = -s $path;
+	croak "$path: missing or empty" unless $size;
+	$offset //= int($size / 2);
+	open my $fh, '+<:raw', $path or croak "could not open $path: $!";
+	seek($fh, $offset, 0) or croak "seek $path: $!";
+	my $byte;
+	read($fh, $byte, 1) == 1 or croak "short read of $path";
+	seek($fh, $offset, 0) or croak "seek $path: $!";
+	print $fh chr(ord($byte) ^ 0xFF);
+	close $fh or croak "could not write $path: $!";
+	return $offset;
+}
+
+=pod
+
+=item br_backup_history(repo, label)
+
+The backup history file (<segment>.<offset>.backup) PostgreSQL wrote at
+pg_backup_stop() for the backup whose LABEL line ends with label, read from
+the repository with stock zstd. Returns a hash reference (start_lsn,
+start_wal, stop_lsn, stop_wal, label) or undef (with a diag).
+
+=cut
+
+sub br_backup_history
+{
+	my ($repo, $label) = @_;
+	my @objects;
+	find(
+		{
+			no_chdir => 1,
+			wanted =>
+			  sub { push @objects, $File::Find::name if /\.[0-9A-F]{8}\.backup\.zst$/ }
+		},
+		"$repo/wal");
+	my $tmp = PostgreSQL::Test::Utils::tempdir();
+	for my $object (sort @objects)
+	{
+		next unless decode_object($object, "$tmp/history");
+		my $text = PostgreSQL::Test::Utils::slurp_file("$tmp/history");
+		next unless $text =~ /^LABEL: (.*\Q$label\E)$/m;
+		my %h = (label => $1);
+		@h{qw(start_lsn start_wal)} = $text =~ m{^START WAL LOCATION: ([0-9A-F]+/[0-9A-F]+) \(file ([0-9A-F]{24})\)$}m;
+		@h{qw(stop_lsn stop_wal)}   = $text =~ m{^STOP WAL LOCATION: ([0-9A-F]+/[0-9A-F]+) \(file ([0-9A-F]{24})\)$}m;
+		return \%h;
+	}
+	diag("no backup history file with label \"$label\" among " . scalar(@objects) . " in $repo/wal");
+	return undef;
+}
+
+=pod
+
+=item br_configure_restored(node [, conf])
+
+For a PostgreSQL::Test::Cluster object created with new() (not initialised)
+whose data directory walvault restore just wrote: sets the node's own port and
+socket directory (the restored postgresql.conf has those of the original) and
+appends conf, as init_from_backup does for pg_basebackup copies.
+
+=cut
+
+sub br_configure_restored
+{
+	my ($node, $conf) = @_;
+	my $text = "\n# restored copy: this node's connection settings\nport = " . $node->port . "\n";
+	if ($PostgreSQL::Test::Utils::use_unix_sockets)
+	{
+		$text .= "unix_socket_directories = '" . $node->host . "'\n";
+	}
+	else
+	{
+		$text .= "listen_addresses = '" . $node->host . "'\n";
+	}
+	$text .= $conf if defined $conf;
+	$node->append_conf('postgresql.conf', $text);
+	return;
+}
+
+=pod
+
+=item br_wait_server_gone(node [, timeout])
+
+Waits until the node's postmaster is gone (postmaster.pid removed, as after a
+FATAL error in the startup process), then tells the node object so that its
+teardown does not try to stop it. Returns true if it went; otherwise stops it
+(immediate) and returns false.
+
+=cut
+
+sub br_wait_server_gone
+{
+	my ($node, $timeout) = @_;
+	my $pidfile = $node->data_dir . '/postmaster.pid';
+	my $gone = wait_until(sub { !-e $pidfile }, $timeout // 60);
+	# pg_ctl stop fails on a server that is gone; either way the node object then knows it is stopped.
+	$node->stop('immediate', fail_ok => 1);
+	return $gone;
+}
+
+=pod
+
+=item br_dir_entries(dir)
+
+Names in a directory (no . and ..), sorted; empty list if it does not exist.
+
+=cut
+
+sub br_dir_entries
+{
+	my ($dir) = @_;
+	opendir my $dh, $dir or return ();
+	my @names = sort grep { $_ ne '.' && $_ ne '..' } readdir $dh;
+	closedir $dh;
+	return @names;
+}
+
+=pod
+
+=back
+
+=cut
+
+
+# point-in-time recovery helpers (walvault backup / restore / list as a DBA runs them; used by 010 and 012)
+
+use IPC::Run ();
+
+push @EXPORT, qw(
+  pitr_tool
+  pitr_backup
+  pitr_restore_node
+  pitr_list
+  pitr_databases
+  pitr_timeline
+);
+
+=pod
+
+=head1 POINT-IN-TIME RECOVERY HELPERS
+
+=over
+
+=item pitr_tool(args...)
+
+Runs the walvault tool ($ENV{WALVAULT_TOOL}, else "walvault" from PATH) with
+args, without WALVAULT_REPO or WALVAULT_CONFIG from the environment. Returns
+(exit status, stdout, stderr) and notes all three in the test's log.
+
+=cut
+
+sub pitr_tool
+{
+	my @args = @_;
+	my $tool = $ENV{WALVAULT_TOOL} // 'walvault';
+	local $ENV{WALVAULT_REPO};
+	local $ENV{WALVAULT_CONFIG};
+	my ($out, $err) = ('', '');
+	IPC::Run::run([ $tool, @args ], '<', \undef, '>', \$out, '2>', \$err);
+	my $rc = ($? & 127) ? 128 + ($? & 127) : $? >> 8;
+	note("walvault @args: exit $rc" . ($out ne '' ? "\nstdout: $out" : '') . ($err ne '' ? "\nstderr: $err" : ''));
+	return ($rc, $out, $err);
+}
+
+=pod
+
+=item pitr_backup(node, label, settings...)
+
+"walvault backup --label LABEL --checkpoint fast --dbname <node's connstr>"
+plus settings (--repo and the like), as two tests: it exits 0, and its one
+line on stdout says the backup is complete, with its files, LSNs and
+timeline. Returns that line's fields { label, files, start_lsn, stop_lsn,
+timeline }, or undef.
+
+=cut
+
+sub pitr_backup
+{
+	my ($node, $label, @settings) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my ($rc, $out, $err) = pitr_tool('backup', '--label', $label, '--checkpoint', 'fast',
+		'--dbname', $node->connstr('postgres'), @settings);
+	is($rc, 0, "backup \"$label\" of " . $node->name . ": walvault backup exits 0");
+	my $lsn = qr{[0-9A-F]+/[0-9A-F]+};
+	if (!like(
+			$out,
+			qr/^backup "\Q$label\E" complete: \d+ files, .+ read, .+ stored, in [\d.]+ s \(start $lsn, stop $lsn, timeline \d+\)\n\z/,
+			"backup \"$label\": one summary line on stdout"))
+	{
+		return undef;
+	}
+	my %b = (label => $label);
+	@b{qw(files start_lsn stop_lsn timeline)} =
+	  $out =~ m{complete: (\d+) files, .* \(start ($lsn), stop ($lsn), timeline (\d+)\)};
+	return \%b;
+}
+
+=pod
+
+=item pitr_restore_node(name, args => [ ... ], conf => TEXT, verify => 1)
+
+A new PostgreSQL::Test::Cluster (not initialised) whose data directory
+"walvault restore ARGS --pgdata DIR" writes. If the restore succeeded: with
+verify, one test that "pg_verifybackup -n" accepts the directory; then the
+node's own port and socket directory (the restored postgresql.conf has the
+original's) and conf are appended to postgresql.conf, as init_from_backup
+does. Not started. Returns (node, exit status, stdout, stderr).
+
+=cut
+
+sub pitr_restore_node
+{
+	my ($name, %params) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	my ($rc, $out, $err) = pitr_tool('restore', @{ $params{args} // [] }, '--pgdata', $node->data_dir);
+	return ($node, $rc, $out, $err) if $rc != 0;
+
+	if ($params{verify})
+	{
+		my ($vout, $verr) = ('', '');
+		IPC::Run::run([ 'pg_verifybackup', '-n', $node->data_dir ], '<', \undef, '>', \$vout, '2>', \$verr);
+		is($? >> 8, 0, "$name: pg_verifybackup -n accepts the restored files")
+		  or diag("pg_verifybackup: $vout$verr");
+	}
+	my $conf = "\n# this test node's own connection settings\nport = " . $node->port . "\n";
+	if ($PostgreSQL::Test::Utils::use_unix_sockets)
+	{
+		$conf .= "unix_socket_directories = '" . $node->host . "'\n";
+	}
+	else
+	{
+		$conf .= "listen_addresses = '" . $node->host . "'\n";
+	}
+	$conf .= $params{conf} if defined $params{conf};
+	$node->append_conf('postgresql.conf', $conf);
+	return ($node, $rc, $out, $err);
+}
+
+=pod
+
+=item pitr_list(settings...)
+
+"walvault list --json" with settings, decoded; undef (with a diag) if it
+failed or did not print one JSON document.
+
+=cut
+
+sub pitr_list
+{
+	my @settings = @_;
+	my ($rc, $out, $err) = pitr_tool('list', '--json', @settings);
+	if ($rc != 0)
+	{
+		diag("walvault list --json exited $rc: $err");
+		return undef;
+	}
+	my $doc = eval { JSON::PP->new->decode($out) };
+	diag("walvault list --json printed no JSON document: $@") unless defined $doc;
+	return $doc;
+}
+
+=pod
+
+=item pitr_databases(node, names...)
+
+Which of the named databases the node has: { name => 1 or 0 }.
+
+=cut
+
+sub pitr_databases
+{
+	my ($node, @names) = @_;
+	my %have = map { ($_ => 1) } split /\n/,
+	  $node->safe_psql('postgres', 'SELECT datname FROM pg_database');
+	return { map { ($_ => $have{$_} ? 1 : 0) } @names };
+}
+
+=pod
+
+=item pitr_timeline(node)
+
+The timeline of the node's latest checkpoint (pg_control_checkpoint()).
+
+=cut
+
+sub pitr_timeline
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres', 'SELECT timeline_id FROM pg_control_checkpoint()');
+}
+
+=pod
+
+=back
+
+=cut
+
+
 1;

@@ -7,11 +7,14 @@
 
 #include "core/codec/codec.h"
 #include "core/common/file_io.h"
+#include "core/pgdata/data_dir.h"
 #include "core/repo/identity.h"
 #include "core/repo/layout.h"
+#include "core/repo/wal_catalog.h"
 #include "core/wal/wal_name.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -60,28 +63,61 @@ Status fetch(Storage& storage, const WalFetchContext& ctx)
     return s;
 }
 
+// restore_command runs in the data directory being recovered: refuse to feed it another system's WAL.
+Status check_cluster(const Storage& storage, const RepoIdentity& identity)
+{
+    struct stat st;
+    if (::stat("global/pg_control", &st) != 0 || !S_ISREG(st.st_mode))
+        return Status::ok();  // not run by a server (a manual fetch): nothing to compare with
+    uint64_t ours = 0;
+    if (!read_system_identifier(".", ours).is_ok())
+        return Status::ok();
+    if (ours == identity.system_identifier)
+        return Status::ok();
+    return Status::error(Code::conflict,
+        "repository \"" + storage.location() + "\" belongs to database system " +
+            std::to_string(identity.system_identifier) + ", the data directory being recovered is database system " +
+            std::to_string(ours),
+        "restore_command points at the repository of another cluster; fix its --repo.");
+}
+
 int run(const WalFetchContext& ctx)
 {
     ResolvedSettings settings;
     std::unique_ptr<Storage> storage;
     Status s = open_repository(ctx.common, settings, storage);
+    RepoIdentity identity;
+    if (s.is_ok()) {
+        // "Not there" is only believable from a repository we can read: an unmounted directory or a wrong
+        // bucket must stop recovery, not end it early.
+        s = read_identity(*storage, identity);
+        if (s.code() == Code::not_found)
+            s = Status::error(Code::io_error,
+                "repository \"" + storage->location() + "\" has no " + k_identity_key +
+                    ": it is not there or not a walvault repository",
+                "Check the repository setting (" + settings["repo"].source + ") and that its storage is mounted.");
+    }
+    if (s.is_ok())
+        s = check_cluster(*storage, identity);
     if (s.is_ok())
         s = fetch(*storage, ctx);
     if (s.is_ok())
         return k_exit_ok;
     if (s.code() == Code::not_found) {
-        // "Not there" is only believable from a repository we can read: an unmounted directory or a wrong
-        // bucket must stop recovery, not end it early. Only this path pays for the extra read.
-        RepoIdentity identity;
-        const Status repo = read_identity(*storage, identity);
-        if (repo.is_ok())
+        const auto wal = parse_wal_name(ctx.file);
+        std::optional<std::string> later;
+        Status gap;
+        if (wal && wal->kind == WalKind::segment)
+            gap = find_later_segment(*storage, *wal, identity.wal_segment_size, later);
+        if (gap.is_ok() && !later)
             return k_exit_failure;  // quietly: PostgreSQL asks for files that do not exist
-        s = repo.code() == Code::not_found
-            ? Status::error(Code::io_error,
-                  "repository \"" + storage->location() + "\" has no " + k_identity_key +
-                      ": it is not there or not a walvault repository",
-                  "Check the repository setting (" + settings["repo"].source + ") and that its storage is mounted.")
-            : repo;
+        s = !gap.is_ok()
+            ? gap
+            : Status::error(Code::not_found,
+                  "\"" + ctx.file + "\" is missing from the repository, but later WAL of its timeline is there (\"" +
+                      *later + "\"): the archive has a gap",
+                  "Recovery cannot go past the gap. Find the missing file (pg_wal of the old primary, another "
+                  "copy of the archive) and copy it into the repository, or recover to a target before it.");
     }
     if (storage)
         s.prefix("could not restore \"" + ctx.file + "\" from \"" + storage->location() + "\"");

@@ -1,0 +1,72 @@
+// One list of backup/ and one GET per complete backup's manifest.
+#include "tool/backup_catalog.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <map>
+
+namespace walvault {
+
+Status read_small_object(Storage& storage, const std::string& key, std::string& text)
+{
+    text.clear();
+    return storage.get(key, [&](const uint8_t* d, size_t n) {
+        text.append(reinterpret_cast<const char*>(d), n);
+        return Status::ok();
+    });
+}
+
+Status read_backup_catalog(Storage& storage, std::vector<BackupRecord>& out)
+{
+    out.clear();
+    std::vector<ObjectInfo> objects;
+    Status s = storage.list(k_backup_prefix, objects);
+    if (!s.is_ok())
+        return s;
+    std::map<std::string, BackupRecord> by_label;
+    std::map<std::string, bool> has_manifest, has_started;
+    for (const ObjectInfo& o : objects) {
+        const auto label = label_of_backup_key(o.key);
+        if (!label)
+            continue;
+        BackupRecord& r = by_label[*label];
+        r.label = *label;
+        r.stored_bytes += o.size;
+        r.objects++;
+        if (o.key == backup_manifest_key(*label))
+            has_manifest[*label] = true;
+        if (o.key == backup_started_key(*label))
+            has_started[*label] = true;
+    }
+    for (auto& [label, r] : by_label) {
+        if (has_started[label]) {
+            std::string text;
+            if (read_small_object(storage, backup_started_key(label), text).is_ok()) {
+                const auto j = nlohmann::json::parse(text, nullptr, false);
+                if (j.is_object() && j.contains("started") && j["started"].is_string())
+                    r.started = j["started"].get<std::string>();
+            }
+        }
+        if (!has_manifest[label]) {
+            out.push_back(std::move(r));
+            continue;
+        }
+        std::string text;
+        s = read_small_object(storage, backup_manifest_key(label), text);
+        if (s.is_ok())
+            s = manifest_from_json(text, r.manifest);
+        if (!s.is_ok())
+            return s.prefix("backup \"" + label + "\" (" + storage.location(backup_manifest_key(label)) + ")");
+        r.complete = true;
+        out.push_back(std::move(r));
+    }
+    std::stable_sort(out.begin(), out.end(), [](const BackupRecord& a, const BackupRecord& b) {
+        const std::string& ta = a.complete ? a.manifest.start_time : a.started;
+        const std::string& tb = b.complete ? b.manifest.start_time : b.started;
+        return ta != tb ? ta < tb : a.label < b.label;
+    });
+    return Status::ok();
+}
+
+}  // namespace walvault

@@ -1,0 +1,389 @@
+// walvault backup: a base backup of a running cluster into the repository. One libpq session runs a
+// non-exclusive pg_backup_start / pg_backup_stop; in between, the data directory and every tablespace go
+// through the codec on --parallel workers. The backup is complete, and restorable, only once the WAL from
+// its start to its stop point is in the repository and its manifest (written last) exists.
+#include "tool/commands/commands.h"
+
+#include "core/codec/codec.h"
+#include "core/common/utc_time.h"
+#include "core/config/settings.h"
+#include "core/pgdata/data_dir.h"
+#include "core/repo/backup_files.h"
+#include "core/repo/backup_manifest.h"
+#include "core/repo/identity.h"
+#include "core/repo/layout.h"
+#include "core/wal/wal_name.h"
+#include "tool/pg_client.h"
+#include "tool/progress.h"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <thread>
+
+namespace walvault {
+namespace {
+
+constexpr const char* k_command = "backup";
+constexpr int k_default_archive_timeout_s = 60;  // how long to wait for the backup's WAL to be archived
+constexpr auto k_archive_poll = std::chrono::milliseconds(250);
+
+struct BackupContext {
+    CommonOptions common;
+    std::string pgdata;
+    std::string label;
+    std::string dbname;
+    std::string checkpoint = "spread";
+    int archive_timeout_s = k_default_archive_timeout_s;
+
+    ResolvedSettings settings;
+    std::unique_ptr<Storage> storage;
+    Compression compression;
+    int parallel = k_default_parallel;
+    PgClient pg;
+    BackupManifest manifest;
+    bool started = false;  // objects may exist under the label's prefix
+};
+
+Status fail(const std::string& message, const std::string& hint = {})
+{
+    return Status::error(Code::invalid, message, hint);
+}
+
+// Server facts, checked before anything is written.
+Status inspect_server(BackupContext& ctx)
+{
+    PgRow row;
+    Status s = ctx.pg.query_row(
+        "SELECT current_setting('server_version_num'), (SELECT system_identifier FROM pg_control_system()), "
+        "current_setting('data_directory', true), (SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'), "
+        "pg_is_in_recovery(), current_setting('archive_mode'), current_setting('archive_library'), "
+        "current_setting('archive_command')",
+        {}, row);
+    if (!s.is_ok())
+        return s.prefix("could not read the server's settings");
+    ctx.manifest.pg_version_num = std::stoi(row[0]);
+    ctx.manifest.system_identifier = std::stoull(row[1]);
+    ctx.manifest.wal_segment_size = std::stoull(row[3]);
+    if (ctx.manifest.pg_version_num < 150000)
+        return fail("the server runs PostgreSQL " + row[0] + ", walvault needs 15 or later");
+    if (row[4] == "t")
+        return fail("the server is a standby",
+            "Take the backup on the primary; backups from a standby are not "
+            "supported yet.");
+    if (row[5] == "off")
+        return fail("archive_mode is off on the server",
+            "A backup is restorable only with the WAL written during it: set archive_mode = on and "
+            "archive_library = 'walvault' (restart needed).");
+    if (row[6].empty() && row[7].empty())
+        return fail("neither archive_library nor archive_command is set on the server",
+            "Set archive_library = 'walvault' and walvault.repo to this repository.");
+    if (ctx.pgdata.empty())
+        ctx.pgdata = row[2];
+    if (ctx.pgdata.empty())
+        return fail("the server does not show its data_directory to this role",
+            "Pass --pgdata, or connect as a superuser or a member of pg_read_all_settings.");
+    uint64_t local_id = 0;
+    s = read_system_identifier(ctx.pgdata, local_id);
+    if (!s.is_ok())
+        return s.prefix("could not read the data directory \"" + ctx.pgdata + "\"");
+    if (local_id != ctx.manifest.system_identifier)
+        return Status::error(Code::conflict,
+            "data directory \"" + ctx.pgdata + "\" belongs to database system " + std::to_string(local_id) +
+                ", the server is database system " + std::to_string(ctx.manifest.system_identifier),
+            "Pass the --pgdata of the server that --dbname connects to.");
+    return Status::ok();
+}
+
+Status check_repository(BackupContext& ctx)
+{
+    RepoIdentity ours;
+    ours.system_identifier = ctx.manifest.system_identifier;
+    ours.pg_major = ctx.manifest.pg_version_num / 10000;
+    ours.wal_segment_size = ctx.manifest.wal_segment_size;
+    ours.created = format_utc_time(std::time(nullptr));
+    Status s = ensure_identity(*ctx.storage, ours);
+    if (!s.is_ok())
+        return s;
+    if (ctx.label.empty())
+        ctx.label = default_backup_label(std::time(nullptr));
+    s = check_backup_label(ctx.label);
+    if (!s.is_ok())
+        return s;
+    std::vector<ObjectInfo> existing;
+    s = ctx.storage->list(backup_prefix(ctx.label), existing);
+    if (!s.is_ok())
+        return s;
+    if (!existing.empty())
+        return Status::error(Code::already_exists,
+            "backup \"" + ctx.label + "\" already exists in \"" + ctx.storage->location() + "\"",
+            "Choose another --label, or remove the old one with walvault backup-delete.");
+    ctx.manifest.label = ctx.label;
+    ctx.manifest.compression = ctx.compression.to_string();
+    return Status::ok();
+}
+
+Status put_small_object(Storage& storage, const std::string& key, const std::string& text)
+{
+    std::unique_ptr<Writer> writer;
+    Status s = storage.create(key, writer);
+    if (s.is_ok())
+        s = writer->write(reinterpret_cast<const uint8_t*>(text.data()), text.size());
+    if (s.is_ok())
+        s = writer->commit();
+    if (!s.is_ok() && writer)
+        writer->abort();
+    return s;
+}
+
+Status start_backup(BackupContext& ctx)
+{
+    nlohmann::json started = {{"label", ctx.label}, {"started", format_utc_time(std::time(nullptr))},
+        {"system_identifier", std::to_string(ctx.manifest.system_identifier)}};
+    ctx.started = true;
+    Status s = put_small_object(*ctx.storage, backup_started_key(ctx.label), started.dump(1) + "\n");
+    if (!s.is_ok())
+        return s;
+    PgRow row;
+    s = ctx.pg.query_row("SELECT pg_backup_start($1, $2), to_char(now(), 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+        {"walvault " + ctx.label, ctx.checkpoint == "fast" ? "true" : "false"}, row);
+    if (!s.is_ok())
+        return s.prefix("pg_backup_start failed");
+    ctx.manifest.start_lsn = parse_lsn(row[0]).value_or(0);
+    ctx.manifest.start_time = row[1];
+    return Status::ok();
+}
+
+struct CopyPlan {
+    std::vector<DataDirEntry> files;
+    std::vector<BackupDirectory> directories;
+    uint64_t total = 0;
+};
+
+Status plan_copy(BackupContext& ctx, CopyPlan& plan)
+{
+    std::vector<DataDirEntry> entries;
+    std::vector<TablespaceLink> links;
+    Status s = walk_data_directory(ctx.pgdata, ctx.manifest.pg_version_num / 10000, entries, links);
+    if (!s.is_ok())
+        return s;
+    std::vector<PgRow> rows;
+    s = ctx.pg.query("SELECT oid, spcname, pg_tablespace_location(oid) FROM pg_tablespace "
+                     "WHERE spcname NOT IN ('pg_default', 'pg_global') ORDER BY oid",
+        {}, rows);
+    if (!s.is_ok())
+        return s.prefix("could not list the server's tablespaces");
+    std::map<uint32_t, std::string> names;
+    for (const PgRow& r : rows)
+        names[static_cast<uint32_t>(std::stoul(r[0]))] = r[1];
+    for (const TablespaceLink& link : links)
+        ctx.manifest.tablespaces.push_back({link.oid, names.count(link.oid) ? names[link.oid] : "", link.location});
+    for (DataDirEntry& e : entries) {
+        if (e.type == DataDirEntry::Type::directory) {
+            plan.directories.push_back({e.path, e.mode});
+        } else {
+            plan.total += e.size;
+            plan.files.push_back(std::move(e));
+        }
+    }
+    return Status::ok();
+}
+
+Status copy_files(BackupContext& ctx, CopyPlan& plan, Progress& progress)
+{
+    // Largest first, so that the last worker does not start a 1 GiB segment when the others are done;
+    std::vector<size_t> order(plan.files.size());
+    for (size_t i = 0; i < order.size(); i++)
+        order[i] = i;
+    // global/pg_control last, as PostgreSQL's own base backup sends it.
+    auto rank = [&](size_t i) { return plan.files[i].path == "global/pg_control" ? 1 : 0; };
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+        if (rank(a) != rank(b))
+            return rank(a) < rank(b);
+        return plan.files[a].size > plan.files[b].size;
+    });
+    std::vector<BackupFile> copied(plan.files.size());
+    std::vector<char> present(plan.files.size(), 0);
+    Status s = run_parallel(order.size(), ctx.parallel, [&](size_t k) -> Status {
+        thread_local Encoder encoder;
+        const DataDirEntry& e = plan.files[order[k]];
+        BackupFile& f = copied[order[k]];
+        f.path = e.path;
+        f.mtime = e.mtime;
+        f.mode = e.mode;
+        Status st = store_backup_file(
+            *ctx.storage, encoder, ctx.compression, backup_file_key(ctx.label, e.path), ctx.pgdata + "/" + e.path, f);
+        if (st.code() == Code::not_found)
+            return Status::ok();  // dropped meanwhile; WAL replay knows
+        if (!st.is_ok())
+            return st.prefix("could not back up \"" + e.path + "\"");
+        present[order[k]] = 1;
+        progress.add(f.size);
+        return Status::ok();
+    });
+    if (!s.is_ok())
+        return s;
+    for (size_t i = 0; i < copied.size(); i++)
+        if (present[i])
+            ctx.manifest.files.push_back(std::move(copied[i]));
+    ctx.manifest.directories = std::move(plan.directories);
+    return Status::ok();
+}
+
+Status stop_backup(BackupContext& ctx)
+{
+    PgRow row;
+    Status s = ctx.pg.query_row("SELECT lsn, labelfile, spcmapfile FROM pg_backup_stop(false)", {}, row);
+    if (!s.is_ok())
+        return s.prefix("pg_backup_stop failed");
+    ctx.manifest.stop_lsn = parse_lsn(row[0]).value_or(0);
+    ctx.manifest.backup_label = row[1];
+    ctx.manifest.tablespace_map = row[2];
+    s = ctx.pg.query_row(
+        "SELECT pg_snapshot_xmax(pg_current_snapshot()), to_char(now(), 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')", {}, row);
+    if (!s.is_ok())
+        return s;
+    ctx.manifest.stop_next_xid = std::stoull(row[0]);
+    ctx.manifest.stop_time = row[1];
+    // "START TIMELINE: 1" in backup_label (PostgreSQL 11+).
+    const std::string tag = "START TIMELINE: ";
+    const size_t at = ctx.manifest.backup_label.find(tag);
+    if (at == std::string::npos)
+        return Status::error(Code::io_error, "backup_label from pg_backup_stop has no START TIMELINE line");
+    ctx.manifest.timeline = static_cast<uint32_t>(std::stoul(ctx.manifest.backup_label.substr(at + tag.size())));
+    return Status::ok();
+}
+
+// Waits until every segment from the start to the stop point is in the repository: a backup without them
+// cannot be made consistent.
+Status wait_for_wal(BackupContext& ctx)
+{
+    const uint64_t size = ctx.manifest.wal_segment_size;
+    const uint64_t first = ctx.manifest.start_lsn / size;
+    const uint64_t last = (ctx.manifest.stop_lsn - 1) / size;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(ctx.archive_timeout_s);
+    for (uint64_t segno = first; segno <= last; segno++) {
+        const std::string name = segment_file_name(ctx.manifest.timeline, segno, size);
+        const std::string key = wal_object_key(*parse_wal_name(name));
+        for (;;) {
+            ObjectInfo info;
+            Status s = ctx.storage->head(key, info);
+            if (s.is_ok())
+                break;
+            if (s.code() != Code::not_found)
+                return s;
+            if (std::chrono::steady_clock::now() >= deadline)
+                return Status::error(Code::io_error,
+                    "WAL segment \"" + name + "\" needed by the backup was not archived to \"" +
+                        ctx.storage->location() + "\" within " + std::to_string(ctx.archive_timeout_s) + " s",
+                    "Check that the server archives with archive_library = 'walvault' and walvault.repo set to "
+                    "this repository (SELECT * FROM walvault_status(); pg_stat_archiver), or raise "
+                    "--archive-timeout.");
+            std::this_thread::sleep_for(k_archive_poll);
+        }
+    }
+    return Status::ok();
+}
+
+void remove_partial_backup(BackupContext& ctx)
+{
+    std::vector<ObjectInfo> objects;
+    std::vector<std::string> keys;
+    if (ctx.storage->list(backup_prefix(ctx.label), objects).is_ok()) {
+        for (const ObjectInfo& o : objects)
+            if (o.key != backup_started_key(ctx.label))
+                keys.push_back(o.key);
+        if (ctx.storage->remove_many(keys).is_ok() && ctx.storage->remove(backup_started_key(ctx.label)).is_ok())
+            return;
+    }
+    std::fprintf(stderr,
+        "walvault %s: the incomplete backup \"%s\" could not be removed; walvault backup-delete %s removes it\n",
+        k_command, ctx.label.c_str(), ctx.label.c_str());
+}
+
+Status backup(BackupContext& ctx)
+{
+    Status s = open_repository(ctx.common, ctx.settings, ctx.storage);
+    if (!s.is_ok())
+        return s;
+    const std::string compression = setting(ctx.settings, "compression");
+    std::string error;
+    const auto parsed = Compression::parse(compression.empty() ? k_default_compression : compression, &error);
+    if (!parsed)
+        return fail(error);
+    ctx.compression = *parsed;
+    if (const std::string p = setting(ctx.settings, "parallel"); !p.empty())
+        ctx.parallel = std::stoi(p);
+    if (ctx.checkpoint != "fast" && ctx.checkpoint != "spread")
+        return fail("--checkpoint must be \"fast\" or \"spread\", not \"" + ctx.checkpoint + "\"");
+
+    s = ctx.pg.connect(ctx.dbname);
+    if (s.is_ok())
+        s = inspect_server(ctx);
+    if (s.is_ok())
+        s = check_repository(ctx);
+    if (!s.is_ok())
+        return s;
+    s = start_backup(ctx);
+    CopyPlan plan;
+    if (s.is_ok())
+        s = plan_copy(ctx, plan);
+    std::unique_ptr<Progress> progress;
+    if (s.is_ok()) {
+        progress = std::make_unique<Progress>(plan.total, "backed up");
+        s = copy_files(ctx, plan, *progress);
+        progress->stop();
+    }
+    if (s.is_ok())
+        s = stop_backup(ctx);
+    if (s.is_ok())
+        s = wait_for_wal(ctx);
+    if (s.is_ok())
+        s = put_small_object(*ctx.storage, backup_manifest_key(ctx.label), manifest_to_json(ctx.manifest));
+    if (!s.is_ok()) {
+        if (ctx.started)
+            remove_partial_backup(ctx);
+        return s;
+    }
+    const BackupManifest& m = ctx.manifest;
+    std::printf("backup \"%s\" complete: %zu files, %s read, %s stored, in %.1f s (start %s, stop %s, timeline %u)\n",
+        m.label.c_str(), m.files.size(), format_bytes(m.original_size()).c_str(), format_bytes(m.stored_size()).c_str(),
+        progress ? progress->elapsed_seconds() : 0.0, format_lsn(m.start_lsn).c_str(), format_lsn(m.stop_lsn).c_str(),
+        m.timeline);
+    return Status::ok();
+}
+
+}  // namespace
+
+void add_backup_command(CLI::App& app, int& exit_code)
+{
+    auto ctx = std::make_shared<BackupContext>();
+    CLI::App* cmd = app.add_subcommand(k_command,
+        "Take a base backup of a running cluster into the repository (connects with libpq; the WAL it needs "
+        "must be archived by walvault).");
+    cmd->add_option("--pgdata,-D", ctx->pgdata, "data directory of the server (default: its data_directory)");
+    cmd->add_option("--label", ctx->label, "name of the backup (default: the start time, 20261123T101500Z)");
+    cmd->add_option("--dbname,-d", ctx->dbname,
+        "connection string or URI (default: libpq's PGHOST, PGPORT, PGUSER, PGDATABASE, ~/.pgpass)");
+    cmd->add_option("--checkpoint,-c", ctx->checkpoint,
+        "\"fast\" (immediate checkpoint) or \"spread\" (the server's pace; default)");
+    cmd->add_option("--archive-timeout", ctx->archive_timeout_s,
+           "seconds to wait for the backup's last WAL segment to be archived (default " +
+               std::to_string(k_default_archive_timeout_s) + ")")
+        ->check(CLI::PositiveNumber);
+    add_setting_flags(*cmd, ctx->common);
+    cmd->callback([ctx, &exit_code] {
+        const Status s = backup(*ctx);
+        if (!s.is_ok()) {
+            print_error(k_command, s);
+            exit_code = k_exit_failure;
+        } else {
+            exit_code = k_exit_ok;
+        }
+    });
+}
+
+}  // namespace walvault

@@ -1,0 +1,548 @@
+// walvault restore: a backup from the repository into an empty data directory, ready for point-in-time
+// recovery. Every file is fetched and checked (length and sha256) on --parallel workers; global/pg_control
+// is written last, so a restore that fails half way leaves a directory PostgreSQL refuses to start. The
+// recovery configuration (recovery.signal or standby.signal, restore_command, recovery_target_*) goes into
+// postgresql.auto.conf; after it, `pg_ctl start` is all it takes. docs/restore.md explains the options.
+#include "tool/commands/commands.h"
+
+#include "core/codec/sha256.h"
+#include "core/common/file_io.h"
+#include "core/common/utc_time.h"
+#include "core/config/recovery.h"
+#include "core/config/settings.h"
+#include "core/pgdata/pg_backup_manifest.h"
+#include "core/repo/backup_files.h"
+#include "core/repo/identity.h"
+#include "core/storage/posix/posix_storage.h"
+#include "core/wal/wal_name.h"
+#include "tool/backup_catalog.h"
+#include "tool/progress.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace walvault {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* k_command = "restore";
+constexpr const char* k_pg_control = "global/pg_control";
+
+struct RestoreContext {
+    CommonOptions common;
+    std::string which = "LATEST";
+    std::string pgdata;
+    std::string target_time, target_xid, target_lsn, target_name;
+    bool target_immediate = false;
+    bool target_exclusive = false;
+    std::string target_action;
+    std::string target_timeline;
+    bool standby = false;
+    bool force = false;
+    std::vector<std::string> tablespace_map;
+
+    ResolvedSettings settings;
+    std::unique_ptr<Storage> storage;
+    int parallel = k_default_parallel;
+    RecoverySettings recovery;
+    BackupManifest manifest;
+    std::map<uint32_t, std::string> tablespace_dest;  // oid -> where it goes
+};
+
+Status invalid(const std::string& message, const std::string& hint = {})
+{
+    return Status::error(Code::invalid, message, hint);
+}
+
+Status parse_target(RestoreContext& ctx)
+{
+    int given = 0;
+    Status s;
+    RecoveryTarget& t = ctx.recovery.target;
+    if (!ctx.target_time.empty() && ++given)
+        s = parse_target_time(ctx.target_time, t);
+    if (s.is_ok() && !ctx.target_xid.empty() && ++given)
+        s = parse_target_xid(ctx.target_xid, t);
+    if (s.is_ok() && !ctx.target_lsn.empty() && ++given)
+        s = parse_target_lsn(ctx.target_lsn, t);
+    if (s.is_ok() && !ctx.target_name.empty() && ++given)
+        s = parse_target_name(ctx.target_name, t);
+    if (s.is_ok() && ctx.target_immediate && ++given)
+        t.kind = RecoveryTarget::Kind::immediate;
+    if (!s.is_ok())
+        return s;
+    if (given > 1)
+        return invalid("give at most one of --target-time, --target-xid, --target-lsn, --target-name and "
+                       "--target-immediate");
+    ctx.recovery.target_action = ctx.target_action;
+    ctx.recovery.target_timeline = ctx.target_timeline;
+    ctx.recovery.target_exclusive = ctx.target_exclusive;
+    if (t.kind == RecoveryTarget::Kind::none && (!ctx.target_action.empty() || ctx.target_exclusive))
+        return invalid("--target-action and --target-exclusive need a recovery target (--target-time, ...)");
+    return check_recovery_settings(ctx.recovery);
+}
+
+// Whether a backup can reach the target: its end (the point where it becomes consistent) must come first.
+bool finished_before(const BackupManifest& m, const RecoveryTarget& t)
+{
+    switch (t.kind) {
+    case RecoveryTarget::Kind::time: {
+        int64_t stop = 0;
+        // stop_time has whole seconds: count the backup as ending at the next second.
+        return parse_utc_time(m.stop_time, stop).is_ok() && (stop + 1) * 1000000 <= t.time_us;
+    }
+    case RecoveryTarget::Kind::xid:
+        return m.stop_next_xid <= t.xid;
+    case RecoveryTarget::Kind::lsn:
+        return m.stop_lsn <= t.lsn;
+    default:
+        return true;  // names, immediate and no target: any backup may do; PostgreSQL says if not
+    }
+}
+
+std::string describe_target(const RecoveryTarget& t)
+{
+    switch (t.kind) {
+    case RecoveryTarget::Kind::time:
+        return "time " + t.value;
+    case RecoveryTarget::Kind::xid:
+        return "transaction " + t.value;
+    case RecoveryTarget::Kind::lsn:
+        return "LSN " + t.value;
+    case RecoveryTarget::Kind::name:
+        return "restore point \"" + t.value + "\"";
+    case RecoveryTarget::Kind::immediate:
+        return "the end of the backup";
+    default:
+        return "the end of the archived WAL";
+    }
+}
+
+Status choose_backup(RestoreContext& ctx)
+{
+    RepoIdentity identity;
+    Status s = read_identity(*ctx.storage, identity);
+    if (s.code() == Code::not_found)
+        return Status::error(Code::not_found,
+            "repository \"" + ctx.storage->location() + "\" has no identity.json: it is not a walvault repository",
+            "Check --repo (" + ctx.settings["repo"].source + ").");
+    if (!s.is_ok())
+        return s;
+    std::vector<BackupRecord> backups;
+    s = read_backup_catalog(*ctx.storage, backups);
+    if (!s.is_ok())
+        return s;
+    std::vector<const BackupRecord*> complete;
+    for (const BackupRecord& r : backups)
+        if (r.complete)
+            complete.push_back(&r);
+    const RecoveryTarget& target = ctx.recovery.target;
+    const BackupRecord* chosen = nullptr;
+    if (ctx.which == "LATEST") {
+        if (complete.empty())
+            return Status::error(Code::not_found,
+                "repository \"" + ctx.storage->location() + "\" has no complete backup",
+                "Take one with walvault backup.");
+        for (auto it = complete.rbegin(); it != complete.rend() && chosen == nullptr; ++it)
+            if (finished_before((*it)->manifest, target))
+                chosen = *it;
+        if (chosen == nullptr)
+            return Status::error(Code::not_found,
+                "no backup finished before the recovery target (" + describe_target(target) + "); the oldest, \"" +
+                    complete.front()->label + "\", finished at " + complete.front()->manifest.stop_time + " (LSN " +
+                    format_lsn(complete.front()->manifest.stop_lsn) + ")",
+                "A backup can only recover to points after its own end.");
+    } else {
+        for (const BackupRecord& r : backups)
+            if (r.label == ctx.which)
+                chosen = &r;
+        if (chosen == nullptr) {
+            std::string labels;
+            for (const BackupRecord* r : complete)
+                labels += (labels.empty() ? "" : ", ") + r->label;
+            return Status::error(Code::not_found,
+                "backup \"" + ctx.which + "\" is not in repository \"" + ctx.storage->location() + "\"",
+                labels.empty() ? "The repository has no complete backup." : "Complete backups: " + labels + ".");
+        }
+        if (!chosen->complete)
+            return Status::error(Code::not_found, "backup \"" + ctx.which + "\" is incomplete (it has no manifest)",
+                "It was interrupted or is still running; walvault backup-delete removes it.");
+        if (!finished_before(chosen->manifest, target))
+            return invalid("backup \"" + ctx.which + "\" finished at " + chosen->manifest.stop_time + " (LSN " +
+                    format_lsn(chosen->manifest.stop_lsn) + "), after the recovery target (" + describe_target(target) +
+                    ")",
+                "Choose an older backup, or let restore choose one by leaving out the label.");
+    }
+    ctx.manifest = chosen->manifest;
+    if (ctx.manifest.system_identifier != identity.system_identifier)
+        return Status::error(Code::conflict,
+            "backup \"" + ctx.manifest.label + "\" is of database system " +
+                std::to_string(ctx.manifest.system_identifier) + ", repository \"" + ctx.storage->location() +
+                "\" belongs to database system " + std::to_string(identity.system_identifier));
+    return Status::ok();
+}
+
+bool directory_is_empty(const std::string& path, std::error_code& ec)
+{
+    return fs::is_empty(path, ec);
+}
+
+// pgdata must be empty or absent; with --force its contents are removed first, unless a server may run.
+Status prepare_directory(const std::string& path, bool force, const std::string& what)
+{
+    std::error_code ec;
+    if (!fs::exists(path, ec)) {
+        fs::create_directories(path, ec);
+        if (ec || ::chmod(path.c_str(), 0700) != 0)
+            return Status::error(Code::io_error, "could not create " + what + " \"" + path + "\": " + ec.message());
+        return Status::ok();
+    }
+    if (!fs::is_directory(path, ec))
+        return invalid(what + " \"" + path + "\" exists and is not a directory");
+    if (directory_is_empty(path, ec))
+        return Status::ok();
+    if (ec)
+        return Status::error(Code::io_error, "could not read " + what + " \"" + path + "\": " + ec.message());
+    if (!force)
+        return invalid(what + " \"" + path + "\" is not empty",
+            "Restore into an empty directory, or pass --force to remove what is in it first.");
+    if (fs::exists(path + "/postmaster.pid", ec))
+        return invalid(what + " \"" + path + "\" has a postmaster.pid: a server may be running in it",
+            "Stop the server first (pg_ctl stop); remove postmaster.pid only if no server runs.");
+    for (const auto& entry : fs::directory_iterator(path, ec)) {
+        fs::remove_all(entry.path(), ec);
+        if (ec)
+            return Status::error(Code::io_error, "could not remove \"" + entry.path().string() + "\": " + ec.message());
+    }
+    return Status::ok();
+}
+
+// The PG_<major>_<catversion> directory of a tablespace in the backup ("" if it has none).
+std::string tablespace_version_dir(const BackupManifest& m, uint32_t oid)
+{
+    const std::string prefix = "pg_tblspc/" + std::to_string(oid) + "/";
+    for (const BackupDirectory& d : m.directories)
+        if (d.path.compare(0, prefix.size(), prefix) == 0 && d.path.find('/', prefix.size()) == std::string::npos)
+            return d.path.substr(prefix.size());
+    return {};
+}
+
+Status plan_tablespaces(RestoreContext& ctx)
+{
+    std::map<std::string, std::string> mapping;
+    for (const std::string& item : ctx.tablespace_map) {
+        const size_t eq = item.find('=');
+        if (eq == std::string::npos || eq == 0 || eq + 1 == item.size())
+            return invalid("--tablespace-map \"" + item + "\" is not OLD=NEW");
+        const std::string to = item.substr(eq + 1);
+        if (to[0] != '/')
+            return invalid("--tablespace-map \"" + item + "\": NEW must be an absolute path");
+        mapping[item.substr(0, eq)] = to;
+    }
+    std::set<std::string> used;
+    for (const BackupTablespace& t : ctx.manifest.tablespaces) {
+        std::string dest = t.location;
+        for (const auto& key : {t.location, t.name, std::to_string(t.oid)})
+            if (auto m = mapping.find(key); m != mapping.end()) {
+                dest = m->second;
+                used.insert(key);
+            }
+        ctx.tablespace_dest[t.oid] = dest;
+    }
+    for (const auto& [from, to] : mapping)
+        if (!used.count(from)) {
+            std::string known;
+            for (const BackupTablespace& t : ctx.manifest.tablespaces)
+                known += (known.empty() ? "" : ", ") + t.location + " (" + t.name + ")";
+            return invalid(
+                "--tablespace-map: backup \"" + ctx.manifest.label + "\" has no tablespace at \"" + from + "\"",
+                known.empty() ? "The backup has no tablespaces." : "Its tablespaces: " + known + ".");
+        }
+    return Status::ok();
+}
+
+Status prepare_tablespaces(RestoreContext& ctx)
+{
+    for (const BackupTablespace& t : ctx.manifest.tablespaces) {
+        const std::string& dest = ctx.tablespace_dest[t.oid];
+        std::error_code ec;
+        if (fs::equivalent(dest, ctx.pgdata, ec) || dest.rfind(ctx.pgdata + "/", 0) == 0)
+            return invalid("tablespace \"" + t.name + "\" would be restored into the data directory (\"" + dest + "\")",
+                "Map it elsewhere with --tablespace-map " + t.location + "=NEW.");
+        const std::string version = tablespace_version_dir(ctx.manifest, t.oid);
+        if (!fs::exists(dest, ec)) {
+            fs::create_directories(dest, ec);
+            if (ec || ::chmod(dest.c_str(), 0700) != 0)
+                return Status::error(
+                    Code::io_error, "could not create tablespace directory \"" + dest + "\": " + ec.message());
+        } else if (!version.empty() && fs::exists(dest + "/" + version, ec)) {
+            if (!ctx.force)
+                return invalid("tablespace directory \"" + dest + "/" + version + "\" already exists",
+                    "Restore the tablespace elsewhere with --tablespace-map " + t.location +
+                        "=NEW, or pass --force to remove it first.");
+            fs::remove_all(dest + "/" + version, ec);
+            if (ec)
+                return Status::error(
+                    Code::io_error, "could not remove \"" + dest + "/" + version + "\": " + ec.message());
+        }
+    }
+    return Status::ok();
+}
+
+Status make_directory(const std::string& path, uint32_t mode)
+{
+    if (::mkdir(path.c_str(), mode & 07777) != 0 && errno != EEXIST)
+        return Status::error(Code::io_error, "could not create directory \"" + path + "\": " + errno_text(errno));
+    ::chmod(path.c_str(), mode & 07777);
+    return Status::ok();
+}
+
+Status create_tree(RestoreContext& ctx)
+{
+    for (const BackupDirectory& d : ctx.manifest.directories) {
+        Status s = make_directory(ctx.pgdata + "/" + d.path, d.mode);
+        if (!s.is_ok())
+            return s;
+        if (d.path == "pg_tblspc")
+            for (const BackupTablespace& t : ctx.manifest.tablespaces) {
+                const std::string link = ctx.pgdata + "/pg_tblspc/" + std::to_string(t.oid);
+                if (::symlink(ctx.tablespace_dest[t.oid].c_str(), link.c_str()) != 0)
+                    return Status::error(
+                        Code::io_error, "could not create symbolic link \"" + link + "\": " + errno_text(errno));
+            }
+    }
+    return Status::ok();
+}
+
+// Writes a small file with mode 0600 and fsyncs it; replaces atomically if it exists.
+Status write_small_file(const std::string& path, const std::string& text)
+{
+    const std::string temp = path + ".walvault-tmp";
+    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return Status::error(Code::io_error, "could not create file \"" + temp + "\": " + errno_text(errno));
+    Status s = write_all(fd, reinterpret_cast<const uint8_t*>(text.data()), text.size(), temp);
+    if (s.is_ok() && ::fsync(fd) != 0)
+        s = Status::error(Code::io_error, "could not fsync file \"" + temp + "\": " + errno_text(errno));
+    ::close(fd);
+    if (s.is_ok() && ::rename(temp.c_str(), path.c_str()) != 0)
+        s = Status::error(Code::io_error, "could not rename \"" + temp + "\": " + errno_text(errno));
+    if (!s.is_ok())
+        ::unlink(temp.c_str());
+    return s;
+}
+
+std::string self_path()
+{
+    std::error_code ec;
+    const fs::path p = fs::read_symlink("/proc/self/exe", ec);
+    return ec ? std::string("walvault") : p.string();
+}
+
+// restore_command: this walvault binary, and the repository settings this run was given (flags and
+// WALVAULT_* variables are not in the server's environment; a config file is passed by name). Secrets
+// are never settings, so none lands in postgresql.auto.conf.
+std::string restore_command(const RestoreContext& ctx)
+{
+    // PostgreSQL replaces %f, %p and %r in restore_command and reads %% as %.
+    auto percent = [](std::string text) {
+        for (size_t at = text.find('%'); at != std::string::npos; at = text.find('%', at + 2))
+            text.insert(at, 1, '%');
+        return text;
+    };
+    std::string cmd = shell_quote(percent(self_path())) + " wal-fetch";
+    std::string config;
+    for (const auto& [name, v] : ctx.settings) {
+        if (name == "compression" || name == "parallel" || v.value.empty())
+            continue;
+        if (v.source.rfind("--", 0) == 0 || v.source.rfind("WALVAULT_", 0) == 0)
+            cmd += " " + shell_quote(percent("--" + name + "=" + v.value));
+        else if (const size_t colon = v.source.rfind(':'); colon != std::string::npos)
+            config = v.source.substr(0, colon);
+    }
+    if (!config.empty())
+        cmd += " " + shell_quote(percent("--config=" + config));
+    return cmd + " %f %p";
+}
+
+Status write_recovery(RestoreContext& ctx)
+{
+    const std::string auto_conf = ctx.pgdata + "/postgresql.auto.conf";
+    std::string text;
+    {
+        std::ifstream in(auto_conf, std::ios::binary);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        text = ss.str();
+    }
+    int removed = 0;
+    text = strip_recovery_settings(text, &removed);
+    if (!text.empty() && text.back() != '\n')
+        text += '\n';
+    ctx.recovery.restore_command = restore_command(ctx);
+    text += render_recovery_settings(ctx.recovery,
+        "walvault restore of backup \"" + ctx.manifest.label + "\" at " + format_utc_time(std::time(nullptr)));
+    Status s = write_small_file(auto_conf, text);
+    if (!s.is_ok())
+        return s;
+    if (removed > 0)
+        std::fprintf(stderr, "walvault %s: removed %d recovery setting(s) the backup's postgresql.auto.conf carried\n",
+            k_command, removed);
+    return write_small_file(ctx.pgdata + (ctx.standby ? "/standby.signal" : "/recovery.signal"), "");
+}
+
+Status write_pg_manifest(RestoreContext& ctx)
+{
+    std::vector<PgManifestFile> files;
+    for (const BackupFile& f : ctx.manifest.files)
+        files.push_back({f.path, f.size, f.mtime, f.sha256});
+    const std::string& label = ctx.manifest.backup_label;
+    int64_t stop = 0;
+    (void)parse_utc_time(ctx.manifest.stop_time, stop);
+    files.push_back(
+        {"backup_label", label.size(), stop, sha256_hex(reinterpret_cast<const uint8_t*>(label.data()), label.size())});
+    std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
+    const std::vector<PgManifestWalRange> wal = {
+        {ctx.manifest.timeline, ctx.manifest.start_lsn, ctx.manifest.stop_lsn}};
+    return write_small_file(ctx.pgdata + "/backup_manifest", pg_backup_manifest(files, wal));
+}
+
+Status restore_files(RestoreContext& ctx, Progress& progress)
+{
+    std::vector<const BackupFile*> files;
+    const BackupFile* control = nullptr;
+    for (const BackupFile& f : ctx.manifest.files) {
+        if (f.path == k_pg_control)
+            control = &f;
+        else
+            files.push_back(&f);
+    }
+    if (control == nullptr)
+        return Status::error(Code::corrupt, "backup \"" + ctx.manifest.label + "\" has no " + k_pg_control);
+    std::stable_sort(
+        files.begin(), files.end(), [](const BackupFile* a, const BackupFile* b) { return a->size > b->size; });
+    auto restore_one = [&](const BackupFile& f) {
+        Status s = restore_backup_file(
+            *ctx.storage, backup_file_key(ctx.manifest.label, f.path), ctx.pgdata + "/" + f.path, f);
+        if (!s.is_ok())
+            return s.prefix("could not restore \"" + f.path + "\"");
+        progress.add(f.size);
+        return Status::ok();
+    };
+    Status s = run_parallel(files.size(), ctx.parallel, [&](size_t i) { return restore_one(*files[i]); });
+    if (s.is_ok())
+        s = write_small_file(ctx.pgdata + "/backup_label", ctx.manifest.backup_label);
+    if (s.is_ok())
+        s = write_recovery(ctx);
+    if (s.is_ok())
+        s = write_pg_manifest(ctx);
+    // Everything durable before pg_control makes the directory startable.
+    for (auto it = ctx.manifest.directories.rbegin(); s.is_ok() && it != ctx.manifest.directories.rend(); ++it)
+        s = fsync_directory(ctx.pgdata + "/" + it->path);
+    if (s.is_ok())
+        s = fsync_directory(ctx.pgdata);
+    if (s.is_ok())
+        s = restore_one(*control);
+    if (s.is_ok())
+        s = fsync_directory(ctx.pgdata + "/global");
+    return s;
+}
+
+Status restore(RestoreContext& ctx)
+{
+    if (ctx.pgdata.empty() || ctx.pgdata[0] != '/') {
+        std::error_code ec;
+        ctx.pgdata = fs::absolute(ctx.pgdata, ec).lexically_normal().string();
+    }
+    while (ctx.pgdata.size() > 1 && ctx.pgdata.back() == '/')
+        ctx.pgdata.pop_back();
+    Status s = parse_target(ctx);
+    if (s.is_ok())
+        s = open_repository(ctx.common, ctx.settings, ctx.storage);
+    if (!s.is_ok())
+        return s;
+    if (const std::string p = setting(ctx.settings, "parallel"); !p.empty())
+        ctx.parallel = std::stoi(p);
+    s = choose_backup(ctx);
+    if (s.is_ok())
+        s = plan_tablespaces(ctx);
+    if (s.is_ok())
+        s = prepare_directory(ctx.pgdata, ctx.force, "data directory");
+    if (s.is_ok())
+        s = prepare_tablespaces(ctx);
+    if (s.is_ok())
+        s = create_tree(ctx);
+    if (!s.is_ok())
+        return s;
+    Progress progress(ctx.manifest.original_size(), "restored");
+    s = restore_files(ctx, progress);
+    progress.stop();
+    if (!s.is_ok()) {
+        s.prefix("restore of backup \"" + ctx.manifest.label + "\" failed");
+        return Status::error(s.code(), s.message(),
+            "The data directory \"" + ctx.pgdata + "\" is incomplete and has no " + k_pg_control +
+                ", so no server can start on it. Fix the cause and run restore again with --force.");
+    }
+    const BackupManifest& m = ctx.manifest;
+    std::printf("restored backup \"%s\" into \"%s\": %zu files, %s, in %.1f s\n", m.label.c_str(), ctx.pgdata.c_str(),
+        m.files.size(), format_bytes(m.original_size()).c_str(), progress.elapsed_seconds());
+    std::printf("recovery: %s%s, restore_command = '%s'\n", describe_target(ctx.recovery.target).c_str(),
+        ctx.standby ? " as a standby" : "", ctx.recovery.restore_command.c_str());
+    std::printf("start the server with: pg_ctl -D %s start\n", shell_quote(ctx.pgdata).c_str());
+    return Status::ok();
+}
+
+}  // namespace
+
+void add_restore_command(CLI::App& app, int& exit_code)
+{
+    auto ctx = std::make_shared<RestoreContext>();
+    CLI::App* cmd = app.add_subcommand(k_command,
+        "Restore a backup into an empty data directory and configure recovery (to the end of the archived WAL, "
+        "or to a target).");
+    cmd->add_option("BACKUP", ctx->which,
+        "LATEST (default) or a backup label; with a target and no label, the newest backup that finished before "
+        "the target");
+    cmd->add_option("--pgdata,-D", ctx->pgdata, "data directory to restore into (created if absent)")->required();
+    cmd->add_option("--target-time", ctx->target_time,
+        "recover to this time: \"YYYY-MM-DD HH:MM:SS[.ffffff][+HH[:MM]|Z]\" (without a zone: the local time zone)");
+    cmd->add_option("--target-xid", ctx->target_xid, "recover to the commit of this transaction id");
+    cmd->add_option("--target-lsn", ctx->target_lsn, "recover to this WAL location (16/B374D848)");
+    cmd->add_option("--target-name", ctx->target_name, "recover to this restore point (pg_create_restore_point)");
+    cmd->add_flag("--target-immediate", ctx->target_immediate, "recover only until the backup is consistent");
+    cmd->add_flag("--target-exclusive", ctx->target_exclusive,
+        "stop just before the target instead of just after it (recovery_target_inclusive = off)");
+    cmd->add_option("--target-action", ctx->target_action,
+        "at the target: \"pause\" (PostgreSQL's default), \"promote\" or \"shutdown\"");
+    cmd->add_option(
+        "--target-timeline", ctx->target_timeline, "\"latest\" (PostgreSQL's default), \"current\" or a timeline id");
+    cmd->add_flag("--standby", ctx->standby, "write standby.signal instead of recovery.signal");
+    cmd->add_option("--tablespace-map", ctx->tablespace_map,
+        "OLD=NEW: restore the tablespace at OLD (its location, name or oid) to the directory NEW; repeatable");
+    cmd->add_flag("--force", ctx->force,
+        "remove what the data directory (and each tablespace's version directory) holds before restoring");
+    add_setting_flags(*cmd, ctx->common);
+    cmd->callback([ctx, &exit_code] {
+        const Status s = restore(*ctx);
+        if (!s.is_ok()) {
+            print_error(k_command, s);
+            exit_code = k_exit_failure;
+        } else {
+            exit_code = k_exit_ok;
+        }
+    });
+}
+
+}  // namespace walvault
