@@ -1,4 +1,6 @@
 // The object codec: one pass over the bytes (sha256 of the original -> zstd -> sink) and its inverse.
+// With zstd, data goes in frames of k_frame_bytes; a frame whose sample does not compress is stored as raw
+// blocks instead, so incompressible WAL costs no compression work.
 // Every stored object is a valid zstd stream that stock `zstd -d` restores, followed by a zstd skippable
 // frame carrying JSON metadata (format, name, original length, sha256, compression) that `zstd -d` skips.
 // Layout details: docs/repository-format.md.
@@ -23,6 +25,8 @@ namespace walvault {
 constexpr int k_object_format = 1;                      // "format" in the trailer; bump on incompatible change
 constexpr const char* k_object_suffix = ".zst";         // every object is a zstd stream, whatever the compression
 constexpr size_t k_max_trailer_bytes = 4096;            // the metadata frame is never larger
+constexpr size_t k_frame_bytes = 1024 * 1024;           // original bytes per data frame (zstd)
+constexpr size_t k_probe_bytes = 16 * 1024;             // sample of a frame compressed at level 1 first
 constexpr uint32_t k_trailer_frame_magic = 0x184D2A57;  // a zstd skippable-frame magic (0x184D2A5?)
 constexpr const char k_trailer_footer_magic[4] = {'W', 'V', 'M', 'T'};
 
@@ -75,18 +79,21 @@ public:
     Encoder(const Encoder&) = delete;
     Encoder& operator=(const Encoder&) = delete;
 
-    // Starts an object; pledged_size is the original length if known (recorded in the zstd frame header).
+    // Starts an object. pledged_size is accepted for callers that know it; frames record their own sizes.
     Status begin(const Compression& compression, const ByteSink& out, std::optional<uint64_t> pledged_size);
     Status update(const uint8_t* data, size_t len);
-    // Ends the data frame and appends the trailer for name.
+    // Ends the data frames and appends the trailer for name.
     Status finish(const std::string& name, EncodeResult& result);
 
 private:
     Status emit(const uint8_t* data, size_t len);
     Status emit_raw_block(const uint8_t* data, size_t len, bool last);
+    Status emit_raw_frame(const uint8_t* data, size_t len);
+    Status flush_chunk();
 
     ZSTD_CCtx* m_cctx;
     std::vector<uint8_t> m_out;
+    std::vector<uint8_t> m_chunk;  // zstd: input gathered into one frame per k_frame_bytes
     Compression m_compression;
     ByteSink m_sink;
     std::unique_ptr<Sha256> m_hash;

@@ -96,13 +96,27 @@ bool plain_zstd_decompress(const std::vector<uint8_t>& object, std::vector<uint8
     return ok;
 }
 
-// Size of the zstd data frame at the start of an object.
-size_t data_frame_size(const std::vector<uint8_t>& object)
+// Size of the zstd data frames at the start of an object: everything before the skippable trailer.
+size_t data_frame_size(const std::vector<uint8_t>& object, size_t* frames = nullptr)
 {
-    const size_t n = ZSTD_findFrameCompressedSize(object.data(), object.size());
-    if (ZSTD_isError(n))
-        throw std::runtime_error(std::string("no zstd frame: ") + ZSTD_getErrorName(n));
-    return n;
+    size_t pos = 0;
+    size_t count = 0;
+    while (pos + 4 <= object.size()) {
+        const uint32_t magic = static_cast<uint32_t>(object[pos]) | static_cast<uint32_t>(object[pos + 1]) << 8 |
+            static_cast<uint32_t>(object[pos + 2]) << 16 | static_cast<uint32_t>(object[pos + 3]) << 24;
+        if ((magic & 0xFFFFFFF0u) == 0x184D2A50u)
+            break;
+        const size_t n = ZSTD_findFrameCompressedSize(object.data() + pos, object.size() - pos);
+        if (ZSTD_isError(n))
+            throw std::runtime_error(std::string("no zstd frame: ") + ZSTD_getErrorName(n));
+        pos += n;
+        count++;
+    }
+    if (count == 0)
+        throw std::runtime_error("no zstd data frame");
+    if (frames != nullptr)
+        *frames = count;
+    return pos;
 }
 
 const std::vector<uint8_t>& random_16mib()
@@ -365,7 +379,7 @@ TEST_P(CodecRoundTrip, DecodesToTheOriginal)
     ASSERT_TRUE(plain_zstd_decompress(object, plain));
     EXPECT_TRUE(plain == data) << "libzstd gave " << plain.size() << " bytes of " << data.size();
 
-    // The object is exactly one zstd data frame followed by the trailer.
+    // The object is zstd data frames followed by the trailer.
     const size_t frame = data_frame_size(object);
     ObjectMeta expected_meta;
     expected_meta.name = k_name;
@@ -449,6 +463,37 @@ TEST(Codec, IncompressibleDataGrowsOnlyByFrameOverhead)
     ObjectMeta meta;
     WV_ASSERT_OK(parse_trailer(object.data(), object.size(), meta));
     EXPECT_LE(data_frame_size(object), ZSTD_compressBound(data.size()));
+    // Stored as raw frames: 16 frames of 8 raw blocks, 6 + 8 * 3 bytes of headers each.
+    size_t frames = 0;
+    EXPECT_EQ(data_frame_size(object, &frames), data.size() + 16 * (6 + 8 * 3));
+    EXPECT_EQ(frames, 16u);
+    EXPECT_EQ(meta.compression, "zstd:3");
+}
+
+TEST(Codec, MixedDataCompressesOnlyWhatCompresses)
+{
+    // 1 MiB of random bytes, then 1 MiB of compressible ones, twice: raw, compressed, raw, compressed.
+    std::vector<uint8_t> data;
+    for (uint64_t seed : {1, 2}) {
+        const auto random = test::random_bytes(k_mib, seed);
+        const auto text = test::compressible_bytes(k_mib);
+        data.insert(data.end(), random.begin(), random.end());
+        data.insert(data.end(), text.begin(), text.end());
+    }
+    EncodeResult result;
+    const std::vector<uint8_t> object = encode(compression_of("zstd:3"), data, 100000, result);
+    size_t frames = 0;
+    const size_t stored = data_frame_size(object, &frames);
+    EXPECT_EQ(frames, 4u);
+    EXPECT_GT(stored, 2 * k_mib);
+    EXPECT_LT(stored, 2 * k_mib + k_mib / 4);
+    std::vector<uint8_t> plain;
+    ASSERT_TRUE(plain_zstd_decompress(object, plain));
+    EXPECT_TRUE(plain == data);
+    std::vector<uint8_t> decoded;
+    ObjectMeta meta;
+    WV_ASSERT_OK(decode(object, 4096, decoded, meta));
+    EXPECT_TRUE(decoded == data);
 }
 
 TEST(Codec, NoneAddsOnlyFrameOverhead)
