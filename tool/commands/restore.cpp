@@ -367,9 +367,11 @@ std::string restore_command(const RestoreContext& ctx)
     for (const auto& [name, v] : ctx.settings) {
         if (name == "compression" || name == "parallel" || v.value.empty())
             continue;
-        if (v.source.rfind("--", 0) == 0 || v.source.rfind("WALVAULT_", 0) == 0)
-            cmd += " " + shell_quote(percent("--" + name + "=" + v.value));
-        else if (const size_t colon = v.source.rfind(':'); colon != std::string::npos)
+        if (v.source.rfind("--", 0) == 0 || v.source.rfind("WALVAULT_", 0) == 0) {
+            std::string flag = name;
+            std::replace(flag.begin(), flag.end(), '_', '-');
+            cmd += " " + shell_quote(percent("--" + flag + "=" + v.value));
+        } else if (const size_t colon = v.source.rfind(':'); colon != std::string::npos)
             config = v.source.substr(0, colon);
     }
     if (!config.empty())
