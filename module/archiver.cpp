@@ -10,6 +10,7 @@
 #include "core/wal/wal_name.h"
 
 #include <dirent.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -32,6 +33,8 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* k_ready_suffix = ".ready";
 constexpr auto k_unclaimed_ttl = std::chrono::minutes(10);  // look-ahead results PostgreSQL never asked for
+constexpr int k_mmap_threshold_bytes = 128 * 1024;          // glibc's initial default, kept fixed
+constexpr int k_malloc_arenas = 2;
 
 // Everything that depends on the settings; replaced as a whole when they change.
 struct Context {
@@ -221,6 +224,14 @@ void Archiver::ensure_workers()
     const size_t want = static_cast<size_t>(m_context->settings.parallel);
     if (m_threads.size() >= want)
         return;
+    // Memory must not grow with uptime (issue 5: <= 64 MiB at the largest look-ahead). glibc would give
+    // each thread its own arena and, after the first free of a large buffer, stop returning 1 MiB buffers
+    // to the system; a fixed mmap threshold returns them at once, two arenas bound fragmentation. Only in
+    // the archiver process, once, before the first thread.
+    if (m_threads.empty()) {
+        mallopt(M_MMAP_THRESHOLD, k_mmap_threshold_bytes);
+        mallopt(M_ARENA_MAX, k_malloc_arenas);
+    }
     // Threads must never receive the process's signals: PostgreSQL's handlers assume the main thread.
     sigset_t all, old;
     sigfillset(&all);

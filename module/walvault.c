@@ -156,7 +156,7 @@ _PG_init(void)
 							"Number of files archived at the same time, working ahead of the archiver.",
 							NULL,
 							&walvault_parallel,
-							2, 1, 64,
+							2, 1, 16,	/* k_max_parallel in core/config/settings.h */
 							PGC_SIGHUP,
 							0,
 							NULL, NULL, NULL);

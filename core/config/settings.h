@@ -12,7 +12,9 @@ namespace walvault {
 
 constexpr const char* k_default_compression = "zstd:3";
 constexpr int k_default_parallel = 2;  // files in flight; one per core on the smallest machines we support
-constexpr int k_max_parallel = 64;
+// Each file in flight holds a zstd context and its buffers (~3-4 MiB): 16 keeps the archiver within the
+// 64 MiB it may use (bench/memory.sh), and is more uploads at once than one archiver needs.
+constexpr int k_max_parallel = 16;
 
 struct Settings {
     std::string repo;  // absolute directory path (posix)

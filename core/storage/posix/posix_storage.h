@@ -7,9 +7,9 @@
 
 namespace walvault {
 
-constexpr unsigned k_posix_dir_mode = 0750;   // new repository directories
-constexpr unsigned k_posix_file_mode = 0640;  // objects
-constexpr size_t k_posix_io_chunk = 1 << 20;  // bytes per read() when streaming or verifying
+constexpr unsigned k_posix_dir_mode = 0750;      // new repository directories
+constexpr unsigned k_posix_file_mode = 0640;     // objects
+constexpr size_t k_posix_io_chunk = 256 * 1024;  // bytes per read() when streaming or verifying
 
 // Temporary files are ".<name>.tmp" beside the final object: hidden from list(), reused (under flock)
 // by the next writer of the same key, so a crash leaves nothing that is ever read as data.
