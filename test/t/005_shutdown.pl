@@ -86,7 +86,9 @@ ok($node->log_contains(qr/WARNING:  archiving of "[0-9A-F]{24}" stopped because 
 	'server log: archiving stopped because the server is shutting down');
 ok($node->log_contains(qr/stopped because the server is shutting down\n[^\n]*HINT:  [^\n]*ready/, $log_offset),
 	'server log: HINT that the file stays ready');
-ok($node->log_contains(qr/database system is shut down/, $log_offset), 'server log: database system is shut down');
+# pg_ctl sees postmaster.pid go a moment before the postmaster's last log line reaches the file.
+ok(wait_until(sub { $node->log_contains(qr/database system is shut down/, $log_offset) }, 10),
+	'server log: database system is shut down');
 ok(!$node->log_contains(qr/archiver process \(PID \d+\) (was terminated by signal|exited with exit code [1-9])/, $log_offset),
 	'archiver exited cleanly');
 # (A shutdown with archive_mode on also switches to a new segment, which becomes .ready too.)
