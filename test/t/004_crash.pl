@@ -12,7 +12,8 @@ use WalvaultTest;
 
 my $node = walvault_node('main');
 my $repo = $node->basedir . '/repo';
-# zstd:19 on incompressible segments takes seconds each: the archiver is sure to be busy when killed.
+# zstd:19 on random hex text takes seconds per segment: the archiver is sure to be busy when killed.
+# (Random bytes would not do: walvault stores what does not compress without trying.)
 $node->append_conf(
 	'postgresql.conf', qq(
 walvault.repo = '$repo'
@@ -22,8 +23,8 @@ restart_after_crash = on
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION walvault');
 
-# A backlog: a few segments of random bytes.
-my @backlog = make_segments($node, 6, 'random');
+# A backlog: a few segments of random hex text.
+my @backlog = make_segments($node, 6, 'hex');
 note('backlog: ' . join(' ', @backlog));
 
 # Kill the archiver while it is writing an object (a hidden temporary file exists).

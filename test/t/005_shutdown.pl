@@ -59,7 +59,7 @@ sub check_nothing_lost
 
 # ---- slow: zstd:19 on incompressible segments, shutdown_timeout 3s ----
 # The first segment is nearly empty (archived at once: archiving has started), the next two random bytes
-# (seconds each at zstd:19), the next six random hex text (slower still at zstd:19): without the
+# (stored without compressing), the next six random hex text (seconds each at zstd:19): without the
 # timeout, archiving them would take well over a minute.
 my @backlog = build_backlog(empty => 1, random => 2, hex => 6);
 is(scalar(ready_files($node)), $backlog_size, "$backlog_size segments .ready while walvault.repo is not set");
