@@ -50,4 +50,14 @@ void print_error(const std::string& command, const Status& status)
         std::fprintf(stderr, "HINT: %s\n", status.hint().c_str());
 }
 
+void on_run(CLI::App& command, const std::string& name, int& exit_code, std::function<Status()> run)
+{
+    command.callback([name, &exit_code, run = std::move(run)] {
+        const Status s = run();
+        if (!s.is_ok())
+            print_error(name, s);
+        exit_code = s.is_ok() ? k_exit_ok : k_exit_failure;
+    });
+}
+
 }  // namespace walvault

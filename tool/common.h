@@ -6,6 +6,7 @@
 #include "core/config/resolve.h"
 #include "core/storage/storage.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -35,5 +36,8 @@ Status open_repository(const CommonOptions& options, ResolvedSettings& settings,
 
 // Prints "walvault COMMAND: message" and the hint, if any, to stderr.
 void print_error(const std::string& command, const Status& status);
+
+// Makes run() the command's action: exit status 0 when it returns ok, else its error printed and 1.
+void on_run(CLI::App& command, const std::string& name, int& exit_code, std::function<Status()> run);
 
 }  // namespace walvault

@@ -32,4 +32,28 @@ std::string hex_encode(std::string_view bytes)
     return out;
 }
 
+bool read_digits(std::string_view text, size_t& pos, size_t digits, int& value)
+{
+    if (pos + digits > text.size())
+        return false;
+    int v = 0;
+    for (size_t i = 0; i < digits; ++i) {
+        const char c = text[pos + i];
+        if (c < '0' || c > '9')
+            return false;
+        v = v * 10 + (c - '0');
+    }
+    value = v;
+    pos += digits;
+    return true;
+}
+
+bool read_char(std::string_view text, size_t& pos, char expected)
+{
+    if (pos >= text.size() || text[pos] != expected)
+        return false;
+    ++pos;
+    return true;
+}
+
 }  // namespace walvault

@@ -20,4 +20,9 @@ std::string to_lower_ascii(std::string_view s);
 // Lower-case hex of bytes: "\x01\xab" -> "01ab".
 std::string hex_encode(std::string_view bytes);
 
+// Parsing fixed-form text: reads exactly `digits` ASCII decimal digits at text[pos] into value, or the
+// character `expected`; advances pos only on success.
+bool read_digits(std::string_view text, size_t& pos, size_t digits, int& value);
+bool read_char(std::string_view text, size_t& pos, char expected);
+
 }  // namespace walvault

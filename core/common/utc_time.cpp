@@ -2,6 +2,8 @@
 // parsing, so neither the process's locale nor its time zone can change what is written or read.
 #include "core/common/utc_time.h"
 
+#include "core/common/text.h"
+
 #include <cstdio>
 #include <ctime>
 
@@ -9,30 +11,6 @@ namespace walvault {
 namespace {
 
 constexpr std::string_view k_utc_time_form = "2026-11-23T10:15:00Z";
-
-// Reads exactly `digits` decimal digits at text[pos]; advances pos.
-bool read_fixed_digits(std::string_view text, size_t& pos, size_t digits, int& value)
-{
-    if (pos + digits > text.size())
-        return false;
-    value = 0;
-    for (size_t i = 0; i < digits; ++i) {
-        const char c = text[pos + i];
-        if (c < '0' || c > '9')
-            return false;
-        value = value * 10 + (c - '0');
-    }
-    pos += digits;
-    return true;
-}
-
-bool read_char(std::string_view text, size_t& pos, char expected)
-{
-    if (pos >= text.size() || text[pos] != expected)
-        return false;
-    ++pos;
-    return true;
-}
 
 }  // namespace
 
@@ -55,12 +33,10 @@ Status parse_utc_time(std::string_view text, int64_t& unix_seconds)
     int year = 0;
     int month = 0;
     size_t pos = 0;
-    bool ok = read_fixed_digits(text, pos, 4, year) && read_char(text, pos, '-') &&
-        read_fixed_digits(text, pos, 2, month) && read_char(text, pos, '-') &&
-        read_fixed_digits(text, pos, 2, tm.tm_mday) && read_char(text, pos, 'T') &&
-        read_fixed_digits(text, pos, 2, tm.tm_hour) && read_char(text, pos, ':') &&
-        read_fixed_digits(text, pos, 2, tm.tm_min) && read_char(text, pos, ':') &&
-        read_fixed_digits(text, pos, 2, tm.tm_sec);
+    bool ok = read_digits(text, pos, 4, year) && read_char(text, pos, '-') && read_digits(text, pos, 2, month) &&
+        read_char(text, pos, '-') && read_digits(text, pos, 2, tm.tm_mday) && read_char(text, pos, 'T') &&
+        read_digits(text, pos, 2, tm.tm_hour) && read_char(text, pos, ':') && read_digits(text, pos, 2, tm.tm_min) &&
+        read_char(text, pos, ':') && read_digits(text, pos, 2, tm.tm_sec);
     if (ok && pos < text.size() && text[pos] == '.') {
         // Fractional seconds: at least one digit, any number of them, dropped.
         const size_t first = ++pos;

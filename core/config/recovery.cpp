@@ -32,30 +32,6 @@ constexpr int64_t k_us_per_second = 1000000;
 constexpr int64_t k_offset_probe_step_seconds = int64_t{30} * 60;
 constexpr int64_t k_offset_probe_window_seconds = int64_t{27} * 3600;
 
-// Reads exactly `digits` decimal digits at text[pos]; advances pos.
-bool read_digits(std::string_view text, size_t& pos, size_t digits, int& value)
-{
-    if (pos + digits > text.size())
-        return false;
-    value = 0;
-    for (size_t i = 0; i < digits; ++i) {
-        const char c = text[pos + i];
-        if (c < '0' || c > '9')
-            return false;
-        value = value * 10 + (c - '0');
-    }
-    pos += digits;
-    return true;
-}
-
-bool read_char(std::string_view text, size_t& pos, char expected)
-{
-    if (pos >= text.size() || text[pos] != expected)
-        return false;
-    ++pos;
-    return true;
-}
-
 bool is_digit(char c)
 {
     return c >= '0' && c <= '9';

@@ -27,5 +27,26 @@ TEST(Text, HexEncode)
     EXPECT_EQ(hex_encode(""), "");
 }
 
+TEST(Text, ReadDigitsAndChar)
+{
+    size_t pos = 0;
+    int v = -1;
+    EXPECT_TRUE(read_digits("2026-11", pos, 4, v));
+    EXPECT_EQ(v, 2026);
+    EXPECT_EQ(pos, 4u);
+    EXPECT_TRUE(read_char("2026-11", pos, '-'));
+    EXPECT_EQ(pos, 5u);
+    EXPECT_FALSE(read_digits("2026-11", pos, 3, v));  // runs past the end: nothing changes
+    EXPECT_EQ(pos, 5u);
+    EXPECT_EQ(v, 2026);
+    EXPECT_TRUE(read_digits("2026-11", pos, 2, v));
+    EXPECT_EQ(v, 11);
+    EXPECT_FALSE(read_char("2026-11", pos, '-'));  // at the end
+    pos = 0;
+    EXPECT_FALSE(read_digits("1a", pos, 2, v));
+    EXPECT_FALSE(read_char("1a", pos, '-'));
+    EXPECT_EQ(pos, 0u);
+}
+
 }  // namespace
 }  // namespace walvault

@@ -375,15 +375,7 @@ void add_backup_command(CLI::App& app, int& exit_code)
                std::to_string(k_default_archive_timeout_s) + ")")
         ->check(CLI::PositiveNumber);
     add_setting_flags(*cmd, ctx->common);
-    cmd->callback([ctx, &exit_code] {
-        const Status s = backup(*ctx);
-        if (!s.is_ok()) {
-            print_error(k_command, s);
-            exit_code = k_exit_failure;
-        } else {
-            exit_code = k_exit_ok;
-        }
-    });
+    on_run(*cmd, k_command, exit_code, [ctx] { return backup(*ctx); });
 }
 
 }  // namespace walvault

@@ -67,15 +67,7 @@ void add_backup_delete_command(CLI::App& app, int& exit_code)
         k_command, "Delete one backup from the repository (its manifest first; archived WAL is kept).");
     cmd->add_option("LABEL", ctx->label, "label of the backup (walvault list)")->required();
     add_setting_flags(*cmd, ctx->common);
-    cmd->callback([ctx, &exit_code] {
-        const Status s = backup_delete(*ctx);
-        if (!s.is_ok()) {
-            print_error(k_command, s);
-            exit_code = k_exit_failure;
-        } else {
-            exit_code = k_exit_ok;
-        }
-    });
+    on_run(*cmd, k_command, exit_code, [ctx] { return backup_delete(*ctx); });
 }
 
 }  // namespace walvault

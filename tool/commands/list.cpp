@@ -144,15 +144,7 @@ void add_list_command(CLI::App& app, int& exit_code)
     CLI::App* cmd = app.add_subcommand(k_command, "List the backups and the archived WAL (per timeline, with gaps).");
     cmd->add_flag("--json", ctx->json, "print one JSON document (fields: docs/restore.md)");
     add_setting_flags(*cmd, ctx->common);
-    cmd->callback([ctx, &exit_code] {
-        const Status s = list(*ctx);
-        if (!s.is_ok()) {
-            print_error(k_command, s);
-            exit_code = k_exit_failure;
-        } else {
-            exit_code = k_exit_ok;
-        }
-    });
+    on_run(*cmd, k_command, exit_code, [ctx] { return list(*ctx); });
 }
 
 }  // namespace walvault

@@ -536,15 +536,7 @@ void add_restore_command(CLI::App& app, int& exit_code)
     cmd->add_flag("--force", ctx->force,
         "remove what the data directory (and each tablespace's version directory) holds before restoring");
     add_setting_flags(*cmd, ctx->common);
-    cmd->callback([ctx, &exit_code] {
-        const Status s = restore(*ctx);
-        if (!s.is_ok()) {
-            print_error(k_command, s);
-            exit_code = k_exit_failure;
-        } else {
-            exit_code = k_exit_ok;
-        }
-    });
+    on_run(*cmd, k_command, exit_code, [ctx] { return restore(*ctx); });
 }
 
 }  // namespace walvault
