@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# Base backup and restore benchmark. Builds a pgbench database (pgbench -i -s SCALE, then a short pgbench
+# run so that balances are not all zero), stops it, and copies the stopped cluster once per tool, each copy
+# archiving with its own tool, so both back up the same data:
+#   pgBackRest, posix repo: backup --type=full --start-fast --process-max=2 --compress-type=zst (level 3),
+#               restore --process-max=2; archive_command = 'pgbackrest ... archive-push %p'
+#   walvault,   posix repo: backup --parallel 2 --checkpoint fast --compression zstd:3,
+#               restore --parallel 2; archive_library = 'walvault'
+# Times each command wall-clock (and its CPU), prints one line per figure with the ratio pgBackRest/walvault
+# and the stored sizes, then checks both restores: the same relation files (paths and sizes) as the
+# source, pg_verifybackup for walvault's, and the same row counts and balances once each restored cluster
+# has recovered. Usage: bench/backup_restore.sh
+# Each figure is the median of RUNS rounds (default 5; the tools' order alternates between rounds); the
+# ratio of each round, whose two runs shared the machine's load of the moment, is printed too.
+# Settings: SCALE (default 100), RUNS, BENCH_DIR, BENCH_USER, BENCH_PORT, BENCH_BUILD (yes; "no" uses the
+# walvault already installed, without running scripts/deps.sh and scripts/build.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SCALE=${SCALE:-100}
+RUNS=${RUNS:-5}
+BENCH_DIR=${BENCH_DIR:-/tmp/walvault-bench-backup}
+BENCH_USER=${BENCH_USER:-postgres}
+PORT=${BENCH_PORT:-54340}
+BENCH_BUILD=${BENCH_BUILD:-yes}
+
+if [ "$BENCH_BUILD" != no ]; then
+    ./scripts/deps.sh
+    ./scripts/build.sh
+fi
+command -v pgbackrest >/dev/null || {
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq pgbackrest >/dev/null
+}
+bindir=$(pg_config --bindir)
+
+as_user() { if [ "$(id -u)" -eq 0 ]; then runuser -u "$BENCH_USER" -- "$@"; else "$@"; fi; }
+[ "$(id -u)" -eq 0 ] || BENCH_USER=$(id -un)
+sql() { as_user "$bindir/psql" -X -q -A -t -h "$BENCH_DIR" -p "$PORT" -d postgres -c "$1"; }
+pgctl() { as_user "$bindir/pg_ctl" -D "$1" -l "$BENCH_DIR/$(basename "$1").log" -w "${@:2}" >/dev/null; }
+
+stop_all() {
+    for d in "$BENCH_DIR"/*/; do
+        [ -f "$d/postmaster.pid" ] && as_user "$bindir/pg_ctl" -D "$d" -m immediate stop >/dev/null 2>&1 || true
+    done
+}
+trap stop_all EXIT
+stop_all
+rm -rf "$BENCH_DIR"
+mkdir -p "$BENCH_DIR"
+[ "$(id -u)" -ne 0 ] || chown "$BENCH_USER" "$BENCH_DIR"
+
+# A copy of the tool for this run: others may install a new walvault meanwhile, and restore_command names
+# the binary that ran walvault restore.
+walvault=$BENCH_DIR/bin/walvault
+mkdir -p "$BENCH_DIR/bin"
+cp -p "$bindir/walvault" "$walvault"
+pgbr_conf=$BENCH_DIR/pgbackrest.conf
+pgbr() { as_user pgbackrest --config="$pgbr_conf" --stanza=bench "$@"; }
+conninfo="host=$BENCH_DIR port=$PORT dbname=postgres"
+# What a correct restore must give back: row counts and balances of the pgbench tables.
+check_query="SELECT (SELECT count(*) FROM pgbench_accounts) || ' ' || (SELECT sum(abalance) FROM pgbench_accounts)
+    || ' ' || (SELECT count(*) FROM pgbench_history) || ' ' || (SELECT sum(bbalance) FROM pgbench_branches)
+    || ' ' || (SELECT sum(tbalance) FROM pgbench_tellers)"
+
+# The relation files of a data directory, with sizes: what both tools must restore, byte for byte in size.
+relation_files() { (cd "$1" && find base global -type f ! -name pg_internal.init -printf '%p %s\n' | sort); }
+
+# Runs a command as the bench user with its output in LOG; prints "wall user system" seconds.
+timed() {
+    local log=$1 out
+    shift
+    sync  # what earlier steps wrote is not flushed inside the next timed command
+    out=$( { TIMEFORMAT='%R %U %S'; time as_user "$@" >"$log" 2>&1; } 2>&1 ) || {
+        echo "failed: $* (log $log):" >&2; tail -n 20 "$log" >&2; exit 1
+    }
+    echo "$out"
+}
+
+# A started server is recovering to the end of its archive; waits until it is a primary again.
+wait_promoted() {
+    local tries=0
+    until [ "$(sql 'SELECT pg_is_in_recovery()' 2>/dev/null || true)" = f ]; do
+        sleep 0.2
+        tries=$((tries + 1))
+        [ "$tries" -lt 1500 ] || { echo "$1 did not finish recovery" >&2; tail -n 20 "$BENCH_DIR/$1.log" >&2; exit 1; }
+    done
+}
+
+mb() { echo "scale=1; $1 / 1048576" | bc -l; }
+ratio() { echo "scale=2; $1 / $2" | bc -l; }
+
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(pgbackrest version); $("$walvault" --version) (installed $(date -u -r "$walvault" '+%F %H:%M') UTC, sha256 $(sha256sum "$walvault" | cut -c1-12), module $(sha256sum "$(pg_config --pkglibdir)/walvault.so" | cut -c1-12)); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# The source: pgbench at SCALE, stopped. Archiving is off while it loads (each copy turns it on, so no
+# backlog of .ready segments competes with the backup), autovacuum off so that no file changes meanwhile.
+t0=$(date +%s)
+dir=$BENCH_DIR/template
+as_user "$bindir/initdb" -D "$dir" -A trust >/dev/null
+cat >> "$dir/postgresql.conf" <<CONF
+port = $PORT
+listen_addresses = ''
+unix_socket_directories = '$BENCH_DIR'
+archive_mode = off
+max_wal_size = '8GB'
+checkpoint_timeout = '1h'
+autovacuum = off
+log_min_messages = error
+CONF
+pgctl "$dir" start
+as_user "$bindir/pgbench" -h "$BENCH_DIR" -p "$PORT" -i -s "$SCALE" -q postgres >/dev/null 2>&1
+as_user "$bindir/pgbench" -h "$BENCH_DIR" -p "$PORT" -n -c 2 -j 2 -t 1000 postgres >/dev/null 2>&1
+sql "VACUUM ANALYZE" >/dev/null
+sql "CHECKPOINT" >/dev/null
+expected=$(sql "$check_query")
+source_mb=$(du -sm --exclude=pg_wal "$dir" | cut -f1)
+pgctl "$dir" stop -m fast
+source_files=$(relation_files "$dir")
+for c in walvault pgbackrest; do
+    as_user cp -a "$dir" "$BENCH_DIR/$c"
+    as_user mkdir -m 0700 "$BENCH_DIR/repo-$c"
+done
+echo "== pgbench -i -s $SCALE + 2000 transactions: data directory $source_mb MB without pg_wal ($(echo "$source_files" | wc -l) relation files), ready in $(($(date +%s) - t0)) s"
+
+# pgBackRest's copy archives with archive-push into a fresh stanza; walvault's with the module.
+cat > "$pgbr_conf" <<CONF
+[global]
+repo1-path=$BENCH_DIR/repo-pgbackrest
+spool-path=$BENCH_DIR/pgbackrest-spool
+lock-path=$BENCH_DIR/pgbackrest-lock
+log-path=$BENCH_DIR/pgbackrest-log
+log-level-console=warn
+log-level-file=info
+compress-type=zst
+[bench]
+pg1-path=$BENCH_DIR/pgbackrest
+pg1-port=$PORT
+pg1-socket-path=$BENCH_DIR
+CONF
+chown "$BENCH_USER" "$pgbr_conf" 2>/dev/null || true
+as_user mkdir -p "$BENCH_DIR/pgbackrest-spool" "$BENCH_DIR/pgbackrest-lock" "$BENCH_DIR/pgbackrest-log"
+cat >> "$BENCH_DIR/pgbackrest/postgresql.conf" <<CONF
+archive_mode = on
+archive_command = 'pgbackrest --config=$pgbr_conf --stanza=bench archive-push %p'
+CONF
+cat >> "$BENCH_DIR/walvault/postgresql.conf" <<CONF
+shared_preload_libraries = 'walvault'
+archive_mode = on
+archive_library = 'walvault'
+walvault.repo = '$BENCH_DIR/repo-walvault'
+walvault.compression = 'zstd:3'
+walvault.parallel = 2
+CONF
+pgctl "$BENCH_DIR/pgbackrest" start
+pgbr stanza-create >/dev/null
+pgctl "$BENCH_DIR/pgbackrest" stop -m fast
+
+# One backup or restore of one tool, timed; "wall user system" seconds are added to the tool's lists.
+declare -A wall=() cpu=()
+record() {
+    local w u s
+    read -r w u s <<<"$2"
+    wall[$1]="${wall[$1]:-} $w"
+    cpu[$1]=$(echo "${cpu[$1]:-0} + $u + $s" | bc -l)
+}
+backup() {
+    local c=$1 run=$2 t
+    pgctl "$BENCH_DIR/$c" start
+    if [ "$c" = pgbackrest ]; then
+        t=$(timed "$BENCH_DIR/backup-$c-$run.out" pgbackrest --config="$pgbr_conf" --stanza=bench backup \
+            --type=full --start-fast --process-max=2 --compress-type=zst)
+    else
+        t=$(timed "$BENCH_DIR/backup-$c-$run.out" "$walvault" backup --repo "$BENCH_DIR/repo-walvault" \
+            --dbname "$conninfo" --label "run$run" --parallel 2 --checkpoint fast --compression zstd:3)
+    fi
+    pgctl "$BENCH_DIR/$c" stop -m fast
+    record "backup-$c" "$t"
+}
+# Into an empty directory that exists (pgBackRest wants it there); pgBackRest restores its newest backup.
+restore() {
+    local c=$1 run=$2 t
+    rm -rf "$BENCH_DIR/restore-$c"
+    as_user mkdir -m 0700 "$BENCH_DIR/restore-$c"
+    if [ "$c" = pgbackrest ]; then
+        t=$(timed "$BENCH_DIR/restore-$c-$run.out" pgbackrest --config="$pgbr_conf" --stanza=bench \
+            --pg1-path="$BENCH_DIR/restore-$c" restore --process-max=2)
+    else
+        t=$(timed "$BENCH_DIR/restore-$c-$run.out" "$walvault" restore "run$run" --repo "$BENCH_DIR/repo-walvault" \
+            --pgdata "$BENCH_DIR/restore-$c" --parallel 2)
+    fi
+    record "restore-$c" "$t"
+    local got
+    got=$(relation_files "$BENCH_DIR/restore-$c")
+    [ "$got" = "$source_files" ] || {
+        echo "$c restored other relation files than the source has:" >&2
+        diff <(echo "$source_files") <(echo "$got") | head -n 20 >&2
+        exit 1
+    }
+}
+# The median of the numbers on standard input, one or more per line.
+median() { tr -s ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# RUNS rounds, the order of the tools alternating, so that neither always goes first.
+for ((run = 1; run <= RUNS; run++)); do
+    order="pgbackrest walvault"
+    [ $((run % 2)) -eq 1 ] || order="walvault pgbackrest"
+    for c in $order; do backup "$c" "$run"; done
+    for c in $order; do restore "$c" "$run"; done
+done
+
+# Where the time goes: walvault prints its copy time; pgBackRest's log has the phases' timestamps.
+wv_copy=$(sed -n 's/.* in \([0-9.]*\) s (start.*/\1/p' "$BENCH_DIR"/backup-walvault-*.out | median)
+wv_rcopy=$(sed -n 's/^restored backup .* in \([0-9.]*\) s$/\1/p' "$BENCH_DIR"/restore-walvault-*.out | median)
+pb_copy=$(awk '/backup start archive =/ {split($2, a, ":"); s = a[1] * 3600 + a[2] * 60 + a[3]}
+    /execute non-exclusive backup stop/ {split($2, a, ":"); printf "%.1f\n", a[1] * 3600 + a[2] * 60 + a[3] - s}' \
+    "$BENCH_DIR/pgbackrest-log/bench-backup.log" | median)
+
+# Stored sizes of the newest backup of each.
+wv_stored=$(as_user "$walvault" list --json --repo "$BENCH_DIR/repo-walvault" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["backups"][-1]["stored_size"])')
+pb_stored=$(pgbr info --output=json |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["backup"][-1]["info"]["repository"]["size"])')
+
+for kind in backup restore; do
+    w=$(echo "${wall[$kind-walvault]}" | median) p=$(echo "${wall[$kind-pgbackrest]}" | median)
+    printf '%s: walvault %.1f s, pgBackRest %.1f s, ratio %.2fx (pgBackRest / walvault, medians of %d; target >= 1.5x)\n' \
+        "$kind" "$w" "$p" "$(ratio "$p" "$w")" "$RUNS"
+    read -r -a ws <<<"${wall[$kind-walvault]}"
+    read -r -a ps <<<"${wall[$kind-pgbackrest]}"
+    rounds=""
+    for ((i = 0; i < RUNS; i++)); do rounds+=" $(printf '%.1f/%.1f=%.2fx' "${ps[i]}" "${ws[i]}" "$(ratio "${ps[i]}" "${ws[i]}")")"; done
+    printf '  rounds (pgBackRest/walvault):%s; best: walvault %.1f s, pgBackRest %.1f s; mean CPU (user+system): walvault %.1f s, pgBackRest %.1f s\n' \
+        "$rounds" "$(printf '%s\n' "${ws[@]}" | sort -g | head -n 1)" "$(printf '%s\n' "${ps[@]}" | sort -g | head -n 1)" \
+        "$(echo "${cpu[$kind-walvault]} / $RUNS" | bc -l)" "$(echo "${cpu[$kind-pgbackrest]} / $RUNS" | bc -l)"
+done
+printf 'stored: walvault %s MB, pgBackRest %s MB (one backup of %s MB); load average at the end %s\n' \
+    "$(mb "$wv_stored")" "$(mb "$pb_stored")" "$source_mb" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf 'copy phase (median): backup walvault %s s, pgBackRest %s s; restore walvault %s s (the rest: checkpoint, WAL wait, start-up)\n' \
+    "${wv_copy:-?}" "${pb_copy:-?}" "${wv_rcopy:-?}"
+
+# Correctness of the last round: walvault's manifest, and the same data after recovery.
+as_user "$bindir/pg_verifybackup" -n -q "$BENCH_DIR/restore-walvault"
+for c in walvault pgbackrest; do
+    pgctl "$BENCH_DIR/restore-$c" start -o "-c archive_mode=off"
+    wait_promoted "restore-$c"
+    got=$(sql "$check_query")
+    pgctl "$BENCH_DIR/restore-$c" stop -m immediate
+    [ "$got" = "$expected" ] || { echo "$c restored \"$got\", the source had \"$expected\"" >&2; exit 1; }
+done
+echo "checked: both restores have the source's $(echo "$source_files" | wc -l) relation files (paths and sizes)," \
+    "pg_verifybackup passes on walvault's, and after recovery both give the source's rows and balances ($expected)"
+stop_all
+rm -rf "$BENCH_DIR"

@@ -1,0 +1,291 @@
+#!/usr/bin/env bash
+# Replay-from-the-archive benchmark. A cluster archiving with walvault takes a walvault base backup, then
+# writes SEGMENTS WAL segments of compressible WAL (a pgbench -i -s 10 loop) that walvault archives; the
+# same segment files are pushed into a pgBackRest repository and kept aside. The backup is restored once
+# and copied once per contender, which differ only in where recovery gets the WAL from:
+#   walvault     restore_command = 'walvault wal-fetch ...' as walvault restore wrote it (with --prefetch
+#                when `walvault wal-fetch --help` offers it)
+#   pgBackRest   restore_command = 'pgbackrest ... archive-get %f "%p"', archive-async=y with its default
+#                queue (archive-get-queue-max 128 MiB), process-max=2, posix repo, zst
+#   pg_wal       the limit: the same segments copied into pg_wal before start, restore_command = 'false'
+# Times each from pg_ctl start to the end of replay (the timestamp of "redo done" in its log; the time until
+# it has promoted is printed too), prints one line with the three figures and the ratios, and
+# checks that all three replayed to the same LSN and give the source's rows. Usage: bench/replay.sh
+# Each figure is the median of RUNS rounds (default 2, which keeps it under 10 minutes on a loaded 2-core
+# machine; for an even count the lower middle; the order of the contenders rotates between rounds).
+# Settings: SEGMENTS (default 200), RUNS, BASE_SCALE (pgbench scale of the backed-up data, default 10),
+# PREFETCH (value for wal-fetch --prefetch when it takes one, default 8: pgBackRest's default queue of
+# 128 MiB), BENCH_DIR, BENCH_USER, BENCH_PORT, BENCH_BUILD (yes; "no" uses the installed walvault).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SEGMENTS=${SEGMENTS:-200}
+RUNS=${RUNS:-2}
+BASE_SCALE=${BASE_SCALE:-10}
+PREFETCH=${PREFETCH:-8}
+BENCH_DIR=${BENCH_DIR:-/tmp/walvault-bench-replay}
+BENCH_USER=${BENCH_USER:-postgres}
+PORT=${BENCH_PORT:-54341}
+BENCH_BUILD=${BENCH_BUILD:-yes}
+
+if [ "$BENCH_BUILD" != no ]; then
+    ./scripts/deps.sh
+    ./scripts/build.sh
+fi
+command -v pgbackrest >/dev/null || {
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq pgbackrest >/dev/null
+}
+bindir=$(pg_config --bindir)
+
+as_user() { if [ "$(id -u)" -eq 0 ]; then runuser -u "$BENCH_USER" -- "$@"; else "$@"; fi; }
+[ "$(id -u)" -eq 0 ] || BENCH_USER=$(id -un)
+sql() { as_user "$bindir/psql" -X -q -A -t -h "$BENCH_DIR" -p "$PORT" -d postgres -c "$1"; }
+pgctl() { as_user "$bindir/pg_ctl" -D "$1" -l "$BENCH_DIR/$(basename "$1").log" -w "${@:2}" >/dev/null; }
+
+# pgBackRest's asynchronous archive-get outlives the server that started it. Its lock file names its PID
+# (first line, or "pid" in the JSON of newer versions); it is ours only if it runs with our config file.
+stop_pgbackrest_async() {
+    local lock pid tries
+    for lock in "$BENCH_DIR"/pgbackrest-lock/*.lock; do
+        [ -f "$lock" ] || continue
+        pid=$(sed -n -e '1s/^\([0-9][0-9]*\)$/\1/p' -e 's/.*"pid":\([0-9][0-9]*\).*/\1/p' "$lock" | head -n 1)
+        [ -n "$pid" ] && tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline" | grep -q -- "--config=$BENCH_DIR/" || continue
+        tries=0
+        while kill -0 "$pid" 2>/dev/null && [ "$tries" -lt 50 ]; do sleep 0.1; tries=$((tries + 1)); done
+        kill "$pid" 2>/dev/null || true
+    done
+}
+# walvault's prefetcher, too, outlives the server (until it has been idle for a while); its lock file in the
+# spool names its PID.
+stop_walvault_prefetcher() {
+    local lock pid
+    for lock in "$BENCH_DIR"/*/pg_wal/walvault-spool/prefetch.lock; do
+        [ -f "$lock" ] || continue
+        pid=$(head -n 1 "$lock" | sed -n 's/^\([0-9][0-9]*\)$/\1/p')
+        [ -n "$pid" ] && tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline" | grep -q -- "wal-fetch.*$BENCH_DIR/" || continue
+        kill "$pid" 2>/dev/null || true
+    done
+}
+stop_all() {
+    for d in "$BENCH_DIR"/*/; do
+        [ -f "$d/postmaster.pid" ] && as_user "$bindir/pg_ctl" -D "$d" -m immediate stop >/dev/null 2>&1 || true
+    done
+    stop_pgbackrest_async
+    stop_walvault_prefetcher
+}
+trap stop_all EXIT
+stop_all
+rm -rf "$BENCH_DIR"
+mkdir -p "$BENCH_DIR"
+[ "$(id -u)" -ne 0 ] || chown "$BENCH_USER" "$BENCH_DIR"
+
+# A copy of the tool for this run: others may install a new walvault meanwhile, and restore_command names
+# the binary that ran walvault restore.
+walvault=$BENCH_DIR/bin/walvault
+mkdir -p "$BENCH_DIR/bin"
+cp -p "$bindir/walvault" "$walvault"
+pgbr_conf=$BENCH_DIR/pgbackrest.conf
+pgbr() { as_user pgbackrest --config="$pgbr_conf" --stanza=bench "$@"; }
+check_query="SELECT (SELECT count(*) FROM pgbench_accounts) || ' ' || (SELECT sum(aid) FROM pgbench_accounts)
+    || ' ' || (SELECT count(*) FROM pgbench_tellers) || ' ' || (SELECT count(*) FROM pgbench_branches)"
+workload="pgbench -i -s 10 loop (COPY and index builds: compressible)"
+
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(pgbackrest version); $("$walvault" --version) (installed $(date -u -r "$walvault" '+%F %H:%M') UTC, sha256 $(sha256sum "$walvault" | cut -c1-12), module $(sha256sum "$(pg_config --pkglibdir)/walvault.so" | cut -c1-12)); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# The source archives with walvault from the start; pgBackRest's stanza is made while it runs.
+t0=$(date +%s)
+src=$BENCH_DIR/source
+as_user "$bindir/initdb" -D "$src" -A trust >/dev/null
+as_user mkdir -m 0700 "$BENCH_DIR/repo-walvault" "$BENCH_DIR/repo-pgbackrest" "$BENCH_DIR/wal"
+cat >> "$src/postgresql.conf" <<CONF
+port = $PORT
+listen_addresses = ''
+unix_socket_directories = '$BENCH_DIR'
+shared_preload_libraries = 'walvault'
+archive_mode = on
+archive_library = 'walvault'
+walvault.repo = '$BENCH_DIR/repo-walvault'
+walvault.compression = 'zstd:3'
+walvault.parallel = 2
+max_wal_size = '64GB'
+checkpoint_timeout = '1h'
+autovacuum = off
+log_min_messages = error
+CONF
+cat > "$pgbr_conf" <<CONF
+[global]
+repo1-path=$BENCH_DIR/repo-pgbackrest
+spool-path=$BENCH_DIR/pgbackrest-spool
+lock-path=$BENCH_DIR/pgbackrest-lock
+log-path=$BENCH_DIR/pgbackrest-log
+log-level-console=error
+log-level-file=off
+compress-type=zst
+process-max=2
+[bench]
+pg1-path=$src
+pg1-port=$PORT
+pg1-socket-path=$BENCH_DIR
+CONF
+chown "$BENCH_USER" "$pgbr_conf" 2>/dev/null || true
+as_user mkdir -p "$BENCH_DIR/pgbackrest-spool" "$BENCH_DIR/pgbackrest-lock" "$BENCH_DIR/pgbackrest-log"
+pgctl "$src" start
+as_user "$bindir/pgbench" -h "$BENCH_DIR" -p "$PORT" -i -s "$BASE_SCALE" -q postgres >/dev/null 2>&1
+as_user "$walvault" backup --repo "$BENCH_DIR/repo-walvault" --dbname "host=$BENCH_DIR port=$PORT dbname=postgres" \
+    --label base --checkpoint fast >/dev/null
+pgbr stanza-create >/dev/null
+read -r start_lsn start_wal < <(as_user "$walvault" list --json --repo "$BENCH_DIR/repo-walvault" |
+    python3 -c 'import json, sys; b = json.load(sys.stdin)["backups"][0]; print(b["start_lsn"], b["start_wal"])')
+
+# WAL after the backup: at least SEGMENTS segments from its start, archived by walvault as they fill.
+while [ "$(sql "SELECT floor((pg_current_wal_lsn() - '$start_lsn') / 16777216)")" -lt "$SEGMENTS" ]; do
+    as_user "$bindir/pgbench" -h "$BENCH_DIR" -p "$PORT" -i -s 10 -q postgres >/dev/null 2>&1
+done
+expected=$(sql "$check_query")
+last_wal=$(sql "SELECT pg_walfile_name(pg_switch_wal())")
+until [ "$(sql "SELECT last_archived_wal FROM pg_stat_archiver")" = "$last_wal" ]; do sleep 0.1; done
+
+# The segments from the backup's start to the last archived one, copied aside as PostgreSQL wrote them
+# (before the shutdown checkpoint, which recycles them; none ran in between); then pushed into
+# pgBackRest's repository.
+seg() { echo $((16#${1:8:8} * 256 + 16#${1:16:8})); }
+for ((n = $(seg "$start_wal"); n <= $(seg "$last_wal"); n++)); do
+    name=$(printf '%s%08X%08X' "${start_wal:0:8}" $((n / 256)) $((n % 256)))
+    as_user cp "$src/pg_wal/$name" "$BENCH_DIR/wal/$name"
+done
+pgctl "$src" stop -m fast
+# The stop switches to a new segment when the last one holds WAL written after our switch (a running-xacts
+# record), and walvault archives it: take it from the repository, so that every contender has the same WAL.
+archived_last=$(as_user "$walvault" list --json --repo "$BENCH_DIR/repo-walvault" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["wal"][0]["last_segment"])')
+for ((n = $(seg "$last_wal") + 1; n <= $(seg "$archived_last"); n++)); do
+    name=$(printf '%s%08X%08X' "${start_wal:0:8}" $((n / 256)) $((n % 256)))
+    as_user "$walvault" wal-fetch --repo "$BENCH_DIR/repo-walvault" "$name" "$BENCH_DIR/wal/$name"
+    last_wal=$name
+done
+count=$(find "$BENCH_DIR/wal" -type f | wc -l)
+find "$BENCH_DIR/wal" -type f -printf '%f\n' | sort |
+    as_user xargs -P 2 -I{} pgbackrest --config="$pgbr_conf" --stanza=bench --no-archive-async archive-push \
+        "$BENCH_DIR/wal/{}"
+pushed=$(find "$BENCH_DIR/repo-pgbackrest/archive" -type f -name '0000*' | wc -l)
+[ "$pushed" -ge "$count" ] || { echo "pgBackRest holds $pushed segments of $count" >&2; exit 1; }
+echo "== $count segments ($start_wal to $last_wal) of WAL from a $workload, after a base backup of pgbench -i -s $BASE_SCALE; ready in $(($(date +%s) - t0)) s"
+# Stored bytes of these segments in a repository (object names start with the segment name).
+stored_mb() {
+    find "$1" -type f -name '0000*' -printf '%f %s\n' |
+        awk 'NR == FNR { want[$1] = 1; next } substr($1, 1, 24) in want { s += $2 } END { printf "%.1f", s / 1048576 }' \
+            <(ls "$BENCH_DIR/wal") -
+}
+echo "stored: raw $((count * 16)) MB, walvault $(stored_mb "$BENCH_DIR/repo-walvault/wal") MB, pgBackRest $(stored_mb "$BENCH_DIR/repo-pgbackrest/archive") MB"
+
+# One restore of the base backup, one copy of it per contender.
+as_user "$walvault" restore base --repo "$BENCH_DIR/repo-walvault" --pgdata "$BENCH_DIR/restored" >/dev/null
+if "$walvault" wal-fetch --help | grep -q -- '--prefetch'; then
+    if "$walvault" wal-fetch --help | grep -E -q -- '--prefetch[^ ]* +(TEXT|INT|UINT|NUM)'; then
+        prefetch_arg="--prefetch=$PREFETCH"
+    else
+        prefetch_arg="--prefetch"
+    fi
+    prefetch_note="prefetch used ($prefetch_arg)"
+    [ "$PREFETCH" != 0 ] || prefetch_note="prefetch off ($prefetch_arg)"
+else
+    prefetch_arg=""
+    prefetch_note="prefetch not used (this walvault's wal-fetch has no --prefetch: one segment per call)"
+fi
+set_restore_command() {
+    as_user sed -i "s|^restore_command = .*|restore_command = '$2'|" "$1/postgresql.auto.conf"
+}
+prepare() {
+    local c=$1 dir=$BENCH_DIR/replay-$1
+    as_user cp -a "$BENCH_DIR/restored" "$dir"
+    case $c in
+        walvault)
+            [ -z "$prefetch_arg" ] || as_user sed -i "/^restore_command = /s| wal-fetch | wal-fetch $prefetch_arg |" \
+                "$dir/postgresql.auto.conf"
+            ;;
+        pgbackrest)
+            # An empty queue: segments left in the spool by an earlier round would be served without a fetch.
+            rm -rf "$BENCH_DIR/pgbackrest-spool/archive"
+            sed -e "s|^pg1-path=.*|pg1-path=$dir|" -e 's|^\[bench\]|archive-async=y\n[bench]|' "$pgbr_conf" \
+                > "$BENCH_DIR/pgbackrest-replay.conf"
+            chown "$BENCH_USER" "$BENCH_DIR/pgbackrest-replay.conf" 2>/dev/null || true
+            set_restore_command "$dir" "pgbackrest --config=$BENCH_DIR/pgbackrest-replay.conf --stanza=bench archive-get %f \"%p\""
+            ;;
+        pg_wal)
+            set_restore_command "$dir" "false"
+            as_user cp "$BENCH_DIR"/wal/* "$dir/pg_wal/"
+            ;;
+    esac
+    grep '^restore_command = ' "$dir/postgresql.auto.conf" | tail -n 1
+}
+
+# Starts one contender; prints "to_redo_done to_promoted redo_lsn redo_elapsed redo_cpu_user redo_cpu_system"
+# (seconds from pg_ctl start to the log's "redo done" line, which follows the last fetch, and to the end of
+# the end-of-recovery checkpoint, which is the same work for every contender).
+replay() {
+    local dir=$BENCH_DIR/replay-$1 log=$BENCH_DIR/replay-$1.log start now
+    rm -f "$log"
+    sync  # the copies' dirty pages are written before, not during, the timed part
+    start=$(date +%s.%N)
+    as_user "$bindir/pg_ctl" -D "$dir" -l "$log" -o "-c archive_mode=off" start >/dev/null
+    until grep -q 'database system is ready to accept connections' "$log" 2>/dev/null; do
+        if grep -E -q 'FATAL|PANIC' "$log" 2>/dev/null ||
+            [ "$(echo "$(date +%s.%N) - $start > 600" | bc -l)" = 1 ]; then
+            echo "$1: recovery failed or took over 600 s:" >&2
+            tail -n 20 "$log" >&2
+            exit 1
+        fi
+        sleep 0.02
+    done
+    now=$(date +%s.%N)
+    local line done_at
+    line=$(sed -n 's/.*redo done at \([0-9A-F/]*\) system usage: CPU: user: \([0-9.]*\) s, system: \([0-9.]*\) s, elapsed: \([0-9.]*\) s.*/\1 \4 \2 \3/p' "$log")
+    done_at=$(date -d "$(grep 'redo done at' "$log" | cut -d' ' -f1-3)" +%s.%N)
+    echo "$(echo "$done_at - $start" | bc -l) $(echo "$now - $start" | bc -l) $line"
+}
+
+contenders=(walvault pgbackrest pg_wal)
+echo "restore_command per contender:"
+for c in "${contenders[@]}"; do
+    printf '  %-10s %s\n' "$c" "$(prepare "$c")"
+    rm -rf "$BENCH_DIR/replay-$c"
+done
+declare -A secs=() promoted=() lsn=()
+for ((run = 1; run <= RUNS; run++)); do
+    for ((k = 0; k < 3; k++)); do
+        c=${contenders[$(((k + run - 1) % 3))]}
+        prepare "$c" >/dev/null
+        out=$(replay "$c")
+        read -r s p l redo user sys <<<"$out"
+        [ -n "${l:-}" ] || { echo "$c: no \"redo done\" line in its log" >&2; exit 1; }
+        secs[$c]="${secs[$c]:-} $s"
+        promoted[$c]="${promoted[$c]:-} $p"
+        lsn[$c]=$l
+        state=$(sql "SELECT pg_is_in_recovery()")
+        got=$(sql "$check_query")
+        pgctl "$BENCH_DIR/replay-$c" stop -m immediate
+        stop_pgbackrest_async
+        stop_walvault_prefetcher
+        [ "$state" = f ] || { echo "$c: still in recovery" >&2; exit 1; }
+        [ "$got" = "$expected" ] || { echo "$c: replayed data gives \"$got\", the source had \"$expected\"" >&2; exit 1; }
+        printf '  round %d %-10s %5.1f s to "redo done" at %s (redo %s s; startup process CPU: user %s s, system %s s), %5.1f s to promoted\n' \
+            "$run" "$c" "$s" "$l" "$redo" "$user" "$sys" "$p"
+        rm -rf "$BENCH_DIR/replay-$c"
+        [ "$l" = "${lsn[walvault]:-$l}" ] && [ "$l" = "${lsn[pg_wal]:-$l}" ] && [ "$l" = "${lsn[pgbackrest]:-$l}" ] || {
+            echo "the contenders stopped replay at different points: ${lsn[*]}" >&2; exit 1
+        }
+    done
+done
+median() { tr -s ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# The figure: pg_ctl start to "redo done", median of the rounds.
+w=$(echo "${secs[walvault]}" | median) p=$(echo "${secs[pgbackrest]}" | median) z=$(echo "${secs[pg_wal]}" | median)
+printf 'replay: walvault %.1f s, pgBackRest %.1f s (pgBackRest / walvault %.2fx), pg_wal %.1f s (walvault / limit %.2fx)\n' \
+    "$w" "$p" "$(echo "$p / $w" | bc -l)" "$z" "$(echo "$w / $z" | bc -l)"
+echo "  medians of $RUNS rounds; $count segments of WAL from a $workload; walvault $prefetch_note; load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '  to promoted (after the end-of-recovery checkpoint): walvault %.1f s, pgBackRest %.1f s, pg_wal %.1f s\n' \
+    "$(echo "${promoted[walvault]}" | median)" "$(echo "${promoted[pgbackrest]}" | median)" \
+    "$(echo "${promoted[pg_wal]}" | median)"
+echo "checked: every round of all three replayed to ${lsn[pg_wal]}, promoted, and gave the source's rows ($expected)"
+stop_all
+rm -rf "$BENCH_DIR"
