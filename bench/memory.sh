@@ -19,13 +19,8 @@ BENCH_USER=${BENCH_USER:-postgres}
 PORT=${BENCH_PORT:-54349}
 TARGET_MIB=64
 
-./scripts/deps.sh
-./scripts/build.sh
-bindir=$(pg_config --bindir)
-
-as_user() { if [ "$(id -u)" -eq 0 ]; then runuser -u "$BENCH_USER" -- "$@"; else "$@"; fi; }
-[ "$(id -u)" -eq 0 ] || BENCH_USER=$(id -un)
-sql() { as_user "$bindir/psql" -X -q -A -t -h "$BENCH_DIR" -p "$PORT" -d postgres -c "$1"; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 data=$BENCH_DIR/data
 
 stop_all() {

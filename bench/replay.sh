@@ -26,22 +26,8 @@ PREFETCH=${PREFETCH:-8}
 BENCH_DIR=${BENCH_DIR:-/tmp/walvault-bench-replay}
 BENCH_USER=${BENCH_USER:-postgres}
 PORT=${BENCH_PORT:-54341}
-BENCH_BUILD=${BENCH_BUILD:-yes}
-
-if [ "$BENCH_BUILD" != no ]; then
-    ./scripts/deps.sh
-    ./scripts/build.sh
-fi
-command -v pgbackrest >/dev/null || {
-    sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq pgbackrest >/dev/null
-}
-bindir=$(pg_config --bindir)
-
-as_user() { if [ "$(id -u)" -eq 0 ]; then runuser -u "$BENCH_USER" -- "$@"; else "$@"; fi; }
-[ "$(id -u)" -eq 0 ] || BENCH_USER=$(id -un)
-sql() { as_user "$bindir/psql" -X -q -A -t -h "$BENCH_DIR" -p "$PORT" -d postgres -c "$1"; }
-pgctl() { as_user "$bindir/pg_ctl" -D "$1" -l "$BENCH_DIR/$(basename "$1").log" -w "${@:2}" >/dev/null; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 # pgBackRest's asynchronous archive-get outlives the server that started it. Its lock file names its PID
 # (first line, or "pid" in the JSON of newer versions); it is ours only if it runs with our config file.
