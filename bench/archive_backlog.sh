@@ -28,9 +28,7 @@ stop_all() {
 }
 trap stop_all EXIT
 stop_all
-rm -rf "$BENCH_DIR"
-mkdir -p "$BENCH_DIR"
-[ "$(id -u)" -ne 0 ] || chown "$BENCH_USER" "$BENCH_DIR"
+fresh_bench_dir
 
 # A cluster with a backlog of at least SEGMENTS .ready segments of the given kind, stopped.
 make_template() {

@@ -28,9 +28,7 @@ stop_all() {
 }
 trap stop_all EXIT
 stop_all
-rm -rf "$BENCH_DIR"
-mkdir -p "$BENCH_DIR"
-[ "$(id -u)" -ne 0 ] || chown "$BENCH_USER" "$BENCH_DIR"
+fresh_bench_dir
 
 as_user "$bindir/initdb" -D "$data" -A trust >/dev/null
 cat >> "$data/postgresql.conf" <<CONF

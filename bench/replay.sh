@@ -62,15 +62,9 @@ stop_all() {
 }
 trap stop_all EXIT
 stop_all
-rm -rf "$BENCH_DIR"
-mkdir -p "$BENCH_DIR"
-[ "$(id -u)" -ne 0 ] || chown "$BENCH_USER" "$BENCH_DIR"
+fresh_bench_dir
 
-# A copy of the tool for this run: others may install a new walvault meanwhile, and restore_command names
-# the binary that ran walvault restore.
-walvault=$BENCH_DIR/bin/walvault
-mkdir -p "$BENCH_DIR/bin"
-cp -p "$bindir/walvault" "$walvault"
+pin_walvault
 pgbr_conf=$BENCH_DIR/pgbackrest.conf
 pgbr() { as_user pgbackrest --config="$pgbr_conf" --stanza=bench "$@"; }
 check_query="SELECT (SELECT count(*) FROM pgbench_accounts) || ' ' || (SELECT sum(aid) FROM pgbench_accounts)
