@@ -24,9 +24,9 @@ fresh_bench_dir() {
 }
 
 # A copy of the tool for this run, in $walvault: others may install a new walvault meanwhile, and
-# restore_command names the binary that ran walvault restore.
+# restore_command names the binary that ran walvault restore. WALVAULT_BIN: measure that binary instead.
 pin_walvault() {
     walvault=$BENCH_DIR/bin/walvault
     mkdir -p "$BENCH_DIR/bin"
-    cp -p "$bindir/walvault" "$walvault"
+    cp -p "${WALVAULT_BIN:-$bindir/walvault}" "$walvault"
 }

@@ -1,8 +1,8 @@
 // The prefetch spool and the prefetcher loop. Every file that can be served appears under its final name
-// only by a rename after it was verified and fsynced, so a crash or a kill leaves at most a temporary file,
-// which nobody serves and the next prefetcher removes. Two processes share the directory: wal-fetch (serves,
-// writes the position) and the prefetcher (downloads, prunes); flock() on temporary files tells them apart
-// from leftovers.
+// only by a rename after it was verified, so a kill leaves at most a temporary file, which nobody serves
+// and the next prefetcher removes; a crash of the machine changes the boot id, which retires the spool. Two processes
+// share the directory: wal-fetch (serves, writes the position) and the prefetcher (downloads, prunes); flock() on
+// temporary files tells them apart from leftovers.
 #include "core/repo/wal_spool.h"
 
 #include "core/codec/codec.h"
@@ -222,6 +222,19 @@ int64_t file_size(const std::string& path)
 
 }  // namespace
 
+std::string current_boot_id()
+{
+    static const std::string id = [] {
+        std::string text;
+        if (!read_small_file("/proc/sys/kernel/random/boot_id", text).is_ok())
+            return std::string();
+        while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+            text.pop_back();
+        return text;
+    }();
+    return id;
+}
+
 // ---- the spool directory --------------------------------------------------------------------------------
 
 Status WalSpool::read_marker(SpoolMarker& out) const
@@ -236,6 +249,7 @@ Status WalSpool::read_marker(SpoolMarker& out) const
         m.repository = j.at("repository").get<std::string>();
         m.system_identifier = parse_u64(j.at("system_identifier").get<std::string>());
         m.wal_segment_size = j.at("wal_segment_size").get<uint64_t>();
+        m.boot_id = j.value("boot_id", "");  // absent before boot ids were recorded: never this boot
     });
     if (s.is_ok() && !valid_wal_segment_size(m.wal_segment_size))
         s = Status::error(Code::corrupt,
@@ -255,7 +269,7 @@ Status WalSpool::adopt(const SpoolMarker& marker, bool* wiped)
         return Status::error(Code::io_error, "could not create directory \"" + m_dir + "\": " + errno_text(errno));
     SpoolMarker current;
     if (read_marker(current).is_ok() && current.same_source(marker) &&
-        current.wal_segment_size == marker.wal_segment_size)
+        current.wal_segment_size == marker.wal_segment_size && current.boot_id == m_boot_id)
         return Status::ok();
     size_t removed = 0;
     Status s = clear(&removed);
@@ -269,6 +283,7 @@ Status WalSpool::adopt(const SpoolMarker& marker, bool* wiped)
     j["repository"] = marker.repository;
     j["system_identifier"] = std::to_string(marker.system_identifier);
     j["wal_segment_size"] = marker.wal_segment_size;
+    j["boot_id"] = m_boot_id;
     return write_small_file(path(k_spool_marker_file), j.dump() + "\n", true);
 }
 
@@ -290,6 +305,9 @@ Status WalSpool::take(
             if (!s.is_ok() || !marker.same_source(expected))
                 return Status::error(
                     Code::not_found, "the spool \"" + m_dir + "\" holds WAL of another repository or database system");
+            if (marker.boot_id != m_boot_id)
+                return Status::error(
+                    Code::not_found, "the spool \"" + m_dir + "\" was filled before the machine last started");
             if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != marker.wal_segment_size) {
                 const std::string what = S_ISREG(st.st_mode)
                     ? "is " + std::to_string(st.st_size) + " bytes, not " + std::to_string(marker.wal_segment_size)
@@ -353,7 +371,8 @@ Status WalSpool::fetch(
         s = Status::error(Code::corrupt,
             "object \"" + storage.location(wal_object_key(name)) + "\" holds " + std::to_string(meta.length) +
                 " bytes, not a segment of " + std::to_string(segment_size));
-    if (s.is_ok() && ::fsync(fd) != 0)
+    // A cache entry: durable only where no boot id guards the spool (see the class comment).
+    if (s.is_ok() && m_boot_id.empty() && ::fsync(fd) != 0)
         s = Status::error(Code::io_error, "could not fsync file \"" + temp + "\": " + errno_text(errno));
     // Renamed while still locked: nobody can take the temporary file for a leftover in between.
     if (s.is_ok() && ::rename(temp.c_str(), file.c_str()) != 0)

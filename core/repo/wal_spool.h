@@ -1,5 +1,5 @@
-// The prefetch spool of `walvault wal-fetch`: WAL segments downloaded ahead of recovery, verified and fsynced
-// into a directory inside the data directory (pg_wal/walvault-spool, the file system of %p), and served to
+// The prefetch spool of `walvault wal-fetch`: WAL segments downloaded ahead of recovery, verified, into a
+// directory inside the data directory (pg_wal/walvault-spool, the file system of %p), and served to
 // PostgreSQL by a rename. WalSpool is the directory and its rules; run_prefetcher is the downloading loop.
 #pragma once
 
@@ -33,6 +33,7 @@ struct SpoolMarker {
     std::string repository;  // Storage::location(), plus the endpoint for S3
     uint64_t system_identifier = 0;
     uint64_t wal_segment_size = 0;  // from the repository's identity; the size of every servable file
+    std::string boot_id;            // the machine's boot the spool was adopted in (written by adopt())
 
     // Same repository and system (the segment size follows from those).
     bool same_source(const SpoolMarker& other) const
@@ -56,35 +57,45 @@ struct SpoolStats {
     uint64_t refused = 0;
 };
 
+// Linux's id of the running boot (/proc/sys/kernel/random/boot_id), "" where there is none.
+std::string current_boot_id();
+
 // The spool directory. Only final-named files ("000000010000000000000005") are ever served: the prefetcher
-// writes ".<name>.tmp" under flock() and renames it only once its length and sha256 are verified and it is
-// fsynced. Methods are safe against a concurrent prefetcher (another process), not meant to be shared by
-// threads except fetch(), prune() and has().
+// writes ".<name>.tmp" under flock() and renames it only once its length and sha256 are verified.
+// Spooled files are not fsynced: the spool is a cache that a crash of the machine invalidates as a whole.
+// The marker records the boot it was written in, and a spool of another boot is never served and is wiped
+// by the next adopt(), so a file that lost its data in a crash is never read. Without a boot id (no
+// /proc), every spooled file is fsynced before its rename instead. Methods are safe against a concurrent prefetcher
+// (another process), not meant to be shared by threads except fetch(), prune() and has().
 class WalSpool {
 public:
-    explicit WalSpool(std::string dir)
+    // boot_id: this machine's boot (current_boot_id()); tests pass their own to play a restart.
+    explicit WalSpool(std::string dir, std::string boot_id = current_boot_id())
         : m_dir(std::move(dir))
+        , m_boot_id(std::move(boot_id))
     {
     }
     const std::string& dir() const { return m_dir; }
     std::string path(const std::string& name) const { return m_dir + "/" + name; }
 
     // Creates the directory (mode 0700) if needed and makes the spool belong to marker: if its marker is
-    // missing, unreadable or of another source or segment size, every WAL and unlocked temporary file is
-    // removed first (*wiped says so). Then writes marker.
+    // missing, unreadable or of another source, segment size or boot, every WAL and unlocked temporary file
+    // is removed first (*wiped says so). Then writes marker, with this boot's id.
     Status adopt(const SpoolMarker& marker, bool* wiped = nullptr);
     Status read_marker(SpoolMarker& out) const;
 
     // Moves the spooled segment `name` to dest (a rename: dest must be on the same file system). Ok: served.
-    // Code::not_found: not spooled, or the spool is of another source than expected (left alone). If a live
+    // Code::not_found: not spooled, or the spool is of another source than expected or of an earlier boot
+    // of the machine (left alone). If a live
     // download of it is under way, waits while it grows (stall_timeout without growth: gives up).
     // Code::corrupt: a spooled file that is not exactly the marker's segment size; it is deleted.
     Status take(const WalName& name, const SpoolMarker& expected, const std::string& dest,
         std::chrono::milliseconds stall_timeout = k_spool_stall_timeout);
 
     // Downloads segment `name` from storage into ".<name>.tmp" (streaming, under flock), checks the object's
-    // name, length (= segment_size) and sha256, fsyncs, renames to name. cancelled() is polled per chunk.
-    // Code::not_found if the repository does not have it; the temporary file is removed on any failure.
+    // name, length (= segment_size) and sha256, renames to name (fsyncs first only without a boot id). cancelled() is
+    // polled per chunk. Code::not_found if the repository does not have it; the temporary file is removed on any
+    // failure.
     Status fetch(Storage& storage, const WalName& name, uint64_t segment_size, const std::function<bool()>& cancelled);
     // The final file of name exists.
     bool has(const std::string& name) const;
@@ -104,6 +115,7 @@ private:
     Status remove_wal_files(const std::function<bool(const WalName&)>& which, size_t* removed = nullptr);
 
     std::string m_dir;
+    std::string m_boot_id;
 };
 
 struct PrefetchOptions {

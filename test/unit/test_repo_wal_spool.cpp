@@ -42,7 +42,7 @@ WalName wal(const std::string& text)
 
 SpoolMarker marker_of(const std::string& repo, uint64_t sysid = k_sysid)
 {
-    return SpoolMarker{repo, sysid, k_segsize};
+    return SpoolMarker{repo, sysid, k_segsize, {}};
 }
 
 // Deterministic contents of a segment, different per name.
@@ -89,9 +89,11 @@ TEST_F(Spool, AdoptCreatesTheDirectoryAndWritesTheMarker)
     EXPECT_EQ(m.repository, k_repo_location);
     EXPECT_EQ(m.system_identifier, k_sysid);
     EXPECT_EQ(m.wal_segment_size, k_segsize);
+    EXPECT_EQ(m.boot_id, current_boot_id());
     EXPECT_EQ(test::to_string(test::read_file(m_spool.path(k_spool_marker_file))),
         "{\"repository\":\"/srv/walvault/main\",\"system_identifier\":\"7312345678901234567\","
-        "\"wal_segment_size\":1048576}\n");
+        "\"wal_segment_size\":1048576,\"boot_id\":\"" +
+            current_boot_id() + "\"}\n");
     EXPECT_EQ(wal_entries(m_spool), std::vector<std::string>{});
 }
 
@@ -229,6 +231,33 @@ TEST_F(Spool, AnotherRepositoryOrSystemIsNotServedAndAdoptingWipes)
     WV_ASSERT_OK(m_spool.adopt(marker_of("/srv/walvault/other"), &wiped));
     EXPECT_FALSE(wiped);
     EXPECT_EQ(wal_entries(m_spool), std::vector<std::string>{"000000010000000000000007"});
+}
+
+TEST_F(Spool, ASpoolOfAnEarlierBootIsNotServedAndAdoptingWipes)
+{
+    // Spooled files are not fsynced: after the machine restarts, what they hold is not known. The same
+    // directory seen from the next boot serves none of them, and the next prefetcher starts afresh.
+    plant("000000010000000000000005", k_segsize);
+    EXPECT_EQ(current_boot_id().size(), 36u);  // Linux: a UUID
+    WalSpool after_restart(m_spool.dir(), "00000000-0000-4000-8000-000000000000");
+    const Status s = after_restart.take(wal("000000010000000000000005"), marker_of(k_repo_location), m_dest);
+    EXPECT_EQ(s.code(), Code::not_found);
+    EXPECT_EQ(s.message(), "the spool \"" + m_spool.dir() + "\" was filled before the machine last started");
+    EXPECT_FALSE(test::file_exists(m_dest));
+
+    bool wiped = false;
+    WV_ASSERT_OK(after_restart.adopt(marker_of(k_repo_location), &wiped));
+    EXPECT_TRUE(wiped);
+    EXPECT_EQ(wal_entries(after_restart), std::vector<std::string>{});
+    SpoolMarker m;
+    WV_ASSERT_OK(after_restart.read_marker(m));
+    EXPECT_EQ(m.boot_id, "00000000-0000-4000-8000-000000000000");
+
+    // The old boot's view now refuses the new boot's spool the same way.
+    plant("000000010000000000000006", k_segsize);
+    EXPECT_EQ(
+        m_spool.take(wal("000000010000000000000006"), marker_of(k_repo_location), m_dest).code(), Code::not_found);
+    WV_ASSERT_OK(after_restart.take(wal("000000010000000000000006"), marker_of(k_repo_location), m_dest));
 }
 
 TEST_F(Spool, AMissingOrDamagedMarkerMeansNothingIsServedAndAdoptingWipes)

@@ -284,7 +284,8 @@ int run_prefetcher_process(const WalFetchContext& ctx)
         s = read_system_identifier(".", ours);
     if (!s.is_ok() || identity.system_identifier != ours)
         return k_exit_failure;  // wal-fetch fetches directly and says what is wrong
-    const SpoolMarker marker{spool_source(settings, *storage), ours, identity.wal_segment_size};
+    const SpoolMarker marker{
+        spool_source(settings, *storage), ours, identity.wal_segment_size, {}};  // boot id: adopt() writes it
     WalSpool spool(k_spool_dir);
     if (!spool.adopt(marker).is_ok())
         return k_exit_failure;
