@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Runs every walvault test: unit tests (GoogleTest), pg_regress on a temporary instance, and the TAP tests
 # on real PostgreSQL clusters. Installs what it needs first. Ends with one line: "tests: N passed, N failed".
+# Time: the sanitizer build of the unit tests (a second compile of core/ and test/unit/) runs in the
+# background while the PostgreSQL tests, which mostly wait on clusters, run two TAP files at a time
+# (TAP_JOBS, default 2). Each section header says when it started.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+started=$SECONDS
+section() { echo "== $1 (at $((SECONDS - started)) s)"; }
 
+section "dependencies and build"
 ./scripts/deps.sh || exit 1
 ./scripts/build.sh || { echo "walvault: build failed"; exit 1; }
 make -j"$(nproc)" build/unit_tests >/dev/null || { echo "walvault: unit test build failed"; exit 1; }
@@ -22,18 +28,16 @@ count_gtest() {
     [ -n "$p$f" ] || failed=$((failed + 1))
 }
 
-echo "== unit tests"
+# In the background from here on, at a lower priority than the clusters; its results are counted at the end.
+nice -n 10 make --no-print-directory -j"$(nproc)" unit-sanitize > "$logs/sanitize.log" 2>&1 &
+sanitize_pid=$!
+
+section "unit tests"
 make --no-print-directory unit 2>&1 | tee "$logs/unit.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 count_gtest "$logs/unit.log"
 
-echo "== unit tests under AddressSanitizer and UndefinedBehaviorSanitizer"
-make --no-print-directory -j"$(nproc)" unit-sanitize > "$logs/sanitize.log" 2>&1
-[ $? -eq 0 ] || { status=1; cat "$logs/sanitize.log"; }
-grep -E '^\[  (PASSED|FAILED)  \]' "$logs/sanitize.log"
-count_gtest "$logs/sanitize.log"
-
-echo "== pg_regress"
+section "pg_regress"
 make --no-print-directory regress 2>&1 | tee "$logs/regress.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 p=$(grep -c '^ok ' "$logs/regress.log")
@@ -45,21 +49,28 @@ fi
 passed=$((passed + p)); failed=$((failed + f))
 [ $((p + f)) -gt 0 ] || failed=$((failed + 1))
 
-echo "== the module against PostgreSQL 16, 17 and 18 headers"
+section "the module against PostgreSQL 16, 17 and 18 headers"
 ./scripts/check-pg-headers.sh 2>&1 | tee "$logs/headers.log"
 rc=${PIPESTATUS[0]}
 [ "$rc" -eq 1 ] && status=1
 passed=$((passed + $(grep -c '^ok ' "$logs/headers.log"))); failed=$((failed + $(grep -c '^not ok ' "$logs/headers.log")))
 
-echo "== TAP tests"
-make --no-print-directory tap 2>&1 | tee "$logs/tap.log"
+section "TAP tests"
+make --no-print-directory tap PROVE_FLAGS="-j${TAP_JOBS:-2}" 2>&1 | tee "$logs/tap.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$logs/tap.log" | tail -1)
 f=$(sed -n 's/.*Failed \([0-9]*\)\/[0-9]* subtests.*/\1/p' "$logs/tap.log" | awk '{s+=$1} END {print s+0}')
 passed=$((passed + ${total:-0} - f)); failed=$((failed + f))
 [ -n "$total" ] || failed=$((failed + 1))
+
+section "unit tests under AddressSanitizer and UndefinedBehaviorSanitizer (built and run in the background)"
+wait "$sanitize_pid"
+[ $? -eq 0 ] || { status=1; cat "$logs/sanitize.log"; }
+grep -E '^\[  (PASSED|FAILED)  \]' "$logs/sanitize.log"
+count_gtest "$logs/sanitize.log"
+
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 
 rm -rf "$logs"
-echo "tests: $passed passed, $failed failed"
+echo "tests: $passed passed, $failed failed (in $((SECONDS - started)) s)"
 exit $status
