@@ -88,6 +88,9 @@ private:
     void ensure_workers();
     void worker_main();
     size_t in_flight() const;
+    uint64_t unreported() const;
+    wv_status archive_locked(std::unique_lock<std::mutex>& lock, const wv_settings& settings, const std::string& file,
+        const std::string& path, int wait_ms, wv_file_result& result);
 
     std::mutex m_mutex;
     std::condition_variable m_work_cv;
@@ -160,6 +163,19 @@ size_t Archiver::in_flight() const
 {
     size_t n = 0;
     for (const auto& [name, job] : m_jobs)
+        n += job->done ? 0 : 1;
+    return n;
+}
+
+// What walvault_status() shows as in_flight_count: files taken on that PostgreSQL has not been told are
+// archived yet. Queued or running jobs (retired ones too: they still occupy a worker) and look-ahead jobs
+// that succeeded and wait for PostgreSQL to ask; not failed attempts, which are redone when asked for.
+uint64_t Archiver::unreported() const
+{
+    uint64_t n = 0;
+    for (const auto& [name, job] : m_jobs)
+        n += !job->done || job->status.is_ok() ? 1 : 0;
+    for (const auto& [name, job] : m_retired)
         n += job->done ? 0 : 1;
     return n;
 }
@@ -290,6 +306,21 @@ wv_status Archiver::archive(
     const wv_settings& settings, const std::string& file, const std::string& path, int wait_ms, wv_file_result& result)
 {
     std::unique_lock<std::mutex> lock(m_mutex);
+    wv_status status = WV_FAILED;
+    try {
+        status = archive_locked(lock, settings, file, path, wait_ms, result);
+    } catch (...) {
+        if (lock.owns_lock())
+            result.in_flight_count = unreported();
+        throw;
+    }
+    result.in_flight_count = unreported();
+    return status;
+}
+
+wv_status Archiver::archive_locked(std::unique_lock<std::mutex>& lock, const wv_settings& settings,
+    const std::string& file, const std::string& path, int wait_ms, wv_file_result& result)
+{
     auto fail = [&](const Status& s) {
         copy_message(result.message, s.message());
         copy_message(result.hint, s.hint());

@@ -50,7 +50,15 @@ typedef struct wv_file_result
 	uint64_t	bytes_in;
 	uint64_t	bytes_out;
 	double		duration_ms;	/* from the start of this file's upload to its verification */
-	int			already_archived;
+	int			already_archived;	/* the repository already held this file; nothing was uploaded */
+
+	/*
+	 * Files taken on that PostgreSQL has not been told are archived, as of the end of this call (on every
+	 * status): waiting for a worker, being compressed, uploaded or verified, or archived ahead and waiting
+	 * for PostgreSQL to ask for them. Not failed attempts (redone when asked for) and not this call's file
+	 * once its job has ended (WV_DONE, WV_FAILED).
+	 */
+	uint64_t	in_flight_count;
 	char		message[WV_MESSAGE_LEN];
 	char		hint[WV_MESSAGE_LEN];
 } wv_file_result;

@@ -62,6 +62,10 @@ typedef struct WalvaultShared
 	int64		bytes_in;
 	int64		bytes_out;
 	double		last_duration_ms;
+	int64		uploaded_count; /* files archived by an upload of ours (not "already archived") */
+	double		total_duration_ms;	/* their durations: avg_duration_ms = total / count */
+	double		max_duration_ms;
+	int64		in_flight_count;	/* as of the archiver's last wv_archive call; not reset */
 	TimestampTz stats_reset;
 } WalvaultShared;
 
@@ -444,6 +448,12 @@ report_result(const char *file, bool ok, const wv_file_result *result)
 		wv_shared->bytes_in += (int64) result->bytes_in;
 		wv_shared->bytes_out += (int64) result->bytes_out;
 		wv_shared->last_duration_ms = result->duration_ms;
+		if (!result->already_archived)
+		{
+			wv_shared->uploaded_count++;
+			wv_shared->total_duration_ms += result->duration_ms;
+			wv_shared->max_duration_ms = Max(wv_shared->max_duration_ms, result->duration_ms);
+		}
 	}
 	else
 	{
@@ -452,6 +462,20 @@ report_result(const char *file, bool ok, const wv_file_result *result)
 		wv_shared->last_failed_time = now;
 		strlcpy(wv_shared->last_error, result->message, WV_MESSAGE_LEN);
 	}
+	SpinLockRelease(&wv_shared->mutex);
+}
+
+/*
+ * What the bridge says it has taken on and PostgreSQL does not know is archived yet (wv_file_result's
+ * in_flight_count), after each wv_archive call; 0 when the archiver lets its workers go.
+ */
+static void
+report_in_flight(uint64_t count)
+{
+	if (wv_shared == NULL)
+		return;
+	SpinLockAcquire(&wv_shared->mutex);
+	wv_shared->in_flight_count = (int64) count;
 	SpinLockRelease(&wv_shared->mutex);
 }
 
@@ -507,6 +531,7 @@ archive_one(const char *file, const char *path)
 			return false;
 		}
 		status = wv_archive(&settings, file, path, WV_WAIT_SLICE_MS, &result);
+		report_in_flight(result.in_flight_count);
 		if (status != WV_PENDING)
 			break;
 	}
@@ -534,6 +559,8 @@ static void
 shutdown_workers(void)
 {
 	wv_shutdown(WV_THREAD_EXIT_WAIT_MS);
+	/* Uploads still under way are abandoned with the process: nothing is in flight any more. */
+	report_in_flight(0);
 }
 
 static void
@@ -570,8 +597,8 @@ Datum
 walvault_status(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
-	Datum		values[13];
-	bool		nulls[13];
+	Datum		values[16];
+	bool		nulls[16];
 	WalvaultShared snap;
 	int			i = 0;
 
@@ -621,6 +648,15 @@ walvault_status(PG_FUNCTION_ARGS)
 		nulls[i] = true;
 	i++;
 	values[i++] = Int64GetDatum(count_ready_files());
+	values[i++] = Int64GetDatum(snap.in_flight_count);
+	if (snap.uploaded_count > 0)
+	{
+		values[i] = Float8GetDatum(snap.total_duration_ms / (double) snap.uploaded_count);
+		values[i + 1] = Float8GetDatum(snap.max_duration_ms);
+	}
+	else
+		nulls[i] = nulls[i + 1] = true;
+	i += 2;
 	values[i++] = TimestampTzGetDatum(snap.stats_reset);
 	Assert(i == lengthof(values));
 
@@ -644,6 +680,10 @@ walvault_reset_status(PG_FUNCTION_ARGS)
 	wv_shared->bytes_in = 0;
 	wv_shared->bytes_out = 0;
 	wv_shared->last_duration_ms = 0;
+	wv_shared->uploaded_count = 0;
+	wv_shared->total_duration_ms = 0;
+	wv_shared->max_duration_ms = 0;
+	/* in_flight_count is a gauge, not a counter: it stays as the archiver last reported it. */
 	wv_shared->stats_reset = now;
 	SpinLockRelease(&wv_shared->mutex);
 	PG_RETURN_VOID();

@@ -15,6 +15,9 @@ CREATE FUNCTION walvault_status(
     OUT bytes_out bigint,
     OUT last_duration_ms double precision,
     OUT pending_count bigint,
+    OUT in_flight_count bigint,
+    OUT avg_duration_ms double precision,
+    OUT max_duration_ms double precision,
     OUT stats_reset timestamptz)
 RETURNS record
 AS 'MODULE_PATHNAME', 'walvault_status'

@@ -4,15 +4,18 @@ CREATE EXTENSION walvault;
 -- The status row and its columns.
 SELECT unnest(string_to_array(pg_get_function_arguments('walvault_status'::regproc), ', ')) AS column;
 SELECT repo, archived_count, last_archived_wal, last_archived_time, failed_count, last_failed_wal,
-       last_failed_time, last_error, bytes_in, bytes_out, last_duration_ms, pending_count,
-       stats_reset <= now() AS stats_reset_ok
+       last_failed_time, last_error, bytes_in, bytes_out, last_duration_ms, pending_count, in_flight_count,
+       avg_duration_ms, max_duration_ms, stats_reset <= now() AS stats_reset_ok
   FROM walvault_status();
 
--- Resetting moves stats_reset forward.
+-- Resetting moves stats_reset forward and clears the latencies; in_flight_count is as the archiver last
+-- reported it (here it never ran).
 SELECT stats_reset AS before_reset FROM walvault_status() \gset
 SELECT pg_sleep(0.01);
 SELECT walvault_reset_status();
-SELECT stats_reset > :'before_reset' AS reset_moved, archived_count, failed_count FROM walvault_status();
+SELECT stats_reset > :'before_reset' AS reset_moved, archived_count, failed_count, in_flight_count,
+       avg_duration_ms, max_duration_ms
+  FROM walvault_status();
 
 -- Settings and their defaults.
 SELECT name, setting, unit, context, vartype, boot_val
