@@ -78,9 +78,11 @@ ok(!-e $off->data_dir . "/$spool_rel", 'prefetch = 0: no spool directory');
 $off->stop;
 
 # ---- prefetch on (the default), with two planted files ----
-# The spool as a previous prefetcher of this repository and system would have left it (its marker), plus
-# a truncated copy of a segment recovery will ask for, and a whole segment's worth of bytes named for
-# another timeline.
+# The spool as a previous prefetcher of this repository and system would have left it in this boot of the
+# machine (its marker), plus a truncated copy of a segment recovery will ask for, and a whole segment's
+# worth of bytes named for another timeline.
+my $boot_id = slurp_file('/proc/sys/kernel/random/boot_id');
+chomp $boot_id;
 my $truncated = $segments[2];
 my $other_timeline = '00000002' . substr($segments[3], 8);
 my ($on, $on_seconds) = restored_node(
@@ -90,7 +92,7 @@ my ($on, $on_seconds) = restored_node(
 		my $spool = $node->data_dir . "/$spool_rel";
 		mkdir($spool, 0700) or die "mkdir $spool: $!";
 		append_to_file("$spool/spool.json",
-			qq({"repository":"$repo","system_identifier":"$sysid","wal_segment_size":$segsize}\n));
+			qq({"repository":"$repo","system_identifier":"$sysid","wal_segment_size":$segsize,"boot_id":"$boot_id"}\n));
 		append_to_file("$spool/$truncated", 'x' x 8192);
 		append_to_file("$spool/$other_timeline", "\0" x $segsize);
 	});
