@@ -207,6 +207,20 @@ replay() {
     local dir=$BENCH_DIR/replay-$1 log=$BENCH_DIR/replay-$1.log start now
     rm -f "$log"
     sync  # the copies' dirty pages are written before, not during, the timed part
+    local sampler=""
+    if [ "$1" = walvault ]; then  # the prefetcher's peak RSS (VmHWM), sampled while it lives
+        rm -f "$BENCH_DIR/prefetcher-hwm"
+        (
+            lock=$dir/pg_wal/walvault-spool/prefetch.lock max=0
+            while :; do
+                pid=$(head -n 1 "$lock" 2>/dev/null | sed -n 's/^\([0-9][0-9]*\)$/\1/p')
+                kb=$([ -z "$pid" ] || sed -n 's/^VmHWM: *\([0-9]*\) kB/\1/p' "/proc/$pid/status" 2>/dev/null)
+                if [ -n "$kb" ] && [ "$kb" -gt "$max" ]; then max=$kb; echo "$max" > "$BENCH_DIR/prefetcher-hwm"; fi
+                sleep 0.2
+            done
+        ) &
+        sampler=$!
+    fi
     start=$(date +%s.%N)
     as_user "$bindir/pg_ctl" -D "$dir" -l "$log" -o "-c archive_mode=off" start >/dev/null
     until grep -q 'database system is ready to accept connections' "$log" 2>/dev/null; do
@@ -219,6 +233,11 @@ replay() {
         sleep 0.02
     done
     now=$(date +%s.%N)
+    if [ -n "$sampler" ]; then
+        sleep 0.3
+        kill "$sampler" 2>/dev/null || true
+        wait "$sampler" 2>/dev/null || true
+    fi
     local line done_at
     line=$(sed -n 's/.*redo done at \([0-9A-F/]*\) system usage: CPU: user: \([0-9.]*\) s, system: \([0-9.]*\) s, elapsed: \([0-9.]*\) s.*/\1 \4 \2 \3/p' "$log")
     done_at=$(date -d "$(grep 'redo done at' "$log" | cut -d' ' -f1-3)" +%s.%N)
@@ -251,6 +270,13 @@ for ((run = 1; run <= RUNS; run++)); do
         [ "$got" = "$expected" ] || { echo "$c: replayed data gives \"$got\", the source had \"$expected\"" >&2; exit 1; }
         printf '  round %d %-10s %5.1f s to "redo done" at %s (redo %s s; startup process CPU: user %s s, system %s s), %5.1f s to promoted\n' \
             "$run" "$c" "$s" "$l" "$redo" "$user" "$sys" "$p"
+        if [ "$c" = walvault ]; then
+            hwm=$(cat "$BENCH_DIR/prefetcher-hwm" 2>/dev/null)
+            stats=$(cat "$BENCH_DIR/replay-walvault/pg_wal/walvault-spool/stats.json" 2>/dev/null || echo none)
+            printf '  round %d walvault    prefetcher peak RSS %s MiB; wal-fetch counters %s\n' "$run" \
+                "$([ -n "$hwm" ] && echo $((hwm / 1024)) || echo "?")" "$stats"
+            hwm_all="${hwm_all:-} ${hwm:-0}"
+        fi
         rm -rf "$BENCH_DIR/replay-$c"
         [ "$l" = "${lsn[walvault]:-$l}" ] && [ "$l" = "${lsn[pg_wal]:-$l}" ] && [ "$l" = "${lsn[pgbackrest]:-$l}" ] || {
             echo "the contenders stopped replay at different points: ${lsn[*]}" >&2; exit 1
@@ -266,6 +292,8 @@ echo "  medians of $RUNS rounds; $count segments of WAL from a $workload; walvau
 printf '  to promoted (after the end-of-recovery checkpoint): walvault %.1f s, pgBackRest %.1f s, pg_wal %.1f s\n' \
     "$(echo "${promoted[walvault]}" | median)" "$(echo "${promoted[pgbackrest]}" | median)" \
     "$(echo "${promoted[pg_wal]}" | median)"
+printf '  wal-fetch prefetcher peak RSS (VmHWM), highest of the rounds: %s MiB\n' \
+    "$(($(echo "$hwm_all" | tr -s ' ' '\n' | grep . | sort -n | tail -n 1) / 1024))"
 echo "checked: every round of all three replayed to ${lsn[pg_wal]}, promoted, and gave the source's rows ($expected)"
 stop_all
 rm -rf "$BENCH_DIR"
