@@ -8,7 +8,14 @@
 #   walvault, posix repo, zstd:3, walvault.parallel = 2
 # for incompressible WAL (random bytea) and compressible WAL (pgbench -i loop). Prints one line per
 # figure with segments/s and the ratio against pgBackRest. Usage: bench/archive_backlog.sh
-# Settings: SEGMENTS (default 100), KINDS ("incompressible compressible"), BENCH_DIR, BENCH_USER.
+# Settings: SEGMENTS (default 100), KINDS ("incompressible compressible"), BENCH_DIR, BENCH_USER,
+# REPO (posix | s3; default posix).
+#
+# REPO=s3: the repositories are buckets of one s3rver over HTTPS on 127.0.0.1 (bench/lib.sh, start_s3rver),
+# one bucket per contender: pgBackRest (repo1-type=s3, same options as above), walvault at
+# walvault.parallel = 2 and at 4, and that server's raw ceiling measured in the same run: the same
+# segment files sent as they are by N = 2 and 4 parallel `curl` streams (one connection each, a PUT per
+# segment). Prints the ratios walvault/pgBackRest and walvault/ceiling (same parallelism, and the best).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +24,8 @@ KINDS=${KINDS:-"incompressible compressible"}
 BENCH_DIR=${BENCH_DIR:-/tmp/walvault-bench}
 BENCH_USER=${BENCH_USER:-postgres}
 PORT=${BENCH_PORT:-54339}
+REPO=${REPO:-posix}
+case $REPO in posix | s3) ;; *) echo "REPO must be posix or s3, not $REPO" >&2; exit 1 ;; esac
 
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
@@ -25,10 +34,17 @@ stop_all() {
     for d in "$BENCH_DIR"/*/; do
         [ -f "$d/postmaster.pid" ] && as_user "$bindir/pg_ctl" -D "$d" -m immediate stop >/dev/null 2>&1 || true
     done
+    stop_s3rver
 }
 trap stop_all EXIT
 stop_all
 fresh_bench_dir
+if [ "$REPO" = s3 ]; then
+    CONTENDERS="true pgbackrest walvault walvault-p4"
+    start_s3rver bench-pgbackrest bench-walvault bench-walvault-p4 bench-ceiling
+else
+    CONTENDERS="true cp pgbackrest walvault"
+fi
 
 # A cluster with a backlog of at least SEGMENTS .ready segments of the given kind, stopped.
 make_template() {
@@ -71,7 +87,7 @@ run_contender() {
     target=$(ls "$dir/pg_wal/archive_status" | grep -c '\.ready$')
     # Changing archive_library restarts the archiver, which PostgreSQL throttles to once per 10 s: load
     # the module at start with walvault.repo empty (not configured: the backlog waits), reload the repo.
-    [ "$name" = walvault ] && echo "archive_library = 'walvault'" >> "$dir/postgresql.conf"
+    case $name in walvault*) echo "archive_library = 'walvault'" >> "$dir/postgresql.conf" ;; esac
     pgctl "$dir" start
     local conf
     case $name in
@@ -81,9 +97,19 @@ run_contender() {
             # A fresh spool: status files left by an earlier run for the same segment names would make
             # archive-push report success without pushing anything.
             rm -rf "$BENCH_DIR/pgbackrest-spool" "$BENCH_DIR/pgbackrest-lock" "$BENCH_DIR/pgbackrest-log"
+            local repo="repo1-path=$BENCH_DIR/repo-pgbackrest"
+            [ "$REPO" = s3 ] && repo="repo1-type=s3
+repo1-path=/$kind
+repo1-s3-bucket=bench-pgbackrest
+repo1-s3-endpoint=127.0.0.1:$S3_PORT
+repo1-s3-region=us-east-1
+repo1-s3-uri-style=path
+repo1-s3-key=S3RVER
+repo1-s3-key-secret=S3RVER
+repo1-storage-ca-file=$S3_CA"
             cat > "$BENCH_DIR/pgbackrest.conf" <<CONF
 [global]
-repo1-path=$BENCH_DIR/repo-pgbackrest
+$repo
 spool-path=$BENCH_DIR/pgbackrest-spool
 lock-path=$BENCH_DIR/pgbackrest-lock
 log-path=$BENCH_DIR/pgbackrest-log
@@ -101,10 +127,13 @@ CONF
             as_user pgbackrest --config="$BENCH_DIR/pgbackrest.conf" --stanza=bench stanza-create >/dev/null
             conf="archive_command = 'pgbackrest --config=$BENCH_DIR/pgbackrest.conf --stanza=bench archive-push %p'"
             ;;
-        walvault)
-            conf="walvault.repo = '$BENCH_DIR/repo-walvault'
+        walvault | walvault-p4)
+            local parallel=2 repo="walvault.repo = '$BENCH_DIR/repo-walvault'"
+            [ "$name" = walvault-p4 ] && parallel=4
+            [ "$REPO" = s3 ] && repo=$(walvault_s3_conf "bench-$name" "$kind")
+            conf="$repo
 walvault.compression = 'zstd:3'
-walvault.parallel = 2"
+walvault.parallel = $parallel"
             ;;
     esac
     echo "$conf" >> "$dir/postgresql.conf"
@@ -121,25 +150,76 @@ walvault.parallel = 2"
     # Every contender that keeps files must have kept one per segment, or its figure means nothing.
     if [ "$name" != true ]; then
         local kept
-        kept=$(find "$BENCH_DIR/repo-$name" -type f \( -name '0000*' \) | wc -l)
+        if [ "$REPO" = s3 ]; then
+            kept=$(s3_wal_objects "bench-$name" "$kind")
+        else
+            kept=$(find "$BENCH_DIR/repo-$name" -type f \( -name '0000*' \) | wc -l)
+        fi
         [ "$kept" -ge "$target" ] || { echo "$name kept $kept files for $target segments" >&2; exit 1; }
     fi
     echo "$target $(echo "$end - $start" | bc -l)"
 }
 
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(pgbackrest version); $("$bindir/walvault" --version)"
+# The store's raw ceiling: the template's .ready segments PUT as they are (no compression, no checks)
+# by N parallel curl processes, each over one kept-alive connection; prints the count and the seconds.
+raw_ceiling() {
+    local n=$1 i j f
+    local -a files=() pids=()
+    for f in "$BENCH_DIR"/template/pg_wal/archive_status/*.ready; do
+        f=${f##*/}
+        files+=("${f%.ready}")
+    done
+    local -a args
+    local start end
+    start=$(date +%s.%N)
+    for ((i = 0; i < n; i++)); do
+        args=()
+        for ((j = i; j < ${#files[@]}; j += n)); do
+            args+=(-T "$BENCH_DIR/template/pg_wal/${files[j]}" "$S3_ENDPOINT/bench-ceiling/$kind/$n/${files[j]}")
+        done
+        curl -sS --fail --cacert "$S3_CA" -o /dev/null "${args[@]}" &
+        pids+=($!)
+    done
+    for p in "${pids[@]}"; do wait "$p" || { echo "a curl upload failed" >&2; exit 1; }; done
+    end=$(date +%s.%N)
+    local kept
+    kept=$(find "$S3_DATA/bench-ceiling/$kind/$n" -type f -name '0000*._S3rver_object' | wc -l)
+    [ "$kept" -eq "${#files[@]}" ] || { echo "ceiling: s3rver kept $kept of ${#files[@]} objects" >&2; exit 1; }
+    echo "${#files[@]} $(echo "$end - $start" | bc -l)"
+}
+
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(pgbackrest version); $("$bindir/walvault" --version); repository: $REPO"
 for kind in $KINDS; do
     n=$(make_template "$kind")
     echo "== $kind WAL: backlog of $n segments"
     declare -A rate=()
-    for c in true cp pgbackrest walvault; do
+    for c in $CONTENDERS; do
         read -r count secs < <(run_contender "$c")
         rate[$c]=$(echo "$count / $secs" | bc -l)
         stored=""
-        [ -d "$BENCH_DIR/repo-$c" ] && stored=" stored $(du -sm "$BENCH_DIR/repo-$c" | cut -f1) MB"
+        [ "$REPO" = posix ] && [ -d "$BENCH_DIR/repo-$c" ] && stored=" stored $(du -sm "$BENCH_DIR/repo-$c" | cut -f1) MB"
+        [ "$REPO" = s3 ] && [ -d "$S3_DATA/bench-$c/$kind" ] && stored=" stored $(du -sm "$S3_DATA/bench-$c/$kind" | cut -f1) MB"
         printf '%-11s %4d segments in %7.2f s = %7.1f seg/s%s\n' "$c" "$count" "$secs" "${rate[$c]}" "$stored"
     done
-    printf 'ratio walvault/pgbackrest (%s): %.2fx   walvault/cp: %.2fx\n' "$kind" \
-        "$(echo "${rate[walvault]} / ${rate[pgbackrest]}" | bc -l)" "$(echo "${rate[walvault]} / ${rate[cp]}" | bc -l)"
+    if [ "$REPO" = posix ]; then
+        printf 'ratio walvault/pgbackrest (%s): %.2fx   walvault/cp: %.2fx\n' "$kind" \
+            "$(echo "${rate[walvault]} / ${rate[pgbackrest]}" | bc -l)" "$(echo "${rate[walvault]} / ${rate[cp]}" | bc -l)"
+    else
+        for p in 2 4; do
+            read -r count secs < <(raw_ceiling "$p")
+            rate[ceiling-$p]=$(echo "$count / $secs" | bc -l)
+            printf '%-11s %4d segments in %7.2f s = %7.1f seg/s (%d parallel curl PUT streams, uncompressed)\n' \
+                "ceiling-$p" "$count" "$secs" "${rate[ceiling-$p]}" "$p"
+        done
+        best=${rate[ceiling-2]}
+        [ "$(echo "${rate[ceiling-4]} > $best" | bc -l)" = 1 ] && best=${rate[ceiling-4]}
+        for w in walvault:2 walvault-p4:4; do
+            c=${w%:*} p=${w#*:}
+            printf 'ratio %s (parallel %d, %s): %.1f seg/s / pgbackrest %.1f = %.2fx (target >= 2x); / ceiling-%d %.1f = %.0f%%; / best ceiling %.1f = %.0f%% (target >= 70%%)\n' \
+                "$c" "$p" "$kind" "${rate[$c]}" "${rate[pgbackrest]}" "$(echo "${rate[$c]} / ${rate[pgbackrest]}" | bc -l)" \
+                "$p" "${rate[ceiling-$p]}" "$(echo "100 * ${rate[$c]} / ${rate[ceiling-$p]}" | bc -l)" \
+                "$best" "$(echo "100 * ${rate[$c]} / $best" | bc -l)"
+        done
+    fi
     unset rate
 done

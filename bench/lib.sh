@@ -30,3 +30,52 @@ pin_walvault() {
     mkdir -p "$BENCH_DIR/bin"
     cp -p "${WALVAULT_BIN:-$bindir/walvault}" "$walvault"
 }
+
+# S3 mode: start_s3rver BUCKET... starts s3rver over HTTPS on 127.0.0.1 (a fresh self-signed certificate,
+# as test/lib/S3rver.pm makes it) in $BENCH_DIR/s3rver, with those buckets, and sets S3_PORT, S3_ENDPOINT,
+# S3_CA (the certificate, also the CA to trust), S3_DATA (s3rver's data directory: BUCKET/KEY._S3rver_object),
+# S3_CREDENTIALS (an AWS credentials file for s3rver's one account) and S3_PID. stop_s3rver stops it by
+# that PID; call it from the script's EXIT trap. s3rver does not check signatures, so any secret works.
+S3RVER_JS=${WALVAULT_NODE_DIR:-/opt/walvault-test}/node_modules/s3rver/bin/s3rver.js
+S3_PID=""
+start_s3rver() {
+    local dir=$BENCH_DIR/s3rver
+    [ -f "$S3RVER_JS" ] || { echo "s3rver is not installed at $S3RVER_JS: run scripts/deps.sh" >&2; exit 1; }
+    mkdir -p "$dir/data"
+    S3_DATA=$dir/data
+    S3_CA=$dir/cert.pem
+    S3_CREDENTIALS=$dir/credentials
+    # The DNS name 127.0.0.1 too: pgBackRest matches the host against DNS names only.
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+        -addext 'subjectAltName=IP:127.0.0.1,DNS:127.0.0.1' -keyout "$dir/key.pem" -out "$S3_CA" 2>/dev/null
+    printf '[default]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n' > "$S3_CREDENTIALS"
+    chmod 644 "$S3_CA" "$S3_CREDENTIALS"
+    S3_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    S3_ENDPOINT=https://127.0.0.1:$S3_PORT
+    local buckets=() b
+    for b in "$@"; do buckets+=(--configure-bucket "$b"); done
+    node --openssl-legacy-provider "$S3RVER_JS" -d "$S3_DATA" -a 127.0.0.1 -p "$S3_PORT" --silent \
+        --key "$dir/key.pem" --cert "$S3_CA" "${buckets[@]}" > "$dir/s3rver.log" 2>&1 &
+    S3_PID=$!
+    local i
+    for i in $(seq 1 200); do
+        curl -s -o /dev/null --cacert "$S3_CA" "$S3_ENDPOINT/" && return 0
+        kill -0 "$S3_PID" 2>/dev/null || { echo "s3rver exited: $(cat "$dir/s3rver.log")" >&2; exit 1; }
+        sleep 0.1
+    done
+    echo "s3rver did not answer on $S3_ENDPOINT" >&2
+    exit 1
+}
+stop_s3rver() {
+    [ -n "$S3_PID" ] || return 0
+    kill "$S3_PID" 2>/dev/null || true
+    wait "$S3_PID" 2>/dev/null || true
+    S3_PID=""
+}
+# walvault's settings for the s3rver bucket BUCKET, under PREFIX.
+walvault_s3_conf() {
+    printf "walvault.repo = 's3://%s/%s'\nwalvault.s3_endpoint = '%s'\nwalvault.s3_region = 'us-east-1'\nwalvault.s3_credentials_file = '%s'\nwalvault.s3_ca_file = '%s'\n" \
+        "$1" "$2" "$S3_ENDPOINT" "$S3_CREDENTIALS" "$S3_CA"
+}
+# Objects s3rver holds in BUCKET under PREFIX whose name starts with 0000 (WAL segments).
+s3_wal_objects() { find "$S3_DATA/$1/$2" -type f -name '0000*._S3rver_object' 2>/dev/null | wc -l; }

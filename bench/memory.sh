@@ -6,7 +6,9 @@
 # then a second round of ROUNDS x SEGMENTS more segments shows whether resident memory grows with the
 # number of files archived. Prints one line per figure against the 64 MiB target.
 # Usage: bench/memory.sh   Settings: SEGMENTS (default 500), ROUNDS (default 3), KIND (compressible |
-# incompressible | empty; default compressible), PARALLEL (default 16), BENCH_DIR, BENCH_USER.
+# incompressible | empty; default compressible), PARALLEL (default 16), BENCH_DIR, BENCH_USER,
+# REPO (posix | s3; default posix: a directory; s3: a bucket of an s3rver over HTTPS on 127.0.0.1, see
+# start_s3rver in bench/lib.sh; s3rver runs as a separate process and is not counted).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +19,8 @@ PARALLEL=${PARALLEL:-16}
 BENCH_DIR=${BENCH_DIR:-/tmp/walvault-bench-memory}
 BENCH_USER=${BENCH_USER:-postgres}
 PORT=${BENCH_PORT:-54349}
+REPO=${REPO:-posix}
+case $REPO in posix | s3) ;; *) echo "REPO must be posix or s3, not $REPO" >&2; exit 1 ;; esac
 TARGET_MIB=64
 
 # shellcheck source=bench/lib.sh
@@ -25,10 +29,16 @@ data=$BENCH_DIR/data
 
 stop_all() {
     [ -f "$data/postmaster.pid" ] && as_user "$bindir/pg_ctl" -D "$data" -m immediate stop >/dev/null 2>&1 || true
+    stop_s3rver
 }
 trap stop_all EXIT
 stop_all
 fresh_bench_dir
+repo_conf="walvault.repo = '$BENCH_DIR/repo'"
+if [ "$REPO" = s3 ]; then
+    start_s3rver bench-memory
+    repo_conf=$(walvault_s3_conf bench-memory repo)
+fi
 
 as_user "$bindir/initdb" -D "$data" -A trust >/dev/null
 cat >> "$data/postgresql.conf" <<CONF
@@ -77,19 +87,24 @@ drain() {
     echo "$peak"
 }
 
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $("$bindir/walvault" --version); $KIND WAL, walvault.parallel = $PARALLEL"
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $("$bindir/walvault" --version); $KIND WAL, walvault.parallel = $PARALLEL, repository: $REPO"
 make_segments "$SEGMENTS"
 ready=$(ls "$data/pg_wal/archive_status" | grep -c '\.ready$' || true)
 pid=$(archiver_pid)
 before=$(kib "$pid" VmRSS)
-sed -i "s|^walvault.repo = ''|walvault.repo = '$BENCH_DIR/repo'|" "$data/postgresql.conf"
+sed -i "/^walvault.repo = ''/d" "$data/postgresql.conf"
+echo "$repo_conf" >> "$data/postgresql.conf"
 start=$(date +%s.%N)
 sql "SELECT pg_reload_conf()" >/dev/null
 sampled=$(drain "$pid")
 secs=$(echo "$(date +%s.%N) - $start" | bc -l)
 [ "$(archiver_pid)" = "$pid" ] || { echo "the archiver restarted during the run" >&2; exit 1; }
 hwm=$(kib "$pid" VmHWM)
-archived=$(find "$BENCH_DIR/repo/wal" -name '0*.zst' | wc -l)
+if [ "$REPO" = s3 ]; then
+    archived=$(s3_wal_objects bench-memory repo)
+else
+    archived=$(find "$BENCH_DIR/repo/wal" -name '0*.zst' | wc -l)
+fi
 [ "$archived" -ge "$ready" ] || { echo "only $archived of $ready segments archived" >&2; exit 1; }
 printf 'backlog: %d segments in %.1f s; archiver RSS before %d MiB, peak sampled %d MiB, VmHWM %d MiB (target <= %d MiB)\n' \
     "$ready" "$secs" $((before / 1024)) $((sampled / 1024)) $((hwm / 1024)) "$TARGET_MIB"

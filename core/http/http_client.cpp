@@ -5,8 +5,11 @@
 
 #include "core/common/text.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <mutex>
 #include <new>
 
@@ -22,15 +25,49 @@ struct Transfer {
     HttpResponse* response;
     size_t sent = 0;
     Status sink_status;
+    Status body_status;
 };
 
+// Fills libcurl's upload buffer (its own fixed buffer, CURLOPT_UPLOAD_BUFFERSIZE) from memory or, with
+// pread, from the body's file range: a file body never sits in our memory, whatever its length.
 size_t on_read(char* buffer, size_t size, size_t nitems, void* userdata)
 {
     auto* t = static_cast<Transfer*>(userdata);
-    const size_t n = std::min(size * nitems, t->request->body_len - t->sent);
-    std::copy_n(t->request->body + t->sent, n, buffer);
+    const HttpRequest& r = *t->request;
+    const size_t n = std::min(size * nitems, r.body_len - t->sent);
+    if (r.body_fd < 0) {
+        std::copy_n(r.body + t->sent, n, buffer);
+        t->sent += n;
+        return n;
+    }
+    size_t done = 0;
+    while (done < n) {
+        const uint64_t at = r.body_offset + t->sent + done;
+        const ssize_t got = ::pread(r.body_fd, buffer + done, n - done, static_cast<off_t>(at));
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            t->body_status = Status::error(Code::io_error,
+                got < 0 ? "could not read the request body at offset " + std::to_string(at) + ": " + errno_text(errno)
+                        : "the request body ends at offset " + std::to_string(at) + ", before its " +
+                        std::to_string(r.body_len) + " bytes from offset " + std::to_string(r.body_offset));
+            return CURL_READFUNC_ABORT;
+        }
+        done += static_cast<size_t>(got);
+    }
     t->sent += n;
     return n;
+}
+
+// libcurl rewinds the body when it must send it again on the same request (a reused connection that
+// turned out closed); offsets are relative to the body's start.
+int on_seek(void* userdata, curl_off_t offset, int origin)
+{
+    auto* t = static_cast<Transfer*>(userdata);
+    if (origin != SEEK_SET || offset < 0 || static_cast<uint64_t>(offset) > t->request->body_len)
+        return CURL_SEEKFUNC_CANTSEEK;
+    t->sent = static_cast<size_t>(offset);
+    return CURL_SEEKFUNC_OK;
 }
 
 size_t on_write(char* data, size_t size, size_t nmemb, void* userdata)
@@ -90,7 +127,7 @@ HttpClient::~HttpClient()
 Status HttpClient::perform(const HttpRequest& request, HttpResponse& response)
 {
     response = HttpResponse{};
-    Transfer t{&request, &response, 0, Status::ok()};
+    Transfer t{&request, &response, 0, Status::ok(), Status::ok()};
     CURL* c = m_curl;
     curl_easy_reset(c);  // keeps the connection cache
     char errbuf[CURL_ERROR_SIZE] = {0};
@@ -123,6 +160,8 @@ Status HttpClient::perform(const HttpRequest& request, HttpResponse& response)
         curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body_len));
         curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
         curl_easy_setopt(c, CURLOPT_READDATA, &t);
+        curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
+        curl_easy_setopt(c, CURLOPT_SEEKDATA, &t);
         if (request.method == "POST")
             curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "POST");
     } else if (request.method != "GET") {
@@ -143,6 +182,10 @@ Status HttpClient::perform(const HttpRequest& request, HttpResponse& response)
     if (rc != CURLE_OK) {
         if (!t.sink_status.is_ok())
             return t.sink_status;
+        if (!t.body_status.is_ok()) {
+            response.body_unreadable = true;
+            return t.body_status;
+        }
         const std::string detail = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
         return Status::error(Code::io_error, detail);
     }

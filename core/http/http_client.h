@@ -35,8 +35,12 @@ struct HttpRequest {
     std::string method;  // GET, PUT, HEAD, POST, DELETE
     std::string url;     // fully encoded
     HttpHeaders headers;
+    // The body: body_len bytes from memory at body, or, when body_fd >= 0, from that file at body_offset
+    // (read with pread, so the file's own offset is left alone and the caller may keep writing it).
     const uint8_t* body = nullptr;
     size_t body_len = 0;
+    int body_fd = -1;
+    uint64_t body_offset = 0;
     const ByteSink* sink = nullptr;  // GET bodies of 2xx responses stream here; otherwise into response.body
 };
 
@@ -44,6 +48,9 @@ struct HttpResponse {
     long status = 0;
     HttpHeaders headers;  // names lower-cased
     std::string body;     // error bodies always land here, whatever the sink
+    // The transfer stopped because the request's body file could not be read: our fault, not the
+    // server's or the network's, and not worth a retry.
+    bool body_unreadable = false;
 
     // The first header of that (lower-case) name, or "".
     std::string header(const std::string& name) const;
@@ -59,7 +66,8 @@ public:
 
     // Performs one request. Transport failures (connect, TLS, timeout, reset) are a non-ok Status
     // (Code::io_error, message from libcurl naming the host); any HTTP status is ok + response.status.
-    // A sink's error aborts the transfer and is returned.
+    // A sink's error aborts the transfer and is returned, and so does a body file that cannot be read
+    // (or holds fewer than body_len bytes from body_offset). libcurl may rewind the body (CURLOPT_SEEKFUNCTION).
     Status perform(const HttpRequest& request, HttpResponse& response);
 
 private:

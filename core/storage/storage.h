@@ -77,6 +77,7 @@ struct StorageOptions {
     std::string s3_credentials_file;  // AWS shared-credentials format; first in the credentials chain
     std::string s3_profile;           // profile in that file (and in ~/.aws/*); empty: AWS_PROFILE or "default"
     uint64_t s3_part_size = 0;        // multipart part size in bytes; 0: the default
+    std::string temp_directory;       // where S3 writers spill; empty: TMPDIR, else /tmp
     // Environment lookups (tests replace it); empty: ::getenv.
     std::function<std::optional<std::string>(const std::string&)> getenv;
 };

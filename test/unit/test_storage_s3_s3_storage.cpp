@@ -1,21 +1,35 @@
 // Unit tests for core/storage/s3/s3_storage against a real S3 server: s3rver (installed by scripts/deps.sh)
 // started on 127.0.0.1 for this test and stopped by its PID. The Storage contracts of storage.h, plus what
 // only object stores have: ListObjectsV2 pagination (more than 1000 keys), batched DeleteObjects, multipart
-// uploads, ranged GETs, and errors from the store with their codes.
+// uploads, ranged GETs, and errors from the store with their codes. Writers keep k_s3_writer_memory bytes
+// in memory and spill the rest; a scripted local server checks that a retried upload resends every byte.
 #include "core/storage/s3/s3_storage.h"
 
+#include "core/codec/sha256.h"
+#include "core/common/text.h"
+#include "core/http/http_client.h"
 #include "test/unit/test_support.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
 #include <thread>
+
+#include <openssl/evp.h>
 
 #include <gtest/gtest.h>
 
@@ -35,6 +49,157 @@ bool port_open(int port)
     ::close(fd);
     return ok;
 }
+
+// (The same as in test_http_http_client.cpp.) A plain HTTP/1.1 server on 127.0.0.1 that answers what the test says and
+// records every request it read: one connection at a time, Content-Length bodies only. An answer can also drop the
+// connection after the request's headers, before its body, like a keep-alive connection the server closed meanwhile.
+class ScriptedServer {
+public:
+    struct Request {
+        std::string method;
+        std::string target;
+        HttpHeaders headers;  // names lower-cased
+        std::string body;
+        int connection = 0;  // 1 for the first connection accepted
+    };
+    struct Answer {
+        long status = 200;
+        HttpHeaders headers;
+        std::string body;
+        bool close = true;  // Connection: close after this answer
+        bool drop = false;  // read the request, then close without answering
+    };
+    using Script = std::function<Answer(const Request& request, size_t index)>;
+
+    explicit ScriptedServer(Script script)
+        : m_script(std::move(script))
+    {
+        m_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        EXPECT_EQ(::bind(m_fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+        EXPECT_EQ(::listen(m_fd, 8), 0);
+        socklen_t len = sizeof(addr);
+        ::getsockname(m_fd, reinterpret_cast<sockaddr*>(&addr), &len);
+        m_port = ntohs(addr.sin_port);
+        m_thread = std::thread([this] { serve(); });
+    }
+    ~ScriptedServer()
+    {
+        m_stop = true;
+        m_thread.join();
+        ::close(m_fd);
+    }
+    std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(m_port) + path; }
+    std::vector<Request> requests()
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        return m_requests;
+    }
+
+private:
+    // Waits until fd is readable or the server stops.
+    bool readable(int fd)
+    {
+        while (!m_stop) {
+            pollfd p{fd, POLLIN, 0};
+            if (::poll(&p, 1, 50) > 0)
+                return true;
+        }
+        return false;
+    }
+    // Appends at least one byte from the connection; false on end of stream or stop.
+    bool receive(int fd, std::string& in)
+    {
+        char buf[65536];
+        if (!readable(fd))
+            return false;
+        const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+        if (n <= 0)
+            return false;
+        in.append(buf, static_cast<size_t>(n));
+        return true;
+    }
+    void serve()
+    {
+        int connection = 0;
+        while (readable(m_fd)) {
+            const int fd = ::accept4(m_fd, nullptr, nullptr, SOCK_CLOEXEC);
+            if (fd < 0)
+                continue;
+            ++connection;
+            std::string in;
+            for (bool open = true; open;) {
+                size_t end;
+                while ((end = in.find("\r\n\r\n")) == std::string::npos && (open = receive(fd, in)))
+                    ;
+                if (!open)
+                    break;
+                Request r;
+                r.connection = connection;
+                std::istringstream head(in.substr(0, end));
+                in.erase(0, end + 4);
+                std::string line;
+                std::getline(head, line);
+                std::istringstream(line) >> r.method >> r.target;
+                size_t length = 0;
+                while (std::getline(head, line)) {
+                    const size_t colon = line.find(':');
+                    if (colon == std::string::npos)
+                        continue;
+                    std::string name = line.substr(0, colon);
+                    std::string value = line.substr(colon + 1);
+                    for (char& c : name)
+                        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                    value.erase(0, value.find_first_not_of(' '));
+                    if (!value.empty() && value.back() == '\r')
+                        value.pop_back();
+                    if (name == "content-length")
+                        length = std::stoul(value);
+                    r.headers.emplace_back(name, value);
+                }
+                size_t index;
+                {
+                    std::lock_guard<std::mutex> lock(m_mutex);
+                    index = m_requests.size();
+                }
+                const Answer a = m_script(r, index);
+                while (in.size() < length && (open = receive(fd, in)))
+                    ;
+                if (!open)
+                    break;
+                r.body = in.substr(0, length);
+                in.erase(0, length);
+                {
+                    std::lock_guard<std::mutex> lock(m_mutex);
+                    m_requests.push_back(r);
+                }
+                if (a.drop)
+                    break;
+                std::string out = "HTTP/1.1 " + std::to_string(a.status) + " X\r\n";
+                for (const auto& [name, value] : a.headers)
+                    out += name + ": " + value + "\r\n";
+                if (r.method != "HEAD")
+                    out += "Content-Length: " + std::to_string(a.body.size()) + "\r\n";
+                out += a.close ? "Connection: close\r\n\r\n" : "\r\n";
+                if (r.method != "HEAD")
+                    out += a.body;
+                EXPECT_EQ(::send(fd, out.data(), out.size(), MSG_NOSIGNAL), static_cast<ssize_t>(out.size()));
+                open = !a.close;
+            }
+            ::close(fd);
+        }
+    }
+
+    Script m_script;
+    int m_fd = -1;
+    int m_port = 0;
+    std::atomic<bool> m_stop{false};
+    std::mutex m_mutex;
+    std::vector<Request> m_requests;
+    std::thread m_thread;
+};
 
 // One s3rver for the whole suite.
 class S3rverEnvironment {
@@ -226,6 +391,202 @@ TEST_F(S3StorageTest, StoreErrorsKeepTheirCodes)
     std::vector<uint8_t> out;
     s = nobucket->get("k", test::vector_sink(out));
     EXPECT_NE(s.message().find("NoSuchBucket"), std::string::npos) << s.message();
+}
+
+std::string http_header(const HttpHeaders& headers, const std::string& name)
+{
+    for (const auto& [k, v] : headers)
+        if (k == name)
+            return v;
+    return {};
+}
+
+std::string md5_hex(const std::string& data)
+{
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+    EVP_Digest(data.data(), data.size(), digest, &n, EVP_md5(), nullptr);
+    return hex_encode(std::string(reinterpret_cast<char*>(digest), n));
+}
+
+// The files this process has open under dir (deleted ones included): /proc/self/fd.
+int open_files_under(const std::string& dir)
+{
+    int count = 0;
+    for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+        std::error_code ec;
+        const std::string target = std::filesystem::read_symlink(e.path(), ec).string();
+        if (!ec && target.rfind(dir + "/", 0) == 0)
+            ++count;
+    }
+    return count;
+}
+
+TEST_F(S3StorageTest, ObjectsAroundTheMemoryAndPartBoundariesRoundTrip)
+{
+    m_options.s3_part_size = 5 * 1024 * 1024;
+    WV_ASSERT_OK(open_storage(std::string("s3://") + k_bucket + "/" + m_prefix, m_options, m_storage));
+    const size_t part = 5 * 1024 * 1024;
+    // In memory; exactly the buffer; one byte spilled; one part spilled (one PUT from the file); one byte
+    // more (a second part of one byte, from memory); two parts and some.
+    for (size_t size : {size_t{1000}, k_s3_writer_memory, k_s3_writer_memory + 1, part, part + 1, 2 * part + 77777}) {
+        const std::vector<uint8_t> data = test::random_bytes(size, static_cast<uint32_t>(size));
+        const std::string key = "obj-" + std::to_string(size);
+        std::unique_ptr<Writer> w;
+        WV_ASSERT_OK(m_storage->create(key, w));
+        for (size_t off = 0; off < data.size(); off += 100003)  // chunks that straddle every boundary
+            WV_ASSERT_OK(w->write(data.data() + off, std::min<size_t>(100003, data.size() - off)));
+        WV_ASSERT_OK(w->commit());
+        ObjectInfo info;
+        WV_ASSERT_OK(m_storage->head(key, info));
+        EXPECT_EQ(info.size, size);
+        EXPECT_TRUE(get(key) == data) << size << " bytes";
+    }
+}
+
+TEST_F(S3StorageTest, WriterMemoryStaysBoundedAndTheRestSpillsToTheTempDirectory)
+{
+    test::TempDir spill;
+    m_options.temp_directory = spill.path();
+    WV_ASSERT_OK(open_storage(std::string("s3://") + k_bucket + "/" + m_prefix, m_options, m_storage));
+    const std::vector<uint8_t> data = test::random_bytes(20 * test::k_mib, 21);  // one PUT at the default part size
+    std::unique_ptr<Writer> w;
+    WV_ASSERT_OK(m_storage->create("twenty", w));
+    EXPECT_EQ(open_files_under(spill.path()), 0);  // nothing spilled yet
+    size_t most = 0;
+    for (size_t off = 0; off < data.size(); off += 1 << 20) {
+        WV_ASSERT_OK(w->write(data.data() + off, std::min<size_t>(1 << 20, data.size() - off)));
+        most = std::max(most, s3_writer_memory(*w));
+    }
+    EXPECT_EQ(most, k_s3_writer_memory);
+    EXPECT_EQ(open_files_under(spill.path()), 1);  // the unlinked spill file
+    EXPECT_TRUE(std::filesystem::is_empty(spill.path()));
+    WV_ASSERT_OK(w->commit());
+    EXPECT_EQ(s3_writer_memory(*w), 0u);
+    EXPECT_EQ(open_files_under(spill.path()), 0);
+    EXPECT_TRUE(get("twenty") == data);
+}
+
+TEST_F(S3StorageTest, UnwritableTempDirectoryIsNamed)
+{
+    m_options.temp_directory = "/nonexistent/walvault-spill";
+    WV_ASSERT_OK(open_storage(std::string("s3://") + k_bucket + "/" + m_prefix, m_options, m_storage));
+    std::unique_ptr<Writer> w;
+    WV_ASSERT_OK(m_storage->create("k", w));
+    const std::vector<uint8_t> data = test::random_bytes(k_s3_writer_memory + 1, 5);
+    const Status s = w->write(data.data(), data.size());
+    EXPECT_EQ(s.code(), Code::io_error);
+    EXPECT_EQ(s.message(),
+        "could not upload \"s3://unit-bucket/" + m_prefix +
+            "/k\": could not create a temporary file in \"/nonexistent/walvault-spill\": No such file or directory");
+    EXPECT_NE(s.hint().find("TMPDIR"), std::string::npos) << s.hint();
+}
+
+// A store that fails the first upload of each object part (and the first single PUT) with 503 SlowDown,
+// then accepts: the retry must send every byte again, from the spill file.
+class RetryingStoreTest : public ::testing::Test {
+protected:
+    using Request = ScriptedServer::Request;
+    using Answer = ScriptedServer::Answer;
+
+    void SetUp() override
+    {
+        test::write_file(
+            m_creds / "credentials", "[default]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\n");
+        m_options.s3_endpoint = m_server.url("");
+        m_options.s3_region = "us-east-1";
+        m_options.s3_credentials_file = m_creds / "credentials";
+        m_options.getenv = [](const std::string&) { return std::nullopt; };
+    }
+
+    Answer answer(const Request& r)
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        Answer a;
+        if (r.method == "POST" && r.target.find("?uploads") != std::string::npos) {
+            a.body = "<InitiateMultipartUploadResult><UploadId>U1</UploadId></InitiateMultipartUploadResult>";
+        } else if (r.method == "PUT" && m_failed.insert(r.target).second) {
+            a.status = 503;
+            a.body = "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
+        } else if (r.method == "PUT") {
+            // The header names what was sent; the body itself is checked against the data by the test.
+            a.headers = {{"ETag", "\"" + m_part_etags[r.target] + "\""}};
+        } else if (r.method == "POST") {
+            a.body = "<CompleteMultipartUploadResult><ETag>&quot;" + m_complete_etag +
+                "&quot;</ETag></CompleteMultipartUploadResult>";
+        } else if (r.method == "HEAD") {
+            a.headers = {{"Content-Length", std::to_string(m_size)}};
+        }
+        return a;
+    }
+
+    test::TempDir m_creds;
+    StorageOptions m_options;
+    std::mutex m_mutex;
+    std::set<std::string> m_failed;
+    std::map<std::string, std::string> m_part_etags;  // target -> MD5 hex of the bytes expected there
+    std::string m_complete_etag;
+    uint64_t m_size = 0;
+    ScriptedServer m_server{[this](const Request& r, size_t) { return answer(r); }};
+};
+
+TEST_F(RetryingStoreTest, ARetriedPutResendsTheWholeSpilledBody)
+{
+    const std::vector<uint8_t> data = test::random_bytes(3 * test::k_mib + 5, 31);
+    const std::string bytes(data.begin(), data.end());
+    m_part_etags["/b/p/obj"] = md5_hex(bytes);
+    m_size = data.size();
+    std::unique_ptr<Storage> storage;
+    WV_ASSERT_OK(open_storage("s3://b/p", m_options, storage));
+    std::unique_ptr<Writer> w;
+    WV_ASSERT_OK(storage->create("obj", w));
+    for (size_t off = 0; off < data.size(); off += 65536)
+        WV_ASSERT_OK(w->write(data.data() + off, std::min<size_t>(65536, data.size() - off)));
+    WV_ASSERT_OK(w->commit());
+    const auto got = m_server.requests();
+    ASSERT_EQ(got.size(), 3u);  // PUT (503), PUT, HEAD
+    for (size_t i = 0; i < 2; ++i) {
+        EXPECT_EQ(got[i].method, "PUT");
+        EXPECT_TRUE(got[i].body == bytes) << "attempt " << i + 1 << " sent " << got[i].body.size() << " bytes";
+        EXPECT_EQ(http_header(got[i].headers, "x-amz-content-sha256"), sha256_hex(data.data(), data.size()));
+        EXPECT_EQ(http_header(got[i].headers, "if-none-match"), "*");
+    }
+    EXPECT_EQ(got[2].method, "HEAD");
+}
+
+TEST_F(RetryingStoreTest, ARetriedPartResendsItsRangeOfTheSpillFile)
+{
+    m_options.s3_part_size = 5 * 1024 * 1024;
+    const std::vector<uint8_t> data = test::random_bytes(11 * test::k_mib, 32);  // parts of 5, 5 and 1 MiB
+    const std::string bytes(data.begin(), data.end());
+    std::string part_md5s;
+    std::vector<std::string> parts;
+    for (size_t i = 0; i < 3; ++i) {
+        parts.push_back(bytes.substr(i * m_options.s3_part_size, m_options.s3_part_size));
+        m_part_etags["/b/p/obj?partNumber=" + std::to_string(i + 1) + "&uploadId=U1"] = md5_hex(parts.back());
+    }
+    m_complete_etag = md5_hex(bytes);  // s3rver's style: the MD5 of the whole object
+    m_size = data.size();
+    std::unique_ptr<Storage> storage;
+    WV_ASSERT_OK(open_storage("s3://b/p", m_options, storage));
+    std::unique_ptr<Writer> w;
+    WV_ASSERT_OK(storage->create("obj", w));
+    for (size_t off = 0; off < data.size(); off += 1 << 20) {
+        WV_ASSERT_OK(w->write(data.data() + off, std::min<size_t>(1 << 20, data.size() - off)));
+        EXPECT_LE(s3_writer_memory(*w), k_s3_writer_memory);
+    }
+    WV_ASSERT_OK(w->commit());
+    const auto got = m_server.requests();
+    std::vector<std::string> sent;  // part bodies, in order, retries included
+    for (const Request& r : got)
+        if (r.method == "PUT")
+            sent.push_back(r.body);
+    ASSERT_EQ(sent.size(), 6u);
+    for (size_t i = 0; i < 6; ++i)
+        EXPECT_TRUE(sent[i] == parts[i / 2]) << "PUT " << i + 1 << " sent " << sent[i].size() << " bytes";
+    ASSERT_EQ(got.size(), 9u);  // initiate, 3 x (503, PUT), complete, HEAD
+    EXPECT_EQ(got[7].method, "POST");
+    EXPECT_NE(got[7].body.find("<PartNumber>3</PartNumber>"), std::string::npos) << got[7].body;
 }
 
 TEST(S3StorageOptions, BadOptionsNameTheirSetting)

@@ -1,8 +1,10 @@
 // S3 backend. Every request is signed (SigV4), sent over a pooled connection, and retried a bounded number
-// of times with jittered backoff when the failure is worth retrying (http_client.h). Objects are buffered
-// in memory up to the part size and sent in one PUT; larger ones go up as a multipart upload, aborted on
-// failure. A write counts only when the store has checked its MD5 and SHA-256, its ETag matches what we
-// sent (where the ETag is an MD5) and a HEAD reports the right length.
+// of times with jittered backoff when the failure is worth retrying (http_client.h). A writer keeps the
+// first k_s3_writer_memory bytes of an object in memory and spills the rest to an unlinked temporary file;
+// objects up to the part size go in one PUT, larger ones as a multipart upload (aborted on failure), parts
+// sent from ranges of that file. MD5 and SHA-256 are computed as the bytes arrive. A write counts only when the store
+// has checked its MD5 and SHA-256, its ETag matches what we sent (where the ETag is an MD5) and a HEAD reports the
+// right length.
 #include "core/storage/s3/s3_storage.h"
 
 #include "core/codec/sha256.h"
@@ -12,10 +14,12 @@
 #include "core/storage/s3/s3_xml.h"
 #include "core/storage/s3/sigv4.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstdlib>
 #include <mutex>
@@ -59,6 +63,53 @@ std::string md5_raw(const uint8_t* data, size_t len)
     return std::string(reinterpret_cast<char*>(digest), n);
 }
 
+// Incremental MD5 (Content-MD5 and ETags); restarts after finish_raw().
+class Md5 {
+public:
+    Md5()
+        : m_ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free)
+    {
+        m_ok = m_ctx && EVP_DigestInit_ex(m_ctx.get(), EVP_md5(), nullptr) == 1;
+    }
+    bool ok() const { return m_ok; }
+    void update(const uint8_t* data, size_t len)
+    {
+        if (m_ok)
+            EVP_DigestUpdate(m_ctx.get(), data, len);
+    }
+    std::string finish_raw()
+    {
+        unsigned char digest[EVP_MAX_MD_SIZE];
+        unsigned n = 0;
+        if (!m_ok || EVP_DigestFinal_ex(m_ctx.get(), digest, &n) != 1)
+            return {};
+        m_ok = EVP_DigestInit_ex(m_ctx.get(), EVP_md5(), nullptr) == 1;
+        return std::string(reinterpret_cast<char*>(digest), n);
+    }
+
+private:
+    std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> m_ctx;
+    bool m_ok = false;
+};
+
+// An unlinked read-write file in dir: O_TMPFILE where the filesystem has it, else mkostemp + unlink.
+Status open_spill_file(const std::string& dir, int& fd)
+{
+    fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+        std::string path = dir + "/.walvault-spill-XXXXXX";
+        fd = ::mkostemp(path.data(), O_CLOEXEC);
+        if (fd >= 0)
+            ::unlink(path.c_str());
+    }
+    if (fd < 0)
+        return Status::error(Code::io_error,
+            "could not create a temporary file in \"" + dir + "\": " + errno_text(errno),
+            "S3 uploads spill to that directory: make it writable for the server's operating-system user, or "
+            "start the server with TMPDIR naming one that is.");
+    return Status::ok();
+}
+
 std::string base64(const std::string& raw)
 {
     std::string out(4 * ((raw.size() + 2) / 3) + 1, '\0');
@@ -89,12 +140,18 @@ struct Call {
     SigV4Fields headers;
     const uint8_t* body = nullptr;
     size_t body_len = 0;
+    int body_fd = -1;  // >= 0: the body is body_len bytes of this file from body_offset
+    uint64_t body_offset = 0;
+    std::string payload_sha256;  // hex SHA-256 of the body if the caller has it; required with body_fd
     const ByteSink* sink = nullptr;
     std::string context;  // "could not upload "s3://b/p/k"" for messages
 };
 
 class S3Storage;
 
+// Object bytes [0, m_spilled) are in the spill file, [m_spilled, m_total) in m_buffer. The current part
+// is [m_part_start, m_part_start + m_part_len); it is hashed as it grows and goes up once a byte beyond it
+// arrives, so an object of exactly one part is still a single PUT.
 class S3Writer final : public Writer {
 public:
     S3Writer(S3Storage& s3, std::string key)
@@ -106,18 +163,32 @@ public:
     Status write(const uint8_t* data, size_t len) override;
     Status commit() override;
     void abort() override;
+    size_t memory() const { return m_buffer.capacity(); }
 
 private:
-    Status upload_part(const uint8_t* data, size_t len);
+    std::string where() const;
+    Status keep(const uint8_t* data, size_t len);
+    Status spill();
+    // Points the call's body at object bytes [offset, offset + len), spilling the buffer first unless
+    // the range lies wholly in it.
+    Status set_body(Call& c, uint64_t offset, uint64_t len);
+    Status upload_part();
+    void release();
 
     S3Storage& m_s3;
     std::string m_key;
-    std::vector<uint8_t> m_buffer;
+    std::vector<uint8_t> m_buffer;  // capacity never above k_s3_writer_memory
+    int m_fd = -1;
+    uint64_t m_spilled = 0;
+    uint64_t m_total = 0;
+    uint64_t m_part_start = 0;
+    uint64_t m_part_len = 0;
+    Md5 m_part_md5;
+    Sha256 m_part_sha256;
+    Md5 m_whole_md5;
     std::string m_upload_id;
     std::vector<std::pair<int, std::string>> m_parts;  // number, ETag as returned
     std::string m_part_md5s;                           // raw MD5s of the parts, for the multipart ETag
-    std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> m_whole_md5{nullptr, EVP_MD_CTX_free};
-    uint64_t m_total = 0;
     bool m_finished = false;
 };
 
@@ -131,6 +202,7 @@ public:
     StorageOptions m_options;
     HttpOptions m_http;
     uint64_t m_part_size = k_s3_default_part_size;
+    std::string m_temp_directory;  // where writers spill
     std::unique_ptr<CredentialProvider> m_credentials;
 
     std::string location() const override
@@ -196,7 +268,10 @@ Status S3Storage::request(const Call& call, HttpResponse& response)
     thread_local std::mt19937_64 rng{std::random_device{}()};
     std::uniform_real_distribution<double> jitter(0.0, 1.0);
 
-    const std::string payload_sha = sha256_hex(call.body, call.body_len);
+    if (call.body_fd >= 0 && call.payload_sha256.empty())
+        return Status::error(Code::invalid, call.context + ": a file body needs its SHA-256");
+    const std::string payload_sha =
+        call.payload_sha256.empty() ? sha256_hex(call.body, call.body_len) : call.payload_sha256;
     SigV4Request r;
     r.method = call.method;
     if (m_path_style) {
@@ -240,12 +315,19 @@ Status S3Storage::request(const Call& call, HttpResponse& response)
         h.headers = signed_request.headers;
         h.body = call.body;
         h.body_len = call.body_len;
+        h.body_fd = call.body_fd;
+        h.body_offset = call.body_offset;
         h.sink = call.sink != nullptr ? &counting : nullptr;
         s = client->perform(h, response);
         if (!sink_status.is_ok()) {
             result = sink_status;
             break;
         }
+        if (response.body_unreadable) {
+            result = s.prefix(call.context);
+            break;
+        }
+        // Each attempt sends the body again from its start (a new HttpRequest, read from offset 0).
         const bool last = attempt >= k_retry_attempts || delivered > 0;
         if (!s.is_ok()) {
             if (last) {
@@ -423,38 +505,108 @@ Status S3Storage::remove_many(const std::vector<std::string>& keys)
     return Status::ok();
 }
 
+std::string S3Writer::where() const
+{
+    return "\"" + std::string(k_s3_scheme) + m_s3.m_bucket + "/" + m_key + "\"";
+}
+
 Status S3Writer::write(const uint8_t* data, size_t len)
 {
     if (m_finished)
         return Status::error(Code::invalid, "write to \"" + m_key + "\" after commit or abort");
-    if (!m_whole_md5) {
-        m_whole_md5.reset(EVP_MD_CTX_new());
-        if (!m_whole_md5 || EVP_DigestInit_ex(m_whole_md5.get(), EVP_md5(), nullptr) != 1)
-            return Status::error(Code::io_error, "could not set up MD5");
-    }
-    EVP_DigestUpdate(m_whole_md5.get(), data, len);
-    m_buffer.insert(m_buffer.end(), data, data + len);
-    m_total += len;
-    // Only a buffer larger than one part starts a multipart upload; a full part goes, the rest waits.
-    while (m_buffer.size() > m_s3.m_part_size) {
-        Status s = upload_part(m_buffer.data(), m_s3.m_part_size);
+    if (!m_part_md5.ok() || !m_whole_md5.ok())
+        return Status::error(Code::io_error, "could not set up MD5");
+    while (len > 0) {
+        if (m_part_len == m_s3.m_part_size) {
+            Status s = upload_part();
+            if (!s.is_ok())
+                return s;
+        }
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(len, m_s3.m_part_size - m_part_len));
+        m_part_md5.update(data, n);
+        m_part_sha256.update(data, n);
+        m_whole_md5.update(data, n);
+        Status s = keep(data, n);
         if (!s.is_ok())
             return s;
-        m_buffer.erase(m_buffer.begin(), m_buffer.begin() + static_cast<std::ptrdiff_t>(m_s3.m_part_size));
+        m_part_len += n;
+        m_total += n;
+        data += n;
+        len -= n;
     }
     return Status::ok();
 }
 
-Status S3Writer::upload_part(const uint8_t* data, size_t len)
+Status S3Writer::keep(const uint8_t* data, size_t len)
 {
-    const std::string where = "\"" + std::string(k_s3_scheme) + m_s3.m_bucket + "/" + m_key + "\"";
+    while (len > 0) {
+        if (m_buffer.size() == k_s3_writer_memory) {
+            Status s = spill();
+            if (!s.is_ok())
+                return s;
+        }
+        const size_t n = std::min(len, k_s3_writer_memory - m_buffer.size());
+        // Grow by doubling, as a vector would, but never past the bound.
+        if (m_buffer.size() + n > m_buffer.capacity())
+            m_buffer.reserve(std::min(k_s3_writer_memory, std::max(2 * m_buffer.capacity(), m_buffer.size() + n)));
+        m_buffer.insert(m_buffer.end(), data, data + n);
+        data += n;
+        len -= n;
+    }
+    return Status::ok();
+}
+
+Status S3Writer::spill()
+{
+    if (m_fd < 0) {
+        Status s = open_spill_file(m_s3.m_temp_directory, m_fd);
+        if (!s.is_ok())
+            return s.prefix("could not upload " + where());
+    }
+    size_t done = 0;
+    while (done < m_buffer.size()) {
+        const ssize_t n =
+            ::pwrite(m_fd, m_buffer.data() + done, m_buffer.size() - done, static_cast<off_t>(m_spilled + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return Status::error(Code::io_error,
+                "could not upload " + where() + ": could not write its temporary file in \"" + m_s3.m_temp_directory +
+                    "\": " + errno_text(errno),
+                "Make room in that directory, or start the server with TMPDIR naming one with more space.");
+        done += static_cast<size_t>(n);
+    }
+    m_spilled += m_buffer.size();
+    m_buffer.clear();
+    return Status::ok();
+}
+
+Status S3Writer::set_body(Call& c, uint64_t offset, uint64_t len)
+{
+    c.body_len = static_cast<size_t>(len);
+    if (offset >= m_spilled) {
+        c.body = m_buffer.data() + (offset - m_spilled);
+        return Status::ok();
+    }
+    if (offset + len > m_spilled) {
+        Status s = spill();
+        if (!s.is_ok())
+            return s;
+    }
+    c.body_fd = m_fd;
+    c.body_offset = offset;
+    return Status::ok();
+}
+
+Status S3Writer::upload_part()
+{
     if (m_upload_id.empty()) {
         Call c;
         c.method = "POST";
         c.key = m_key;
         c.query = {{"uploads", ""}};
         m_s3.add_write_headers(c.headers);
-        c.context = "could not start a multipart upload of " + where;
+        c.context = "could not start a multipart upload of " + where();
         HttpResponse response;
         Status s = m_s3.request(c, response);
         if (!s.is_ok())
@@ -465,20 +617,22 @@ Status S3Writer::upload_part(const uint8_t* data, size_t len)
     }
     if (static_cast<int>(m_parts.size()) >= k_s3_max_parts)
         return Status::error(Code::invalid,
-            "object " + where + " needs more than " + std::to_string(k_s3_max_parts) + " parts",
+            "object " + where() + " needs more than " + std::to_string(k_s3_max_parts) + " parts",
             "Raise walvault.s3_part_size.");
     const int number = static_cast<int>(m_parts.size()) + 1;
-    const std::string md5 = md5_raw(data, len);
+    const std::string md5 = m_part_md5.finish_raw();
     Call c;
     c.method = "PUT";
     c.key = m_key;
     c.query = {{"partNumber", std::to_string(number)}, {"uploadId", m_upload_id}};
     c.headers = {{"content-md5", base64(md5)}};
-    c.body = data;
-    c.body_len = len;
-    c.context = "could not upload part " + std::to_string(number) + " of " + where;
+    c.payload_sha256 = m_part_sha256.finish_hex();
+    c.context = "could not upload part " + std::to_string(number) + " of " + where();
+    Status s = set_body(c, m_part_start, m_part_len);
+    if (!s.is_ok())
+        return s;
     HttpResponse response;
-    Status s = m_s3.request(c, response);
+    s = m_s3.request(c, response);
     if (!s.is_ok())
         return s;
     const std::string etag = response.header("etag");
@@ -487,37 +641,57 @@ Status S3Writer::upload_part(const uint8_t* data, size_t len)
             Code::corrupt, c.context + ": the store's ETag " + etag + " is not the MD5 of what was sent");
     m_parts.emplace_back(number, etag);
     m_part_md5s += md5;
+    // The part's bytes are not needed again: give the file's blocks (or tmpfs pages) back. Best effort:
+    // where the filesystem cannot punch holes they stay until the file is closed.
+    if (c.body_fd >= 0)
+        (void)::fallocate(m_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(m_part_start),
+            static_cast<off_t>(m_part_len));
+    m_part_start += m_part_len;
+    m_part_len = 0;
     return Status::ok();
+}
+
+void S3Writer::release()
+{
+    m_finished = true;
+    std::vector<uint8_t>().swap(m_buffer);
+    if (m_fd >= 0)
+        ::close(m_fd);
+    m_fd = -1;
 }
 
 Status S3Writer::commit()
 {
     if (m_finished)
         return Status::error(Code::invalid, "commit of \"" + m_key + "\" after commit or abort");
-    const std::string where = "\"" + std::string(k_s3_scheme) + m_s3.m_bucket + "/" + m_key + "\"";
+    if (!m_part_md5.ok() || !m_whole_md5.ok())
+        return Status::error(Code::io_error, "could not set up MD5");
     // Any of these ETags proves the store holds what was sent: the MD5 of a single PUT; for a multipart
     // upload AWS's MD5 of the part MD5s plus "-N", or (s3rver, some others) the MD5 of the whole object.
     std::vector<std::string> expected_etags;
     std::string returned_etag;
     if (m_upload_id.empty()) {
-        const std::string md5 = md5_raw(m_buffer.data(), m_buffer.size());
+        // One part so far, and it is the whole object.
+        const std::string md5 = m_part_md5.finish_raw();
         Call c;
         c.method = "PUT";
         c.key = m_key;
         c.headers = {{"content-md5", base64(md5)}, {"if-none-match", "*"}};
         m_s3.add_write_headers(c.headers);
-        c.body = m_buffer.data();
-        c.body_len = m_buffer.size();
-        c.context = "could not upload " + where;
+        c.payload_sha256 = m_part_sha256.finish_hex();
+        c.context = "could not upload " + where();
+        Status s = set_body(c, 0, m_total);
+        if (!s.is_ok())
+            return s;
         HttpResponse response;
-        Status s = m_s3.request(c, response);
+        s = m_s3.request(c, response);
         if (!s.is_ok())
             return s;
         returned_etag = response.header("etag");
         expected_etags.push_back(hex_encode(md5));
     } else {
-        if (!m_buffer.empty() || m_parts.empty()) {
-            Status s = upload_part(m_buffer.data(), m_buffer.size());
+        if (m_part_len > 0 || m_parts.empty()) {
+            Status s = upload_part();
             if (!s.is_ok())
                 return s;
         }
@@ -529,7 +703,7 @@ Status S3Writer::commit()
         c.headers = {{"if-none-match", "*"}};
         c.body = reinterpret_cast<const uint8_t*>(body.data());
         c.body_len = body.size();
-        c.context = "could not complete the multipart upload of " + where;
+        c.context = "could not complete the multipart upload of " + where();
         // S3 may answer 200 and still fail (an <Error> body, sent late): retry those that are worth it.
         for (int attempt = 1;; ++attempt) {
             HttpResponse response;
@@ -548,14 +722,10 @@ Status S3Writer::commit()
         expected_etags.push_back(
             hex_encode(md5_raw(reinterpret_cast<const uint8_t*>(m_part_md5s.data()), m_part_md5s.size())) + "-" +
             std::to_string(m_parts.size()));
-        unsigned char whole[EVP_MAX_MD_SIZE];
-        unsigned whole_len = 0;
-        if (m_whole_md5 && EVP_DigestFinal_ex(m_whole_md5.get(), whole, &whole_len) == 1)
-            expected_etags.push_back(hex_encode(std::string(reinterpret_cast<char*>(whole), whole_len)));
+        expected_etags.push_back(hex_encode(m_whole_md5.finish_raw()));
     }
     m_upload_id.clear();  // complete: nothing to abort any more
-    m_finished = true;
-    std::vector<uint8_t>().swap(m_buffer);
+    release();
 
     // SSE-KMS ETags are not MD5s; otherwise an ETag that looks like one must be one of ours.
     const std::string etag = unquote(returned_etag);
@@ -563,24 +733,32 @@ Status S3Writer::commit()
         (is_md5_hex(etag) || (etag.find('-') != std::string::npos && is_md5_hex(etag.substr(0, etag.find('-')))));
     if (checkable && std::find(expected_etags.begin(), expected_etags.end(), etag) == expected_etags.end())
         return Status::error(Code::corrupt,
-            "the store's ETag for " + where + " is " + etag + ", which is not the MD5 of what was sent (" +
+            "the store's ETag for " + where() + " is " + etag + ", which is not the MD5 of what was sent (" +
                 expected_etags.front() + ")");
+    // The length the store reports now. AWS S3 reads its own writes at once; a store that does not (s3rver
+    // under load answers a HEAD right after the PUT with 0 bytes, or 404) is asked again, up to
+    // k_retry_attempts times within about 0.4 s, before the upload counts as failed.
     ObjectInfo info;
     const std::string key_in_repo = m_key.substr(m_s3.m_prefix.empty() ? 0 : m_s3.m_prefix.size() + 1);
-    Status s = m_s3.head(key_in_repo, info);
-    if (!s.is_ok())
-        return s;
-    if (info.size != m_total)
-        return Status::error(Code::corrupt,
-            "object " + where + " holds " + std::to_string(info.size) + " bytes after upload, " +
-                std::to_string(m_total) + " were sent");
-    return Status::ok();
+    for (int attempt = 1;; ++attempt) {
+        Status s = m_s3.head(key_in_repo, info);
+        const bool settled = s.is_ok() ? info.size == m_total : s.code() != Code::not_found;
+        if (settled || attempt >= k_retry_attempts) {
+            if (!s.is_ok())
+                return s;
+            if (info.size != m_total)
+                return Status::error(Code::corrupt,
+                    "object " + where() + " holds " + std::to_string(info.size) + " bytes after upload, " +
+                        std::to_string(m_total) + " were sent");
+            return Status::ok();
+        }
+        std::this_thread::sleep_for(retry_delay(attempt, 0.5));
+    }
 }
 
 void S3Writer::abort()
 {
-    m_finished = true;
-    std::vector<uint8_t>().swap(m_buffer);
+    release();
     if (m_upload_id.empty())
         return;
     // Best effort: a store that does not implement abort keeps the parts until its lifecycle rules drop them.
@@ -603,6 +781,12 @@ std::optional<std::string> env_value(const StorageOptions& options, const std::s
 }
 
 }  // namespace
+
+size_t s3_writer_memory(const Writer& writer)
+{
+    const auto* w = dynamic_cast<const S3Writer*>(&writer);
+    return w != nullptr ? w->memory() : 0;
+}
 
 Status open_s3_storage(const std::string& repo, const StorageOptions& options, std::unique_ptr<Storage>& out)
 {
@@ -673,6 +857,9 @@ Status open_s3_storage(const std::string& repo, const StorageOptions& options, s
                 "Give the server's operating-system user read access to the CA bundle.");
         s3->m_http.ca_file = options.s3_ca_file;
     }
+    s3->m_temp_directory = options.temp_directory;
+    if (s3->m_temp_directory.empty())
+        s3->m_temp_directory = env_value(options, "TMPDIR").value_or(k_default_temp_directory);
     s3->m_credentials = std::make_unique<CredentialProvider>(cred);
     out = std::move(s3);
     return Status::ok();

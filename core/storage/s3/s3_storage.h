@@ -10,13 +10,21 @@
 
 namespace walvault {
 
-constexpr uint64_t k_s3_default_part_size = 32ULL * 1024 * 1024;  // above any compressed 16 MiB segment
-constexpr uint64_t k_s3_min_part_size = 5ULL * 1024 * 1024;       // S3 limit (all parts but the last)
+constexpr uint64_t k_s3_default_part_size = 32ULL * 1024 * 1024;    // above any compressed 16 MiB segment
+constexpr uint64_t k_s3_min_part_size = 5ULL * 1024 * 1024;         // S3 limit (all parts but the last)
 constexpr uint64_t k_s3_max_part_size = 5ULL * 1024 * 1024 * 1024;  // S3 limit
 constexpr int k_s3_max_parts = 10000;                               // S3 limit
 constexpr const char* k_s3_default_region = "us-east-1";
+// Bytes of an object a writer keeps in memory; the rest goes to an unlinked file in the temporary
+// directory (StorageOptions::temp_directory), so memory per upload does not grow with the part size.
+constexpr size_t k_s3_writer_memory = 256U * 1024;
+constexpr const char* k_default_temp_directory = "/tmp";  // when neither temp_directory nor TMPDIR is set
 
 // Opens s3://BUCKET[/PREFIX] with the given options (validated here, naming the setting at fault).
 Status open_s3_storage(const std::string& repo, const StorageOptions& options, std::unique_ptr<Storage>& out);
+
+// For tests: the bytes of memory an S3 writer holds for its object's content (never above
+// k_s3_writer_memory); 0 for other writers.
+size_t s3_writer_memory(const Writer& writer);
 
 }  // namespace walvault
