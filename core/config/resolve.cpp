@@ -50,6 +50,7 @@ const std::vector<SettingInfo>& tool_settings()
         {"s3_profile", "profile in the credentials files (default: AWS_PROFILE, else default)"},
         {"s3_part_size", "multipart part size in MB (default 32)"},
         {"prefetch", "wal-fetch: WAL segments to download ahead of recovery (default 16; 0 turns prefetch off)"},
+        {"part_size", "backup: files larger than this many MiB are stored in parts of this size (default 64)"},
     };
     return k_all;
 }
@@ -131,8 +132,8 @@ Status resolve_settings(const std::map<std::string, std::string>& flags, const s
         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
         if (ec != std::errc() || end != v.data() + v.size() || n < 1 || n > k_max_parallel)
             return Status::error(Code::invalid,
-                "parallel must be a number from 1 to " + std::to_string(k_max_parallel) + " (from " +
-                    p->second.source + ")");
+                "parallel must be a number from 1 to " + std::to_string(k_max_parallel) + " (from " + p->second.source +
+                    ")");
     }
     if (auto p = out.find("prefetch"); p != out.end() && !p->second.value.empty()) {
         constexpr int k_max_prefetch = 1024;  // segments: 16 GiB of pg_wal with 16 MiB segments
@@ -140,8 +141,19 @@ Status resolve_settings(const std::map<std::string, std::string>& flags, const s
         const std::string& v = p->second.value;
         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
         if (ec != std::errc() || end != v.data() + v.size() || n < 0 || n > k_max_prefetch)
-            return Status::error(Code::invalid, "prefetch must be a number from 0 to " +
-                    std::to_string(k_max_prefetch) + " (from " + p->second.source + ")");
+            return Status::error(Code::invalid,
+                "prefetch must be a number from 0 to " + std::to_string(k_max_prefetch) + " (from " + p->second.source +
+                    ")");
+    }
+    if (auto p = out.find("part_size"); p != out.end() && !p->second.value.empty()) {
+        constexpr int k_max_part_size_mib = 1024;  // a relation segment: larger parts share nothing
+        int n = 0;
+        const std::string& v = p->second.value;
+        auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+        if (ec != std::errc() || end != v.data() + v.size() || n < 1 || n > k_max_part_size_mib)
+            return Status::error(Code::invalid,
+                "part_size must be a number of MiB from 1 to " + std::to_string(k_max_part_size_mib) + " (from " +
+                    p->second.source + ")");
     }
     return Status::ok();
 }

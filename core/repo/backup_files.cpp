@@ -1,20 +1,23 @@
-// Backup file transfer. Each call owns one file descriptor and streams in fixed chunks, so memory per
-// worker is the codec's buffers whatever the file size (relation segments are up to 1 GiB).
+// Backup file transfer. Each call owns its file descriptors and streams in fixed chunks, so memory per
+// worker is the codec's buffers whatever the file size (relation segments are up to 1 GiB). Parts of a file
+// are read and written with pread/pwrite at their own offsets, never shifted, so parts may run in any order.
 #include "core/repo/backup_files.h"
 
+#include "core/codec/sha256.h"
 #include "core/common/file_io.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
 namespace walvault {
 namespace {
 
-constexpr size_t k_read_chunk = 1024 * 1024;  // bytes per read()
+constexpr size_t k_read_chunk = 1024 * 1024;  // bytes per pread()
 
 struct FdCloser {
     int fd;
@@ -25,17 +28,46 @@ struct FdCloser {
     }
 };
 
+std::vector<uint8_t>& chunk_buffer()
+{
+    thread_local std::vector<uint8_t> buf(k_read_chunk);
+    return buf;
+}
+
+Status pwrite_all(int fd, const uint8_t* data, size_t len, uint64_t offset, const std::string& path)
+{
+    while (len > 0) {
+        const ssize_t n = ::pwrite(fd, data, len, static_cast<off_t>(offset));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return Status::error(Code::io_error, "could not write file \"" + path + "\": " + errno_text(errno));
+        }
+        data += n;
+        len -= static_cast<size_t>(n);
+        offset += static_cast<uint64_t>(n);
+    }
+    return Status::ok();
+}
+
 }  // namespace
 
-Status store_backup_file(Storage& storage, Encoder& encoder, const Compression& compression, const std::string& key,
-    const std::string& path, BackupFile& entry)
+size_t backup_part_count(uint64_t size, uint64_t part_size)
+{
+    if (part_size == 0 || size <= part_size)
+        return 0;
+    return static_cast<size_t>((size + part_size - 1) / part_size);
+}
+
+Status store_backup_range(Storage& storage, Encoder& encoder, const Compression& compression, const std::string& key,
+    const std::string& path, const std::string& name, uint64_t offset, uint64_t max_len, BackupPart& out)
 {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return Status::error(errno == ENOENT ? Code::not_found : Code::io_error,
             "could not open file \"" + path + "\": " + errno_text(errno));
     FdCloser closer{fd};
-    ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    ::posix_fadvise(fd, static_cast<off_t>(offset), static_cast<off_t>(max_len), POSIX_FADV_SEQUENTIAL);
 
     std::unique_ptr<Writer> writer;
     Status s = storage.create(key, writer);
@@ -43,10 +75,15 @@ Status store_backup_file(Storage& storage, Encoder& encoder, const Compression& 
         return s;
     s = encoder.begin(
         compression, [&](const uint8_t* d, size_t n) { return writer->write(d, n); }, std::nullopt);
-    thread_local std::vector<uint8_t> buf;
-    buf.resize(k_read_chunk);
+    std::vector<uint8_t>& buf = chunk_buffer();
+    uint64_t pos = offset;
     while (s.is_ok()) {
-        const ssize_t n = ::read(fd, buf.data(), buf.size());
+        size_t want = buf.size();
+        if (max_len != 0)
+            want = static_cast<size_t>(std::min<uint64_t>(want, offset + max_len - pos));
+        if (want == 0)
+            break;
+        const ssize_t n = ::pread(fd, buf.data(), want, static_cast<off_t>(pos));
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -55,48 +92,180 @@ Status store_backup_file(Storage& storage, Encoder& encoder, const Compression& 
         }
         if (n == 0)
             break;
+        pos += static_cast<uint64_t>(n);
         s = encoder.update(buf.data(), static_cast<size_t>(n));
     }
     EncodeResult result;
     if (s.is_ok())
-        s = encoder.finish(entry.path, result);
+        s = encoder.finish(name, result);
     if (s.is_ok())
         s = writer->commit();
     if (!s.is_ok()) {
         writer->abort();
         return s;
     }
-    entry.size = result.bytes_in;
-    entry.sha256 = result.sha256;
-    entry.stored_size = result.bytes_out;
+    out.offset = offset;
+    out.size = result.bytes_in;
+    out.sha256 = result.sha256;
+    out.stored_size = result.bytes_out;
+    return Status::ok();
+}
+
+Status store_backup_file(Storage& storage, Encoder& encoder, const Compression& compression, const std::string& key,
+    const std::string& path, BackupFile& entry)
+{
+    BackupPart whole;
+    Status s = store_backup_range(storage, encoder, compression, key, path, entry.path, 0, 0, whole);
+    if (!s.is_ok())
+        return s;
+    entry.size = whole.size;
+    entry.sha256 = whole.sha256;
+    entry.stored_size = whole.stored_size;
+    entry.parts.clear();
+    return Status::ok();
+}
+
+FileRestore::FileRestore(const BackupFile& entry, std::string file_key, std::string dest)
+    : m_entry(entry)
+    , m_key(std::move(file_key))
+    , m_dest(std::move(dest))
+    , m_remaining(task_count())
+{
+}
+
+size_t FileRestore::task_count() const
+{
+    return m_entry.parts.empty() ? 1 : m_entry.parts.size();
+}
+
+// Creation and opening happen under the mutex, so that no task opens dest after a failed one removed it.
+// The file is created 0600 whatever its mode, so that the other parts can open it for writing too.
+Status FileRestore::open_for_task(int& fd)
+{
+    std::lock_guard lock(m_mutex);
+    if (m_failed)
+        return Status::error(Code::io_error, "restore of file \"" + m_dest + "\" was abandoned after a failure");
+    if (!m_created) {
+        fd = ::open(m_dest.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            m_failed = true;  // not ours: never removed
+            return Status::error(Code::io_error, "could not create file \"" + m_dest + "\": " + errno_text(errno));
+        }
+        m_created = true;
+        return Status::ok();
+    }
+    fd = ::open(m_dest.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return Status::error(Code::io_error, "could not open file \"" + m_dest + "\": " + errno_text(errno));
+    return Status::ok();
+}
+
+void FileRestore::fail()
+{
+    std::lock_guard lock(m_mutex);
+    if (m_created && !m_failed)
+        ::unlink(m_dest.c_str());
+    m_failed = true;
+}
+
+Status FileRestore::restore_task(Storage& storage, size_t index)
+{
+    const bool parted = !m_entry.parts.empty();
+    if (index >= task_count())
+        return Status::error(Code::invalid, "file \"" + m_entry.path + "\" has no part " + std::to_string(index));
+    const uint64_t offset = parted ? m_entry.parts[index].offset : 0;
+    const uint64_t size = parted ? m_entry.parts[index].size : m_entry.size;
+    const std::string& sha256 = parted ? m_entry.parts[index].sha256 : m_entry.sha256;
+    const std::string key = parted ? backup_part_key(m_key, index) : m_key;
+
+    int fd = -1;
+    Status s = open_for_task(fd);
+    if (!s.is_ok()) {
+        fail();
+        return s;
+    }
+    FdCloser closer{fd};
+    ObjectMeta meta;
+    uint64_t written = 0;
+    s = decode_object(
+        storage, key,
+        [&](const uint8_t* d, size_t n) {
+            // Never past the part's end: that is the next part's place.
+            if (written + n > size)
+                return Status::error(Code::corrupt,
+                    "object \"" + storage.location(key) + "\" holds more than the " + std::to_string(size) +
+                        " bytes the manifest expects for \"" + m_entry.path + "\"");
+            Status w = pwrite_all(fd, d, n, offset + written, m_dest);
+            written += n;
+            return w;
+        },
+        meta);
+    if (s.code() == Code::not_found)
+        s = Status::error(Code::corrupt, "object \"" + storage.location(key) + "\" is missing");
+    if (s.is_ok() && (meta.length != size || meta.sha256 != sha256 || meta.name != m_entry.path))
+        s = Status::error(Code::corrupt,
+            "object \"" + storage.location(key) + "\" holds \"" + meta.name + "\" with " + std::to_string(meta.length) +
+                " bytes and sha256 " + meta.sha256 + ", the manifest expects \"" + m_entry.path + "\" with " +
+                std::to_string(size) + " bytes and sha256 " + sha256);
+    bool last = false;
+    if (s.is_ok()) {
+        std::lock_guard lock(m_mutex);
+        last = --m_remaining == 0 && !m_failed;
+    }
+    if (s.is_ok() && last)
+        s = finish(fd);
+    if (!s.is_ok())
+        fail();
+    return s;
+}
+
+Status FileRestore::finish(int fd)
+{
+    if (::ftruncate(fd, static_cast<off_t>(m_entry.size)) != 0)
+        return Status::error(Code::io_error, "could not set the length of \"" + m_dest + "\": " + errno_text(errno));
+    if (m_entry.parts.empty()) {
+        m_sha256 = m_entry.sha256;
+    } else {
+        // No one read the original in one pass: the checksum of the restored file is what PostgreSQL's
+        // backup_manifest gets, so that pg_verifybackup can check the directory later.
+        Sha256 hash;
+        std::vector<uint8_t>& buf = chunk_buffer();
+        uint64_t pos = 0;
+        while (pos < m_entry.size) {
+            const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), m_entry.size - pos));
+            const ssize_t n = ::pread(fd, buf.data(), want, static_cast<off_t>(pos));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                return Status::error(Code::io_error,
+                    "could not read back file \"" + m_dest + "\": " + (n < 0 ? errno_text(errno) : "unexpected end"));
+            hash.update(buf.data(), static_cast<size_t>(n));
+            pos += static_cast<uint64_t>(n);
+        }
+        m_sha256 = hash.finish_hex();
+    }
+    if (::fchmod(fd, m_entry.mode & 07777) != 0)
+        return Status::error(Code::io_error, "could not set the mode of \"" + m_dest + "\": " + errno_text(errno));
+    const struct timespec times[2] = {{m_entry.mtime, 0}, {m_entry.mtime, 0}};
+    if (::futimens(fd, times) != 0)
+        return Status::error(Code::io_error, "could not set the time of \"" + m_dest + "\": " + errno_text(errno));
     return Status::ok();
 }
 
 Status restore_backup_file(Storage& storage, const std::string& key, const std::string& dest, const BackupFile& entry)
 {
-    const int fd = ::open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, entry.mode & 07777);
-    if (fd < 0)
-        return Status::error(Code::io_error, "could not create file \"" + dest + "\": " + errno_text(errno));
-    FdCloser closer{fd};
-    ObjectMeta meta;
-    Status s = decode_object(
-        storage, key, [&](const uint8_t* d, size_t n) { return write_all(fd, d, n, dest); }, meta);
-    if (s.code() == Code::not_found)
-        s = Status::error(Code::corrupt, "object \"" + storage.location(key) + "\" is missing");
-    if (s.is_ok() && (meta.length != entry.size || meta.sha256 != entry.sha256 || meta.name != entry.path))
-        s = Status::error(Code::corrupt,
-            "object \"" + storage.location(key) + "\" holds \"" + meta.name + "\" with " + std::to_string(meta.length) +
-                " bytes and sha256 " + meta.sha256 + ", the manifest expects \"" + entry.path + "\" with " +
-                std::to_string(entry.size) + " bytes and sha256 " + entry.sha256);
-    if (s.is_ok() && ::fchmod(fd, entry.mode & 07777) != 0)
-        s = Status::error(Code::io_error, "could not set the mode of \"" + dest + "\": " + errno_text(errno));
-    if (s.is_ok()) {
-        const struct timespec times[2] = {{entry.mtime, 0}, {entry.mtime, 0}};
-        if (::futimens(fd, times) != 0)
-            s = Status::error(Code::io_error, "could not set the time of \"" + dest + "\": " + errno_text(errno));
+    FileRestore file(entry, key, dest);
+    for (size_t i = 0; i < file.task_count(); i++) {
+        Status s = file.restore_task(storage, i);
+        if (!s.is_ok())
+            return s;
     }
-    if (s.is_ok() && ::fsync(fd) != 0)
+    const int fd = ::open(dest.c_str(), O_RDONLY | O_CLOEXEC);
+    Status s;
+    if (fd < 0 || ::fsync(fd) != 0)
         s = Status::error(Code::io_error, "could not fsync file \"" + dest + "\": " + errno_text(errno));
+    if (fd >= 0)
+        ::close(fd);
     if (!s.is_ok())
         ::unlink(dest.c_str());
     return s;

@@ -7,18 +7,68 @@
 #include "core/repo/backup_manifest.h"
 #include "core/storage/storage.h"
 
+#include <cstdint>
+#include <mutex>
 #include <string>
 
 namespace walvault {
+
+// Files larger than this are stored in parts of this size (setting part_size), so that the workers of one
+// backup or restore share a 1 GiB relation segment instead of one of them carrying it alone.
+constexpr uint64_t k_default_part_size_mib = 64;
+
+// How many parts a file of `size` bytes is stored in: 0 (one object) if it is not larger than part_size,
+// else size / part_size rounded up. The last part reads to the end of the file, wherever that is then.
+size_t backup_part_count(uint64_t size, uint64_t part_size);
 
 // Stores the file at path under key, reading it to its end as it is now (no size check); fills size,
 // sha256 and stored_size of entry. Code::not_found if the file is gone (a dropped relation: leave it out).
 Status store_backup_file(Storage& storage, Encoder& encoder, const Compression& compression, const std::string& key,
     const std::string& path, BackupFile& entry);
 
-// Writes the object under key to dest (which must not exist), checking its length and sha256 against both
-// the object's own metadata and the manifest's entry, then fsyncs it and sets entry's mode and mtime.
-// Code::corrupt names the file if anything differs; dest is removed on any failure.
+// Stores bytes [offset, offset + max_len) of the file at path under key (max_len 0: to the end of the file as
+// it is now; fewer bytes, even none, if the file is shorter), as an object named name (the file's path in
+// the data directory). Fills out. Code::not_found if the file is gone; nothing is stored then.
+Status store_backup_range(Storage& storage, Encoder& encoder, const Compression& compression, const std::string& key,
+    const std::string& path, const std::string& name, uint64_t offset, uint64_t max_len, BackupPart& out);
+
+// One file of a backup being restored, shared by the tasks that restore its parts (one task for a file
+// stored as one object). Tasks run in any order, on any threads. The first to start creates dest (which
+// must not exist); each writes its object's bytes at its part's offset after checking the object's length,
+// sha256 and name against the manifest (Code::corrupt naming the object); the one that finishes last sets
+// the length to entry.size (a gap left by a short part stays zeros), computes the sha256 of a file in parts
+// by reading it back, and sets mode and mtime. Nothing is fsynced. On any failure dest is removed, and
+// tasks of the file that start afterwards fail at once.
+class FileRestore {
+public:
+    // entry must outlive this object; file_key is backup_file_key() of entry (parts: backup_part_key()).
+    FileRestore(const BackupFile& entry, std::string file_key, std::string dest);
+    FileRestore(const FileRestore&) = delete;
+    FileRestore& operator=(const FileRestore&) = delete;
+
+    size_t task_count() const;  // entry's parts, or 1
+    const BackupFile& entry() const { return m_entry; }
+    Status restore_task(Storage& storage, size_t index);
+    // After every task succeeded: the sha256 of the restored file (the manifest's for a file in one object).
+    const std::string& sha256() const { return m_sha256; }
+
+private:
+    Status open_for_task(int& fd);
+    Status finish(int fd);
+    void fail();
+
+    const BackupFile& m_entry;
+    std::string m_key;
+    std::string m_dest;
+    std::mutex m_mutex;  // guards the fields below and the creation and removal of dest
+    bool m_created = false;
+    bool m_failed = false;
+    size_t m_remaining;
+    std::string m_sha256;
+};
+
+// Restores a whole file (all its tasks in turn, see FileRestore) to dest, which must not exist, and fsyncs
+// it. Code::corrupt names the object if anything differs from the manifest; dest is removed on any failure.
 Status restore_backup_file(Storage& storage, const std::string& key, const std::string& dest, const BackupFile& entry);
 
 }  // namespace walvault

@@ -67,6 +67,63 @@ bool get_u64_text(const json& o, const char* name, uint64_t& out, std::string& e
     return true;
 }
 
+uint64_t parts_stored_size(const BackupFile& f)
+{
+    if (f.parts.empty())
+        return f.stored_size;
+    uint64_t total = 0;
+    for (const BackupPart& p : f.parts)
+        total += p.stored_size;
+    return total;
+}
+
+// A file in parts, as format 2 writes it: no whole-file sha256 or stored_size, its parts instead.
+json parted_file_json(const BackupFile& f)
+{
+    json parts = json::array();
+    for (const BackupPart& p : f.parts)
+        parts.push_back({{"offset", p.offset}, {"size", p.size}, {"sha256", p.sha256}, {"stored_size", p.stored_size}});
+    return {{"path", f.path}, {"size", f.size}, {"mtime", f.mtime}, {"mode", f.mode}, {"parts", parts}};
+}
+
+// Reads the "parts" of file f and checks that they tile the file: part 0 at offset 0, each part ending at or
+// before the next one's offset, the file's size the end of the last part that read anything.
+bool get_parts(const json& parts, BackupFile& f, std::string& error)
+{
+    if (!parts.is_array() || parts.empty()) {
+        error = "\"parts\" of file \"" + f.path + "\" must be a non-empty array";
+        return false;
+    }
+    uint64_t end = 0;
+    for (size_t i = 0; i < parts.size(); i++) {
+        BackupPart p;
+        if (!(get_field(parts[i], "offset", p.offset, error) && get_field(parts[i], "size", p.size, error) &&
+                get_field(parts[i], "sha256", p.sha256, error) &&
+                get_field(parts[i], "stored_size", p.stored_size, error))) {
+            error = "part " + std::to_string(i) + " of file \"" + f.path + "\": " + error;
+            return false;
+        }
+        const bool in_order = i == 0
+            ? p.offset == 0
+            : p.offset > f.parts.back().offset && p.offset >= f.parts.back().offset + f.parts.back().size;
+        if (!in_order || p.offset + p.size < p.offset) {
+            error = "part " + std::to_string(i) + " of file \"" + f.path + "\" at offset " + std::to_string(p.offset) +
+                " overlaps the part before it or is out of order";
+            return false;
+        }
+        if (p.size > 0)
+            end = std::max(end, p.offset + p.size);
+        f.parts.push_back(std::move(p));
+    }
+    if (f.size != end) {
+        error = "file \"" + f.path + "\" has size " + std::to_string(f.size) + " but its parts end at " +
+            std::to_string(end);
+        return false;
+    }
+    f.stored_size = parts_stored_size(f);
+    return true;
+}
+
 }  // namespace
 
 uint64_t BackupManifest::original_size() const
@@ -81,7 +138,7 @@ uint64_t BackupManifest::stored_size() const
 {
     uint64_t total = 0;
     for (const BackupFile& f : files)
-        total += f.stored_size;
+        total += parts_stored_size(f);
     return total;
 }
 
@@ -89,8 +146,11 @@ std::string manifest_to_json(const BackupManifest& m)
 {
     json files = json::array();
     for (const BackupFile& f : m.files)
-        files.push_back({{"path", f.path}, {"size", f.size}, {"mtime", f.mtime}, {"mode", f.mode}, {"sha256", f.sha256},
-            {"stored_size", f.stored_size}});
+        if (f.parts.empty())
+            files.push_back({{"path", f.path}, {"size", f.size}, {"mtime", f.mtime}, {"mode", f.mode},
+                {"sha256", f.sha256}, {"stored_size", f.stored_size}});
+        else
+            files.push_back(parted_file_json(f));
     json dirs = json::array();
     for (const BackupDirectory& d : m.directories)
         dirs.push_back({{"path", d.path}, {"mode", d.mode}});
@@ -129,10 +189,10 @@ Status manifest_from_json(const std::string& text, BackupManifest& out)
         return Status::error(Code::corrupt, "backup manifest is not a JSON object");
     std::string error;
     bool ok = get_field(doc, "format", out.format, error);
-    if (ok && out.format != k_backup_manifest_format)
+    if (ok && (out.format < k_oldest_backup_manifest_format || out.format > k_backup_manifest_format))
         return Status::error(Code::corrupt,
-            "backup manifest has format " + std::to_string(out.format) + ", this walvault reads format " +
-                std::to_string(k_backup_manifest_format),
+            "backup manifest has format " + std::to_string(out.format) + ", this walvault reads formats " +
+                std::to_string(k_oldest_backup_manifest_format) + " to " + std::to_string(k_backup_manifest_format),
             "Use the walvault release that wrote the backup, or a newer one.");
     ok = ok && get_field(doc, "label", out.label, error) && get_field(doc, "start_time", out.start_time, error) &&
         get_field(doc, "stop_time", out.stop_time, error) && get_lsn(doc, "start_lsn", out.start_lsn, error) &&
@@ -165,8 +225,12 @@ Status manifest_from_json(const std::string& text, BackupManifest& out)
     for (size_t i = 0; ok && i < files.size(); i++) {
         BackupFile f;
         ok = get_field(files[i], "path", f.path, error) && get_field(files[i], "size", f.size, error) &&
-            get_field(files[i], "mtime", f.mtime, error) && get_field(files[i], "mode", f.mode, error) &&
-            get_field(files[i], "sha256", f.sha256, error) && get_field(files[i], "stored_size", f.stored_size, error);
+            get_field(files[i], "mtime", f.mtime, error) && get_field(files[i], "mode", f.mode, error);
+        if (ok && files[i].contains("parts"))
+            ok = get_parts(files[i]["parts"], f, error);
+        else if (ok)
+            ok = get_field(files[i], "sha256", f.sha256, error) &&
+                get_field(files[i], "stored_size", f.stored_size, error);
         if (ok && (f.path.empty() || f.path[0] == '/' || f.path.find("..") != std::string::npos)) {
             error = "file path \"" + f.path + "\" is not a relative path inside the data directory";
             ok = false;
@@ -237,6 +301,16 @@ std::string backup_file_key(const std::string& label, const std::string& path)
         }
     }
     return backup_prefix(label) + k_backup_data_dir + encoded + k_object_suffix;
+}
+
+std::string backup_part_key(const std::string& file_key, size_t index)
+{
+    return file_key + "." + std::to_string(index);
+}
+
+std::string backup_part_key(const std::string& label, const std::string& path, size_t index)
+{
+    return backup_part_key(backup_file_key(label, path), index);
 }
 
 std::optional<std::string> label_of_backup_key(std::string_view key)

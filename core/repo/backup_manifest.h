@@ -13,22 +13,35 @@
 
 namespace walvault {
 
-constexpr int k_backup_manifest_format = 1;  // "format" in backup.json; bump on incompatible change
+constexpr int k_backup_manifest_format = 2;         // "format" in backup.json; bump on incompatible change (2: parts)
+constexpr int k_oldest_backup_manifest_format = 1;  // the oldest format this walvault still reads
 constexpr const char* k_backup_prefix = "backup/";
 constexpr const char* k_backup_manifest_name = "backup.json";  // backup/<label>/backup.json, written last
 constexpr const char* k_backup_started_name = "started.json";  // backup/<label>/started.json, written first
-constexpr const char* k_backup_data_dir = "data/";             // backup/<label>/data/<path>.zst
+constexpr const char* k_backup_data_dir = "data/";             // backup/<label>/data/<path>.zst[.<part>]
 constexpr size_t k_max_label_len = 64;
 
+// One object of a file stored in parts: the bytes read at [offset, offset + size) of the file.
+struct BackupPart {
+    uint64_t offset = 0;
+    uint64_t size = 0;         // bytes read; less than the part size for the last part, 0 if the file shrank
+    std::string sha256;        // hex, of those bytes
+    uint64_t stored_size = 0;  // bytes of the part's object, trailer included
+};
+
 // One file of the backup. path is relative to the data directory, '/'-separated; tablespace files are
-// under "pg_tblspc/<oid>/" as PostgreSQL's own base backups name them.
+// under "pg_tblspc/<oid>/" as PostgreSQL's own base backups name them. A file larger than the backup's part
+// size is stored in parts (format 2): then parts holds them in file order, sha256 is empty (no one read
+// the whole file in one pass) and size is where the last part that read any bytes ends (parts of 0 bytes,
+// read after the file shrank, do not extend it).
 struct BackupFile {
     std::string path;
-    uint64_t size = 0;         // original bytes
-    int64_t mtime = 0;         // seconds since the epoch
-    uint32_t mode = 0600;      // permission bits
-    std::string sha256;        // hex, of the original bytes
-    uint64_t stored_size = 0;  // bytes of the object, trailer included
+    uint64_t size = 0;              // original bytes
+    int64_t mtime = 0;              // seconds since the epoch
+    uint32_t mode = 0600;           // permission bits
+    std::string sha256;             // hex, of the original bytes; empty for a file in parts
+    uint64_t stored_size = 0;       // bytes of the object (of all parts' objects), trailers included
+    std::vector<BackupPart> parts;  // empty: the file is one object
 };
 
 // A directory to recreate (with its permission bits), e.g. "pg_wal", "pg_replslot", "base/16384".
@@ -63,7 +76,7 @@ struct BackupManifest {
     std::vector<BackupFile> files;  // sorted by path
 
     uint64_t original_size() const;  // sum of file sizes
-    uint64_t stored_size() const;    // sum of stored sizes
+    uint64_t stored_size() const;    // sum of stored sizes (of the parts, for a file in parts)
 };
 
 // JSON round trip; from_json names the first missing or mistyped field.
@@ -80,6 +93,9 @@ std::string backup_manifest_key(const std::string& label);  // "backup/<label>/b
 std::string backup_started_key(const std::string& label);   // "backup/<label>/started.json"
 // ".../data/<path>.zst", with bytes outside [A-Za-z0-9._-/] and a leading "." of a component as %XX.
 std::string backup_file_key(const std::string& label, const std::string& path);
+// Part `index` (from 0) of a file stored in parts: backup_file_key() + "." + index, ".../data/<path>.zst.3".
+std::string backup_part_key(const std::string& label, const std::string& path, size_t index);
+std::string backup_part_key(const std::string& file_key, size_t index);  // the same from the file's key
 // The label a key under backup/ belongs to; nullopt for keys outside backup/.
 std::optional<std::string> label_of_backup_key(std::string_view key);
 

@@ -3,6 +3,7 @@
 # and find every row again (pg_dumpall identical). The restored directory passes pg_verifybackup. A backup
 # with two tablespaces restores as a second cluster with both tablespaces moved. walvault list --json has
 # the documented fields and types and agrees with what PostgreSQL reported; backup-delete removes a backup.
+# A backup with --part-size 1 stores relation files in 1 MiB parts and restores to the same rows.
 use strict;
 use warnings;
 
@@ -299,6 +300,86 @@ is_deeply([ map { "$_->{label} $_->{status}" } @{ $list->{backups} // [] } ],
 ($rc, $out, $err) = br_tool_run('list', '--repo', $repo);
 ok(index($out, 'with_tablespaces') >= 0 && index($out, 'with_tablespaces') < index($out, 'custom'),
 	'text list: both labels, oldest first');
+
+# ---- 5. files in parts: --part-size 1 (MiB) parts every relation file above 1 MiB ----
+
+($rc, $out, $err) = br_backup($node, $repo, '--label', 'bad_parts', '--part-size', '0');
+isnt($rc, 0, 'backup --part-size 0 fails');
+like($err, qr/part_size must be a number of MiB from 1 to 1024 \(from --part_size\)/,
+	'and says the range and where the value came from');
+
+$node->safe_psql('postgres',
+	"CREATE TABLE parted AS SELECT g, md5(g::text) AS h FROM generate_series(1, 150000) g;\n"
+	  . 'CREATE INDEX parted_g ON parted (g);'
+	  . "CREATE TABLE parted_ts TABLESPACE ts_one AS SELECT g, repeat(md5(g::text), 3) AS h FROM generate_series(1, 20000) g;");
+my %parted_rel = map { $_ => $node->safe_psql('postgres', "SELECT pg_relation_filepath('$_')") }
+  qw(parted parted_g parted_ts);
+($rc, $out, $err) = br_backup($node, $repo, '--label', 'parted', '--part-size', '1');
+is($rc, 0, 'backup --part-size 1 exits 0') or diag($err);
+like($out, qr/^backup "parted" complete: /, 'summary names the backup in parts');
+
+my $manifest = eval {
+	JSON::PP->new->decode(slurp_file("$repo/backup/parted/backup.json"));
+} // {};
+is($manifest->{format}, 2, 'backup.json: format 2');
+my %in_manifest = map { $_->{path} => $_ } @{ $manifest->{files} // [] };
+my $mib = 1024 * 1024;
+for my $rel (sort keys %parted_rel)
+{
+	# pg_relation_filepath names a tablespace's file as the backup does: pg_tblspc/OID/PG_15_.../DB/FILENODE.
+	my $f = $in_manifest{ $parted_rel{$rel} } // {};
+	my @parts = @{ $f->{parts} // [] };
+	my $expected = int(($f->{size} // 0) / $mib) + (($f->{size} // 0) % $mib ? 1 : 0);
+	cmp_ok($f->{size} // 0, '>', $mib, "$rel ($parted_rel{$rel}) is larger than the part size");
+	is(scalar(@parts), $expected, "$rel: $expected parts in backup.json");
+	ok(!exists $f->{sha256} && !exists $f->{stored_size}, "$rel: no whole-file sha256 or stored_size");
+	is_deeply([ map { $_->{offset} } @parts ], [ map { $_ * $mib } 0 .. $#parts ], "$rel: part i at i MiB");
+	is_deeply([ map { $_->{size} } @parts ],
+		[ (($mib) x $#parts), ($f->{size} // 0) - $#parts * $mib ],
+		"$rel: full parts, the last one to the end of the file");
+	my @objects = grep { m{^backup/parted/data/\Q$parted_rel{$rel}\E\.zst} } map { (split / /)[0] } repo_listing($repo);
+	is_deeply([ sort @objects ],
+		[ sort map { "backup/parted/data/$parted_rel{$rel}.zst.$_" } 0 .. $#parts ],
+		"$rel: one object per part, none for the whole file");
+}
+my $version_entry = $in_manifest{PG_VERSION} // {};
+ok(!exists $version_entry->{parts} && length($version_entry->{sha256} // '') == 64,
+	'a small file is one object with its sha256, as before');
+
+$node->safe_psql('postgres',
+	"UPDATE parted SET h = upper(h) WHERE g % 5 = 0;\n"
+	  . "INSERT INTO parted SELECT g, md5(g::text) FROM generate_series(150001, 160000) g;\n"
+	  . 'DELETE FROM parted_ts WHERE g % 3 = 0;');
+$last = switch_wal($node);
+ok(wait_for_done($node, $last), "changes after the backup in parts archived ($last)");
+ok(wait_for_no_ready($node), 'nothing left to archive');
+
+# Lose the data directory and both tablespaces' contents; restore the backup in parts in their place.
+$dump_before = dumpall($node);
+$node->stop;
+rmtree($pgdata);
+mkdir($pgdata, 0700) or die "mkdir $pgdata: $!";
+rmtree([ glob("$ts1/PG_15_*"), glob("$ts2/PG_15_*") ]);
+($rc, $out, $err) = br_tool_run('restore', 'parted', '--pgdata', $pgdata, '--repo', $repo, '--parallel', '2');
+is($rc, 0, 'restore of the backup in parts exits 0') or diag($err);
+like($out, qr/restored backup "parted" into "\Q$pgdata\E"/, 'restore names the backup in parts');
+is(-s "$pgdata/$parted_rel{parted}", $in_manifest{ $parted_rel{parted} }{size},
+	'a file in parts is restored to its size in backup.json');
+my $pg_manifest = eval { JSON::PP->new->decode(slurp_file("$pgdata/backup_manifest")) } // {};
+my ($pg_entry) = grep { $_->{Path} eq $parted_rel{parted} } @{ $pg_manifest->{Files} // [] };
+is($pg_entry->{Checksum} // '', (file_sha256("$pgdata/$parted_rel{parted}"))[0],
+	"backup_manifest has the restored file's sha256 for a file in parts");
+command_ok([ 'pg_verifybackup', '-n', $pgdata ], 'pg_verifybackup -n accepts the restore of a backup in parts');
+
+$node->start;
+ok($node->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()'),
+	'the cluster restored from parts recovered and promoted itself');
+$dump_after = dumpall($node);
+ok($dump_after eq $dump_before, 'pg_dumpall after the restore from parts is identical to before ('
+	  . length($dump_before) . ' bytes)')
+  or diag_dump_difference($dump_before, $dump_after);
+is($node->safe_psql('postgres', "SET enable_seqscan = off;\nSELECT count(*) FROM parted WHERE g BETWEEN 1000 AND 1099"),
+	'100', 'a scan of the index restored from parts finds the rows');
 
 $node->stop;
 done_testing();

@@ -1,5 +1,6 @@
-// Unit tests for core/repo/backup_files: a file into a PosixStorage and back, with its length, sha256,
-// mode and mtime; damage and mismatches are refused and leave nothing behind.
+// Unit tests for core/repo/backup_files: a file into a PosixStorage and back, whole or in parts, with its
+// length, sha256, mode and mtime; a part read short leaves zeros at the right offsets; damage and
+// mismatches are refused, name the object and leave nothing behind.
 #include "core/repo/backup_files.h"
 
 #include "core/codec/sha256.h"
@@ -7,6 +8,10 @@
 #include "test/unit/test_support.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <thread>
 
 namespace walvault {
 namespace {
@@ -28,6 +33,32 @@ protected:
         return f;
     }
     std::string key(const std::string& rel) { return backup_file_key("b1", rel); }
+
+    // Stores part `index` of the file rel as a backup with part size k_part does: k_part bytes at
+    // index * k_part, or to the end of the file for the last part.
+    BackupPart store_part(const std::string& rel, size_t index, bool last)
+    {
+        BackupPart p;
+        const Status s = store_backup_range(m_storage, m_encoder, Compression{}, backup_part_key("b1", rel, index),
+            m_src / rel, rel, index * k_part, last ? 0 : k_part, p);
+        EXPECT_TRUE(s.is_ok()) << s.message();
+        return p;
+    }
+    // The manifest entry backup builds from the parts.
+    static BackupFile parted_entry(const std::string& rel, std::vector<BackupPart> parts)
+    {
+        BackupFile f;
+        f.path = rel;
+        f.mode = 0600;
+        f.mtime = 1790000000;
+        for (const BackupPart& p : parts)
+            if (p.size > 0)
+                f.size = std::max(f.size, p.offset + p.size);
+        f.parts = std::move(parts);
+        return f;
+    }
+
+    static constexpr uint64_t k_part = 1024 * 1024;
 
     TempDir m_src;
     TempDir m_dst;
@@ -122,6 +153,179 @@ TEST_F(BackupFiles, ExistingDestinationIsNotOverwritten)
     const Status s = restore_backup_file(m_storage, key("f"), m_dst / "f", f);
     EXPECT_EQ(s.code(), Code::io_error);
     EXPECT_EQ(test::to_string(test::read_file(m_dst / "f")), "keep me");
+}
+
+TEST_F(BackupFiles, PartCount)
+{
+    EXPECT_EQ(backup_part_count(0, k_part), 0u);
+    EXPECT_EQ(backup_part_count(k_part, k_part), 0u);  // not larger than the part size: one object
+    EXPECT_EQ(backup_part_count(k_part + 1, k_part), 2u);
+    EXPECT_EQ(backup_part_count(3 * k_part + k_part / 2, k_part), 4u);
+    EXPECT_EQ(backup_part_count(1024 * k_part, 64 * k_part), 16u);  // a full relation segment, default parts
+}
+
+TEST_F(BackupFiles, FileInPartsRoundTrip)
+{
+    // 3.5 parts: three full ones and a last one of half a part.
+    const auto data = test::random_bytes(3 * k_part + k_part / 2, 11);
+    test::write_file(m_src / "big", data);
+    std::vector<BackupPart> parts;
+    for (size_t i = 0; i < 4; i++)
+        parts.push_back(store_part("big", i, i == 3));
+    const uint64_t offsets[] = {0, k_part, 2 * k_part, 3 * k_part};
+    const uint64_t sizes[] = {k_part, k_part, k_part, k_part / 2};
+    for (size_t i = 0; i < 4; i++) {
+        EXPECT_EQ(parts[i].offset, offsets[i]) << i;
+        EXPECT_EQ(parts[i].size, sizes[i]) << i;
+        EXPECT_EQ(parts[i].sha256, sha256_hex(data.data() + offsets[i], sizes[i])) << i;
+        ObjectInfo info;
+        WV_ASSERT_OK(m_storage.head(backup_part_key("b1", "big", i), info));
+        EXPECT_EQ(parts[i].stored_size, info.size) << i;
+        ObjectMeta meta;
+        WV_ASSERT_OK(read_object_meta(m_storage, backup_part_key("b1", "big", i), meta));
+        EXPECT_EQ(meta.name, "big") << i;
+    }
+    ObjectInfo whole;
+    EXPECT_EQ(m_storage.head(key("big"), whole).code(), Code::not_found);  // only the parts are stored
+
+    // Parts restore in any order, on any threads; the file is whole after the last.
+    const BackupFile f = parted_entry("big", parts);
+    EXPECT_EQ(f.size, data.size());
+    FileRestore backwards(f, key("big"), m_dst / "backwards");
+    for (size_t i = 4; i-- > 0;)
+        WV_ASSERT_OK(backwards.restore_task(m_storage, i));
+    EXPECT_EQ(test::read_file(m_dst / "backwards"), data);
+    EXPECT_EQ(backwards.sha256(), sha256_hex(data.data(), data.size()));
+    struct stat st;
+    ASSERT_EQ(::stat((m_dst / "backwards").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+    EXPECT_EQ(st.st_mtime, 1790000000);
+
+    FileRestore threaded(f, key("big"), m_dst / "threaded");
+    std::vector<Status> results(4);
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < 4; i++)
+        threads.emplace_back([&, i] { results[i] = threaded.restore_task(m_storage, i); });
+    for (std::thread& t : threads)
+        t.join();
+    for (const Status& r : results)
+        WV_EXPECT_OK(r);
+    EXPECT_EQ(test::read_file(m_dst / "threaded"), data);
+    EXPECT_EQ(threaded.sha256(), sha256_hex(data.data(), data.size()));
+
+    WV_ASSERT_OK(restore_backup_file(m_storage, key("big"), m_dst / "whole", f));
+    EXPECT_EQ(test::read_file(m_dst / "whole"), data);
+}
+
+TEST_F(BackupFiles, ShortMiddlePartLeavesZerosAtItsPlace)
+{
+    // Part 1 is read while the relation is truncated to 1.25 parts; by part 2 it has grown again. Every
+    // byte stays at its own offset: the gap after the short part is zeros, the later parts are not shifted.
+    const auto data = test::random_bytes(3 * k_part + k_part / 2, 12);
+    test::write_file(m_src / "rel", data);
+    std::vector<BackupPart> parts;
+    parts.push_back(store_part("rel", 0, false));
+    ASSERT_EQ(::truncate((m_src / "rel").c_str(), static_cast<off_t>(k_part + k_part / 4)), 0);
+    parts.push_back(store_part("rel", 1, false));
+    test::write_file(m_src / "rel", data);
+    parts.push_back(store_part("rel", 2, false));
+    parts.push_back(store_part("rel", 3, true));
+    EXPECT_EQ(parts[1].offset, k_part);
+    EXPECT_EQ(parts[1].size, k_part / 4);
+    EXPECT_EQ(parts[2].offset, 2 * k_part);
+    EXPECT_EQ(parts[2].size, k_part);
+
+    const BackupFile f = parted_entry("rel", parts);
+    EXPECT_EQ(f.size, data.size());
+    FileRestore file(f, key("rel"), m_dst / "rel");
+    for (const size_t i : {3, 0, 2, 1})
+        WV_ASSERT_OK(file.restore_task(m_storage, i));
+    auto expected = data;
+    std::fill(expected.begin() + k_part + k_part / 4, expected.begin() + 2 * k_part, 0);
+    const auto restored = test::read_file(m_dst / "rel");
+    ASSERT_EQ(restored.size(), expected.size());
+    EXPECT_TRUE(restored == expected);
+    EXPECT_EQ(file.sha256(), sha256_hex(expected.data(), expected.size()));
+}
+
+TEST_F(BackupFiles, PartsOfAShrunkFileAreEmpty)
+{
+    // The file shrank to two parts before parts 2 and 3 were read: they are stored with 0 bytes, and the
+    // file restores to where part 1 ends.
+    const auto data = test::random_bytes(3 * k_part + 100, 13);
+    test::write_file(m_src / "rel", data);
+    std::vector<BackupPart> parts;
+    parts.push_back(store_part("rel", 0, false));
+    parts.push_back(store_part("rel", 1, false));
+    ASSERT_EQ(::truncate((m_src / "rel").c_str(), static_cast<off_t>(2 * k_part)), 0);
+    parts.push_back(store_part("rel", 2, false));
+    parts.push_back(store_part("rel", 3, true));
+    EXPECT_EQ(parts[2].size, 0u);
+    EXPECT_EQ(parts[3].size, 0u);
+    EXPECT_EQ(parts[3].offset, 3 * k_part);
+    const BackupFile f = parted_entry("rel", parts);
+    EXPECT_EQ(f.size, 2 * k_part);
+    WV_ASSERT_OK(restore_backup_file(m_storage, key("rel"), m_dst / "rel", f));
+    EXPECT_TRUE(test::read_file(m_dst / "rel") == std::vector<uint8_t>(data.begin(), data.begin() + 2 * k_part));
+}
+
+TEST_F(BackupFiles, DamagedPartIsCorruptNamingTheObject)
+{
+    const auto data = test::random_bytes(2 * k_part + 5000, 14);
+    test::write_file(m_src / "rel", data);
+    const BackupFile f =
+        parted_entry("rel", {store_part("rel", 0, false), store_part("rel", 1, false), store_part("rel", 2, true)});
+    const std::string object = m_storage.location(backup_part_key("b1", "rel", 1));
+    const auto good = test::read_file(object);
+    auto bytes = good;
+    bytes[bytes.size() / 3] ^= 0x55;
+    ::chmod(object.c_str(), 0600);
+    test::write_file(object, bytes);
+
+    FileRestore file(f, key("rel"), m_dst / "rel");
+    WV_ASSERT_OK(file.restore_task(m_storage, 0));
+    const Status s = file.restore_task(m_storage, 1);
+    EXPECT_EQ(s.code(), Code::corrupt) << s.message();
+    EXPECT_NE(s.message().find("\"" + object + "\""), std::string::npos) << s.message();
+    EXPECT_FALSE(test::file_exists(m_dst / "rel"));
+    // The file's other parts do not bring it back.
+    EXPECT_FALSE(file.restore_task(m_storage, 2).is_ok());
+    EXPECT_FALSE(test::file_exists(m_dst / "rel"));
+    test::write_file(object, good);
+
+    // A part whose object holds other bytes than the manifest's part says: the same, by the manifest.
+    BackupFile wrong = f;
+    wrong.parts[2].sha256 = std::string(64, '0');
+    const Status m = restore_backup_file(m_storage, key("rel"), m_dst / "rel2", wrong);
+    EXPECT_EQ(m.code(), Code::corrupt);
+    EXPECT_NE(m.message().find("\"" + m_storage.location(backup_part_key("b1", "rel", 2)) +
+                  "\" holds \"rel\" with 5000 "
+                  "bytes"),
+        std::string::npos)
+        << m.message();
+    EXPECT_NE(m.message().find("the manifest expects \"rel\" with 5000 bytes and sha256 " + std::string(64, '0')),
+        std::string::npos)
+        << m.message();
+    EXPECT_FALSE(test::file_exists(m_dst / "rel2"));
+
+    // A missing part.
+    WV_ASSERT_OK(m_storage.remove(backup_part_key("b1", "rel", 0)));
+    const Status g = restore_backup_file(m_storage, key("rel"), m_dst / "rel3", f);
+    EXPECT_EQ(g.code(), Code::corrupt);
+    EXPECT_EQ(g.message(), "object \"" + m_storage.location(backup_part_key("b1", "rel", 0)) + "\" is missing");
+    EXPECT_FALSE(test::file_exists(m_dst / "rel3"));
+}
+
+TEST_F(BackupFiles, RangeOfAVanishedFileIsNotFound)
+{
+    BackupPart p;
+    EXPECT_EQ(store_backup_range(m_storage, m_encoder, Compression{}, backup_part_key("b1", "gone", 1), m_src / "gone",
+                  "gone", k_part, k_part, p)
+                  .code(),
+        Code::not_found);
+    std::vector<ObjectInfo> listed;
+    WV_ASSERT_OK(m_storage.list("", listed));
+    EXPECT_TRUE(listed.empty());
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// Unit tests for core/repo/backup_manifest: the JSON round trip, what a damaged manifest reports, labels
-// and object keys.
+// Unit tests for core/repo/backup_manifest: the JSON round trip (files in one object and in parts, formats 1
+// and 2), what a damaged manifest reports, labels and object keys.
 #include "core/repo/backup_manifest.h"
 
 #include "test/unit/test_support.h"
@@ -26,8 +26,8 @@ BackupManifest sample()
     m.backup_label = "START WAL LOCATION: 0/2000028 (file 000000030000000000000002)\nSTART TIMELINE: 3\n";
     m.tablespaces = {{16385, "fast", "/srv/fast"}};
     m.directories = {{"base", 0700}, {"pg_wal", 0700}};
-    m.files = {{"PG_VERSION", 3, 1790000000, 0600, std::string(64, 'a'), 40},
-        {"base/1/1259", 8192 * 10, 1790000001, 0640, std::string(64, 'b'), 900}};
+    m.files = {{"PG_VERSION", 3, 1790000000, 0600, std::string(64, 'a'), 40, {}},
+        {"base/1/1259", 8192 * 10, 1790000001, 0640, std::string(64, 'b'), 900, {}}};
     return m;
 }
 
@@ -99,11 +99,122 @@ TEST(BackupManifest, DamageIsReportedByField)
     }
     BackupManifest back;
     EXPECT_EQ(manifest_from_json("{\"format\": 1", back).code(), Code::corrupt);
+}
+
+TEST(BackupManifest, ReadsFormatsOneAndTwoOnly)
+{
+    // A format 1 manifest (walvault before parts) is the same document without parts.
     auto j = nlohmann::json::parse(manifest_to_json(sample()));
-    j["format"] = 2;
-    const Status s = manifest_from_json(j.dump(), back);
-    EXPECT_EQ(s.code(), Code::corrupt);
-    EXPECT_NE(s.message().find("format 2"), std::string::npos) << s.message();
+    EXPECT_EQ(j["format"], 2);
+    j["format"] = 1;
+    BackupManifest back;
+    WV_ASSERT_OK(manifest_from_json(j.dump(), back));
+    EXPECT_EQ(back.format, 1);
+    ASSERT_EQ(back.files.size(), 2u);
+    EXPECT_EQ(back.files[0].sha256, std::string(64, 'a'));
+    EXPECT_TRUE(back.files[0].parts.empty());
+    for (const int format : {0, 3}) {
+        j["format"] = format;
+        const Status s = manifest_from_json(j.dump(), back);
+        EXPECT_EQ(s.code(), Code::corrupt) << format;
+        EXPECT_EQ(s.message(),
+            "backup manifest has format " + std::to_string(format) + ", this walvault reads formats 1 to 2");
+    }
+}
+
+// base/5/16384 of 3.5 MiB in 1 MiB parts, the second read short (the file was truncated while it was read).
+BackupFile parted_file()
+{
+    BackupFile f;
+    f.path = "base/5/16384";
+    f.size = 3670016;
+    f.mtime = 1790000002;
+    f.mode = 0600;
+    f.parts = {{0, 1048576, std::string(64, 'c'), 5000}, {1048576, 4096, std::string(64, 'd'), 300},
+        {2097152, 1048576, std::string(64, 'e'), 6000}, {3145728, 524288, std::string(64, 'f'), 2000}};
+    return f;
+}
+
+TEST(BackupManifest, FileInPartsRoundTrip)
+{
+    BackupManifest m = sample();
+    m.files.push_back(parted_file());
+    const std::string text = manifest_to_json(m);
+    const auto j = nlohmann::json::parse(text);
+    const auto& jf = j["files"][2];
+    EXPECT_FALSE(jf.contains("sha256")) << jf.dump();
+    EXPECT_FALSE(jf.contains("stored_size")) << jf.dump();
+    ASSERT_EQ(jf["parts"].size(), 4u);
+    EXPECT_EQ(jf["parts"][1],
+        nlohmann::json::parse("{\"offset\": 1048576, \"size\": 4096, \"sha256\": \"" + std::string(64, 'd') +
+            "\", \"stored_size\": 300}"));
+    EXPECT_FALSE(j["files"][0].contains("parts"));
+    EXPECT_EQ(j["stored_size"], 40 + 900 + 5000 + 300 + 6000 + 2000);
+
+    BackupManifest back;
+    WV_ASSERT_OK(manifest_from_json(text, back));
+    EXPECT_EQ(back.format, 2);
+    ASSERT_EQ(back.files.size(), 3u);
+    const BackupFile& f = back.files[2];
+    EXPECT_EQ(f.path, "base/5/16384");
+    EXPECT_EQ(f.size, 3670016u);
+    EXPECT_EQ(f.sha256, "");
+    EXPECT_EQ(f.stored_size, 13300u);
+    ASSERT_EQ(f.parts.size(), 4u);
+    for (size_t i = 0; i < 4; i++) {
+        EXPECT_EQ(f.parts[i].offset, parted_file().parts[i].offset) << i;
+        EXPECT_EQ(f.parts[i].size, parted_file().parts[i].size) << i;
+        EXPECT_EQ(f.parts[i].sha256, parted_file().parts[i].sha256) << i;
+        EXPECT_EQ(f.parts[i].stored_size, parted_file().parts[i].stored_size) << i;
+    }
+    EXPECT_TRUE(back.files[1].parts.empty());
+    EXPECT_EQ(back.original_size(), 3 + 81920 + 3670016u);
+    EXPECT_EQ(back.stored_size(), 14240u);
+}
+
+TEST(BackupManifest, DamagedPartsAreReportedByPartAndField)
+{
+    const struct {
+        const char* what;
+        std::function<void(nlohmann::json&)> damage;
+        const char* message;
+    } cases[] = {
+        {"missing offset", [](nlohmann::json& p) { p[1].erase("offset"); },
+            "part 1 of file \"base/5/16384\": missing field \"offset\""},
+        {"missing sha256", [](nlohmann::json& p) { p[3].erase("sha256"); },
+            "part 3 of file \"base/5/16384\": missing field \"sha256\""},
+        {"mistyped size", [](nlohmann::json& p) { p[0]["size"] = "big"; },
+            "part 0 of file \"base/5/16384\": field \"size\" has the wrong type"},
+        {"mistyped stored_size", [](nlohmann::json& p) { p[2]["stored_size"] = "many"; },
+            "part 2 of file \"base/5/16384\": field \"stored_size\" has the wrong type"},
+        {"overlap", [](nlohmann::json& p) { p[2]["offset"] = 1000000; },
+            "part 2 of file \"base/5/16384\" at offset 1000000 overlaps the part before it or is out of order"},
+        {"first not at 0", [](nlohmann::json& p) { p[0]["offset"] = 1; },
+            "part 0 of file \"base/5/16384\" at offset 1 overlaps"},
+        {"size not the end", [](nlohmann::json& p) { p[3]["size"] = 1; },
+            "file \"base/5/16384\" has size 3670016 but its parts end at 3145729"},
+        {"empty part extends the file",
+            [](nlohmann::json& p) {
+                p.push_back({{"offset", 4194304}, {"size", 0}, {"sha256", std::string(64, '0')}, {"stored_size", 20}});
+                p[3]["size"] = 0;
+            },
+            "file \"base/5/16384\" has size 3670016 but its parts end at 3145728"},
+        {"empty", [](nlohmann::json& p) { p = nlohmann::json::array(); },
+            "\"parts\" of file \"base/5/16384\" must be a non-empty array"},
+        {"not an array", [](nlohmann::json& p) { p = 4; },
+            "\"parts\" of file \"base/5/16384\" must be a non-empty array"},
+    };
+    BackupManifest m = sample();
+    m.files.push_back(parted_file());
+    for (const auto& c : cases) {
+        auto j = nlohmann::json::parse(manifest_to_json(m));
+        c.damage(j["files"][2]["parts"]);
+        BackupManifest back;
+        const Status s = manifest_from_json(j.dump(), back);
+        EXPECT_EQ(s.code(), Code::corrupt) << c.what;
+        EXPECT_NE(s.message().find(std::string("backup manifest is damaged: ") + c.message), std::string::npos)
+            << c.what << ": " << s.message();
+    }
 }
 
 TEST(BackupManifest, Labels)
@@ -130,6 +241,10 @@ TEST(BackupManifest, Keys)
     EXPECT_EQ(backup_file_key("b1", ".psql_history"), "backup/b1/data/%2Epsql_history.zst");
     EXPECT_EQ(backup_file_key("b1", "log/.x.y"), "backup/b1/data/log/%2Ex.y.zst");
     EXPECT_EQ(backup_file_key("b1", "a b%"), "backup/b1/data/a%20b%25.zst");
+    EXPECT_EQ(backup_part_key("b1", "base/1/1259", 0), "backup/b1/data/base/1/1259.zst.0");
+    EXPECT_EQ(backup_part_key("b1", "base/1/1259", 15), "backup/b1/data/base/1/1259.zst.15");
+    EXPECT_EQ(backup_part_key("b1", ".x", 2), "backup/b1/data/%2Ex.zst.2");
+    EXPECT_EQ(backup_part_key(backup_file_key("b1", "base/1/1259"), 3), "backup/b1/data/base/1/1259.zst.3");
     EXPECT_EQ(label_of_backup_key("backup/b1/data/x.zst"), "b1");
     EXPECT_EQ(label_of_backup_key("backup/b1/backup.json"), "b1");
     EXPECT_EQ(label_of_backup_key("wal/00000001.history.zst"), std::nullopt);

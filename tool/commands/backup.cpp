@@ -19,6 +19,8 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <ctime>
 #include <map>
@@ -43,6 +45,7 @@ struct BackupContext {
     std::unique_ptr<Storage> storage;
     Compression compression;
     int parallel = k_default_parallel;
+    uint64_t part_size = k_default_part_size_mib * 1024 * 1024;  // bytes
     PgClient pg;
     BackupManifest manifest;
     bool started = false;  // objects may exist under the label's prefix
@@ -192,43 +195,107 @@ Status plan_copy(BackupContext& ctx, CopyPlan& plan)
     return Status::ok();
 }
 
+// One unit of work: a whole file (part -1) or one part of a file larger than the part size.
+struct CopyTask {
+    size_t file;
+    int part;
+};
+
+// A file's outcome: its manifest entry, whether it was found, the parts that were stored.
+struct CopiedFile {
+    BackupFile entry;
+    std::atomic<bool> vanished{false};
+    std::vector<char> stored;  // per part
+};
+
 Status copy_files(BackupContext& ctx, CopyPlan& plan, Progress& progress)
 {
-    // Largest first, so that the last worker does not start a 1 GiB segment when the others are done;
-    std::vector<size_t> order(plan.files.size());
-    for (size_t i = 0; i < order.size(); i++)
-        order[i] = i;
-    // global/pg_control last, as PostgreSQL's own base backup sends it.
-    auto rank = [&](size_t i) { return plan.files[i].path == "global/pg_control" ? 1 : 0; };
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    std::vector<CopiedFile> copied(plan.files.size());
+    std::vector<CopyTask> tasks;
+    for (size_t i = 0; i < plan.files.size(); i++) {
+        const DataDirEntry& e = plan.files[i];
+        CopiedFile& c = copied[i];
+        c.entry.path = e.path;
+        c.entry.mtime = e.mtime;
+        c.entry.mode = e.mode;
+        const size_t parts = backup_part_count(e.size, ctx.part_size);
+        c.entry.parts.resize(parts);
+        c.stored.assign(parts, 0);
+        if (parts == 0)
+            tasks.push_back({i, -1});
+        for (size_t p = 0; p < parts; p++)
+            tasks.push_back({i, static_cast<int>(p)});
+    }
+    // Largest file first, its parts in order, so that the last worker does not start a 1 GiB segment when
+    // the others are done, and the parts of one file are copied side by side; global/pg_control last, as
+    // PostgreSQL's own base backup sends it.
+    auto rank = [&](const CopyTask& t) { return plan.files[t.file].path == "global/pg_control" ? 1 : 0; };
+    std::stable_sort(tasks.begin(), tasks.end(), [&](const CopyTask& a, const CopyTask& b) {
         if (rank(a) != rank(b))
             return rank(a) < rank(b);
-        return plan.files[a].size > plan.files[b].size;
+        if (plan.files[a.file].size != plan.files[b.file].size)
+            return plan.files[a.file].size > plan.files[b.file].size;
+        return a.file != b.file ? a.file < b.file : a.part < b.part;
     });
-    std::vector<BackupFile> copied(plan.files.size());
-    std::vector<char> present(plan.files.size(), 0);
-    Status s = run_parallel(order.size(), ctx.parallel, [&](size_t k) -> Status {
+    Status s = run_parallel(tasks.size(), ctx.parallel, [&](size_t k) -> Status {
         thread_local Encoder encoder;
-        const DataDirEntry& e = plan.files[order[k]];
-        BackupFile& f = copied[order[k]];
-        f.path = e.path;
-        f.mtime = e.mtime;
-        f.mode = e.mode;
-        Status st = store_backup_file(
-            *ctx.storage, encoder, ctx.compression, backup_file_key(ctx.label, e.path), ctx.pgdata + "/" + e.path, f);
-        if (st.code() == Code::not_found)
-            return Status::ok();  // dropped meanwhile; WAL replay knows
+        const CopyTask& t = tasks[k];
+        const DataDirEntry& e = plan.files[t.file];
+        CopiedFile& c = copied[t.file];
+        const std::string path = ctx.pgdata + "/" + e.path;
+        Status st;
+        uint64_t bytes = 0;
+        if (t.part < 0) {
+            st = store_backup_file(
+                *ctx.storage, encoder, ctx.compression, backup_file_key(ctx.label, e.path), path, c.entry);
+            bytes = c.entry.size;
+        } else {
+            // The last part reads to the end of the file: it may have grown since the walk.
+            const bool last = static_cast<size_t>(t.part) + 1 == c.entry.parts.size();
+            BackupPart& part = c.entry.parts[t.part];
+            st = store_backup_range(*ctx.storage, encoder, ctx.compression, backup_part_key(ctx.label, e.path, t.part),
+                path, e.path, t.part * ctx.part_size, last ? 0 : ctx.part_size, part);
+            bytes = part.size;
+            if (st.is_ok())
+                c.stored[t.part] = 1;
+        }
+        if (st.code() == Code::not_found) {
+            c.vanished = true;  // dropped meanwhile; WAL replay knows
+            return Status::ok();
+        }
         if (!st.is_ok())
-            return st.prefix("could not back up \"" + e.path + "\"");
-        present[order[k]] = 1;
-        progress.add(f.size);
+            return st.prefix(
+                "could not back up \"" + e.path + "\"" + (t.part < 0 ? "" : " (part " + std::to_string(t.part) + ")"));
+        progress.add(bytes);
         return Status::ok();
     });
     if (!s.is_ok())
         return s;
-    for (size_t i = 0; i < copied.size(); i++)
-        if (present[i])
-            ctx.manifest.files.push_back(std::move(copied[i]));
+    // A file that vanished while its parts were copied is left out whole; its stored parts go.
+    std::vector<std::string> orphans;
+    for (CopiedFile& c : copied) {
+        if (c.vanished) {
+            for (size_t p = 0; p < c.stored.size(); p++)
+                if (c.stored[p])
+                    orphans.push_back(backup_part_key(ctx.label, c.entry.path, p));
+            continue;
+        }
+        if (!c.entry.parts.empty()) {
+            c.entry.size = 0;
+            c.entry.stored_size = 0;
+            for (const BackupPart& p : c.entry.parts) {
+                if (p.size > 0)
+                    c.entry.size = std::max(c.entry.size, p.offset + p.size);
+                c.entry.stored_size += p.stored_size;
+            }
+        }
+        ctx.manifest.files.push_back(std::move(c.entry));
+    }
+    if (!orphans.empty()) {
+        s = ctx.storage->remove_many(orphans);
+        if (!s.is_ok())
+            return s.prefix("could not remove the parts of a file that vanished during the backup");
+    }
     ctx.manifest.directories = std::move(plan.directories);
     return Status::ok();
 }
@@ -317,6 +384,8 @@ Status backup(BackupContext& ctx)
     ctx.compression = *parsed;
     if (const std::string p = setting(ctx.settings, "parallel"); !p.empty())
         ctx.parallel = std::stoi(p);
+    if (const std::string p = setting(ctx.settings, "part_size"); !p.empty())
+        ctx.part_size = std::stoull(p) * 1024 * 1024;  // resolve_settings checked the range
     if (ctx.checkpoint != "fast" && ctx.checkpoint != "spread")
         return fail("--checkpoint must be \"fast\" or \"spread\", not \"" + ctx.checkpoint + "\"");
 

@@ -365,7 +365,7 @@ std::string restore_command(const RestoreContext& ctx)
     std::string cmd = shell_quote(percent(self_path())) + " wal-fetch";
     std::string config;
     for (const auto& [name, v] : ctx.settings) {
-        if (name == "compression" || name == "parallel" || v.value.empty())
+        if (name == "compression" || name == "parallel" || name == "part_size" || v.value.empty())
             continue;
         if (v.source.rfind("--", 0) == 0 || v.source.rfind("WALVAULT_", 0) == 0) {
             std::string flag = name;
@@ -405,11 +405,15 @@ Status write_recovery(RestoreContext& ctx)
     return write_small_file(ctx.pgdata + (ctx.standby ? "/standby.signal" : "/recovery.signal"), "");
 }
 
-Status write_pg_manifest(RestoreContext& ctx)
+// checksums: the sha256 of each file restored from parts, which backup.json does not have (restore read
+// the file back to compute it).
+Status write_pg_manifest(RestoreContext& ctx, const std::map<std::string, std::string>& checksums)
 {
     std::vector<PgManifestFile> files;
-    for (const BackupFile& f : ctx.manifest.files)
-        files.push_back({f.path, f.size, f.mtime, f.sha256});
+    for (const BackupFile& f : ctx.manifest.files) {
+        const auto c = checksums.find(f.path);
+        files.push_back({f.path, f.size, f.mtime, c == checksums.end() ? f.sha256 : c->second});
+    }
     const std::string& label = ctx.manifest.backup_label;
     int64_t stop = 0;
     (void)parse_utc_time(ctx.manifest.stop_time, stop);
@@ -421,42 +425,91 @@ Status write_pg_manifest(RestoreContext& ctx)
     return write_small_file(ctx.pgdata + "/backup_manifest", pg_backup_manifest(files, wal));
 }
 
+// One syncfs() per file system written (the data directory's and each tablespace's): the files were
+// written without an fsync each, so the kernel could write back while the next ones were decoded.
+Status sync_file_systems(RestoreContext& ctx)
+{
+    std::vector<std::string> roots = {ctx.pgdata};
+    for (const auto& [oid, dest] : ctx.tablespace_dest)
+        roots.push_back(dest);
+    std::set<dev_t> synced;
+    for (const std::string& root : roots) {
+        struct stat st;
+        if (::stat(root.c_str(), &st) != 0)
+            return Status::error(Code::io_error, "could not stat \"" + root + "\": " + errno_text(errno));
+        if (!synced.insert(st.st_dev).second)
+            continue;
+        const int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+            return Status::error(Code::io_error, "could not open directory \"" + root + "\": " + errno_text(errno));
+        const int rc = ::syncfs(fd);
+        const int err = errno;
+        ::close(fd);
+        if (rc != 0)
+            return Status::error(
+                Code::io_error, "could not sync the file system of \"" + root + "\": " + errno_text(err));
+    }
+    return Status::ok();
+}
+
 Status restore_files(RestoreContext& ctx, Progress& progress)
 {
-    std::vector<const BackupFile*> files;
+    std::vector<std::unique_ptr<FileRestore>> files;
     const BackupFile* control = nullptr;
     for (const BackupFile& f : ctx.manifest.files) {
         if (f.path == k_pg_control)
             control = &f;
         else
-            files.push_back(&f);
+            files.push_back(std::make_unique<FileRestore>(
+                f, backup_file_key(ctx.manifest.label, f.path), ctx.pgdata + "/" + f.path));
     }
     if (control == nullptr)
         return Status::error(Code::corrupt, "backup \"" + ctx.manifest.label + "\" has no " + k_pg_control);
-    std::stable_sort(
-        files.begin(), files.end(), [](const BackupFile* a, const BackupFile* b) { return a->size > b->size; });
-    auto restore_one = [&](const BackupFile& f) {
-        Status s = restore_backup_file(
-            *ctx.storage, backup_file_key(ctx.manifest.label, f.path), ctx.pgdata + "/" + f.path, f);
-        if (!s.is_ok())
-            return s.prefix("could not restore \"" + f.path + "\"");
-        progress.add(f.size);
-        return Status::ok();
+    // One task per part (or whole file); largest file first, its parts side by side.
+    struct Task {
+        FileRestore* file;
+        size_t index;
     };
-    Status s = run_parallel(files.size(), ctx.parallel, [&](size_t i) { return restore_one(*files[i]); });
+    std::vector<Task> tasks;
+    for (const auto& file : files)
+        for (size_t i = 0; i < file->task_count(); i++)
+            tasks.push_back({file.get(), i});
+    std::stable_sort(tasks.begin(), tasks.end(),
+        [](const Task& a, const Task& b) { return a.file->entry().size > b.file->entry().size; });
+    Status s = run_parallel(tasks.size(), ctx.parallel, [&](size_t k) {
+        const Task& t = tasks[k];
+        const BackupFile& f = t.file->entry();
+        Status st = t.file->restore_task(*ctx.storage, t.index);
+        if (!st.is_ok())
+            return st.prefix("could not restore \"" + f.path + "\"");
+        progress.add(f.parts.empty() ? f.size : f.parts[t.index].size);
+        return Status::ok();
+    });
+    std::map<std::string, std::string> checksums;
+    for (const auto& file : files)
+        if (!file->entry().parts.empty())
+            checksums[file->entry().path] = file->sha256();
+    if (s.is_ok())
+        s = sync_file_systems(ctx);
     if (s.is_ok())
         s = write_small_file(ctx.pgdata + "/backup_label", ctx.manifest.backup_label);
     if (s.is_ok())
         s = write_recovery(ctx);
     if (s.is_ok())
-        s = write_pg_manifest(ctx);
+        s = write_pg_manifest(ctx, checksums);
     // Everything durable before pg_control makes the directory startable.
     for (auto it = ctx.manifest.directories.rbegin(); s.is_ok() && it != ctx.manifest.directories.rend(); ++it)
         s = fsync_directory(ctx.pgdata + "/" + it->path);
     if (s.is_ok())
         s = fsync_directory(ctx.pgdata);
-    if (s.is_ok())
-        s = restore_one(*control);
+    if (s.is_ok()) {
+        s = restore_backup_file(*ctx.storage, backup_file_key(ctx.manifest.label, control->path),
+            ctx.pgdata + "/" + control->path, *control);
+        if (!s.is_ok())
+            s.prefix("could not restore \"" + control->path + "\"");
+        else
+            progress.add(control->size);
+    }
     if (s.is_ok())
         s = fsync_directory(ctx.pgdata + "/global");
     return s;
