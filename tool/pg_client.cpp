@@ -2,6 +2,8 @@
 // text forms (LSNs, xids, timestamps in UTC), which keeps binary formats out of the tool.
 #include "tool/pg_client.h"
 
+#include "tool/lazy_libs.h"
+
 #include "core/common/text.h"
 
 #include <libpq-fe.h>
@@ -20,8 +22,12 @@ Status PgClient::connect(const std::string& conninfo)
     const char* values[] = {conninfo.empty() ? nullptr : conninfo.c_str(), "walvault", nullptr};
     // expand_dbname = 1: dbname may be a whole conninfo string or URI.
     m_conn = PQconnectdbParams(keys, values, 1);
-    if (m_conn == nullptr)
-        return Status::error(Code::io_error, "could not connect to the server: out of memory");
+    if (m_conn == nullptr) {
+        const std::string why = lazy_lib_error();  // libpq is opened on first use (tool/lazy_libs.cpp)
+        return Status::error(Code::io_error,
+            "could not connect to the server: " + (why.empty() ? "out of memory" : why),
+            why.empty() ? "" : "Install libpq5, PostgreSQL's client library.");
+    }
     if (PQstatus(m_conn) != CONNECTION_OK) {
         std::string error(trim(PQerrorMessage(m_conn)));
         return Status::error(Code::io_error, "could not connect to the server: " + error,

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <mutex>
 #include <new>
+#include <stdexcept>
 
 #include <curl/curl.h>
 
@@ -115,8 +116,8 @@ HttpClient::HttpClient(HttpOptions options)
 {
     std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
     m_curl = curl_easy_init();
-    if (m_curl == nullptr)
-        throw std::bad_alloc();
+    if (m_curl == nullptr)  // out of memory, or (the tool opens libcurl on first use) no libcurl.so.4
+        throw std::runtime_error("could not start libcurl: curl_easy_init failed (is libcurl4 installed?)");
 }
 
 HttpClient::~HttpClient()

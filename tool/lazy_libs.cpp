@@ -1,0 +1,364 @@
+// libcurl and libpq for the walvault tool, opened on first use. restore_command runs `walvault wal-fetch`
+// once per WAL segment, and linking the two libraries cost ~18 ms of every exec (each pulls in ~30 more)
+// though a wal-fetch from a posix repository needs neither; the tool links this file instead of -lcurl -lpq.
+#define CURL_DISABLE_TYPECHECK  // below are the functions themselves, not curl.h's type-checking macros
+#include "tool/lazy_libs.h"
+
+#include <dlfcn.h>
+
+#include <atomic>
+#include <cstdarg>
+#include <mutex>
+
+#include <curl/curl.h>
+#include <libpq-fe.h>
+
+#undef curl_easy_setopt
+#undef curl_easy_getinfo
+
+// Every libcurl and libpq function the tool and core/ call. The tool links neither library, so a call to one
+// not defined below fails its link.
+#define WV_CURL_FUNCTIONS(X)                                                                                           \
+    X(curl_easy_cleanup)                                                                                               \
+    X(curl_easy_getinfo)                                                                                               \
+    X(curl_easy_init)                                                                                                  \
+    X(curl_easy_perform)                                                                                               \
+    X(curl_easy_reset)                                                                                                 \
+    X(curl_easy_setopt)                                                                                                \
+    X(curl_easy_strerror)                                                                                              \
+    X(curl_global_init)                                                                                                \
+    X(curl_slist_append)                                                                                               \
+    X(curl_slist_free_all)
+
+#define WV_PQ_FUNCTIONS(X)                                                                                             \
+    X(PQclear)                                                                                                         \
+    X(PQconnectdbParams)                                                                                               \
+    X(PQdb)                                                                                                            \
+    X(PQerrorMessage)                                                                                                  \
+    X(PQexec)                                                                                                          \
+    X(PQexecParams)                                                                                                    \
+    X(PQfinish)                                                                                                        \
+    X(PQgetvalue)                                                                                                      \
+    X(PQhost)                                                                                                          \
+    X(PQnfields)                                                                                                       \
+    X(PQntuples)                                                                                                       \
+    X(PQport)                                                                                                          \
+    X(PQresultErrorMessage)                                                                                            \
+    X(PQresultStatus)                                                                                                  \
+    X(PQstatus)                                                                                                        \
+    X(PQuser)
+
+// A pointer with the exact type of the header's declaration: the compiler checks every forwarding call.
+#define WV_POINTER(name) decltype(&::name) name = nullptr;
+#define WV_RESOLVE(name) ok = ok && resolve(lib, handle, #name, api.name);
+
+namespace walvault {
+namespace {
+
+constexpr const char* k_curl_soname = "libcurl.so.4";  // SONAME of Debian 12's libcurl4
+constexpr const char* k_pq_soname = "libpq.so.5";      // SONAME of Debian 12's libpq5
+
+// One library: opened with all of its functions on the first call, or not at all.
+struct Library {
+    const char* soname;
+    std::once_flag once;
+    std::string error;  // written once, before failed is set, never again
+    std::atomic<bool> failed{false};
+};
+
+struct CurlApi {
+    WV_CURL_FUNCTIONS(WV_POINTER)
+};
+
+struct PqApi {
+    WV_PQ_FUNCTIONS(WV_POINTER)
+};
+
+Library g_curl{k_curl_soname, {}, {}, {}};
+Library g_pq{k_pq_soname, {}, {}, {}};
+CurlApi g_curl_api;  // all set once g_curl.once has run without failing, else all null
+PqApi g_pq_api;
+
+void record_failure(Library& lib, const char* why)
+{
+    lib.error = std::string("could not load \"") + lib.soname + "\": " + (why != nullptr ? why : "unknown error");
+    lib.failed.store(true, std::memory_order_release);
+}
+
+template <typename F> bool resolve(Library& lib, void* handle, const char* name, F& fn)
+{
+    dlerror();
+    void* symbol = dlsym(handle, name);
+    if (symbol == nullptr) {
+        record_failure(lib, dlerror());
+        return false;
+    }
+    fn = reinterpret_cast<F>(symbol);
+    return true;
+}
+
+// RTLD_LOCAL: the library's symbols stay out of the global scope, so dlsym on its handle finds its own
+// functions, never the forwarders below. The handle is never closed: the functions are used until exit.
+void* open_library(Library& lib)
+{
+    void* handle = dlopen(lib.soname, RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr)
+        record_failure(lib, dlerror());
+    return handle;
+}
+
+const CurlApi* curl_api()
+{
+    std::call_once(g_curl.once, [] {
+        Library& lib = g_curl;
+        void* handle = open_library(lib);
+        if (handle == nullptr)
+            return;
+        CurlApi api;
+        bool ok = true;
+        WV_CURL_FUNCTIONS(WV_RESOLVE)
+        if (ok)
+            g_curl_api = api;
+    });
+    return g_curl_api.curl_easy_init != nullptr ? &g_curl_api : nullptr;
+}
+
+const PqApi* pq_api()
+{
+    std::call_once(g_pq.once, [] {
+        Library& lib = g_pq;
+        void* handle = open_library(lib);
+        if (handle == nullptr)
+            return;
+        PqApi api;
+        bool ok = true;
+        WV_PQ_FUNCTIONS(WV_RESOLVE)
+        if (ok)
+            g_pq_api = api;
+    });
+    return g_pq_api.PQconnectdbParams != nullptr ? &g_pq_api : nullptr;
+}
+
+}  // namespace
+
+std::string lazy_lib_error()
+{
+    std::string out;
+    for (const Library* lib : {&g_curl, &g_pq}) {
+        if (!lib->failed.load(std::memory_order_acquire))
+            continue;
+        if (!out.empty())
+            out += "; ";
+        out += lib->error;
+    }
+    return out;
+}
+
+}  // namespace walvault
+
+using walvault::curl_api;
+using walvault::pq_api;
+
+// Without the library: initialisation fails the way libcurl's own does (CURLE_FAILED_INIT, a null handle),
+// which callers already handle; the other calls cannot have a valid handle and return failure or nothing.
+extern "C" {
+
+CURLcode curl_global_init(long flags)
+{
+    const walvault::CurlApi* api = curl_api();
+    return api != nullptr ? api->curl_global_init(flags) : CURLE_FAILED_INIT;
+}
+
+CURL* curl_easy_init(void)
+{
+    const walvault::CurlApi* api = curl_api();
+    return api != nullptr ? api->curl_easy_init() : nullptr;
+}
+
+void curl_easy_cleanup(CURL* curl)
+{
+    if (const walvault::CurlApi* api = curl_api())
+        api->curl_easy_cleanup(curl);
+}
+
+void curl_easy_reset(CURL* curl)
+{
+    if (const walvault::CurlApi* api = curl_api())
+        api->curl_easy_reset(curl);
+}
+
+CURLcode curl_easy_perform(CURL* curl)
+{
+    const walvault::CurlApi* api = curl_api();
+    return api != nullptr ? api->curl_easy_perform(curl) : CURLE_FAILED_INIT;
+}
+
+// The one argument after the option is read with the type the option's number range gives it (curl.h:
+// CURLOPTTYPE_*), as libcurl itself reads it, and passed on with that type.
+CURLcode curl_easy_setopt(CURL* curl, CURLoption option, ...)
+{
+    const walvault::CurlApi* api = curl_api();
+    if (api == nullptr)
+        return CURLE_FAILED_INIT;
+    using AnyFunction = void (*)(void);
+    va_list args;
+    va_start(args, option);
+    CURLcode rc = CURLE_UNKNOWN_OPTION;
+    if (option < CURLOPTTYPE_OBJECTPOINT)  // LONG, VALUES
+        rc = api->curl_easy_setopt(curl, option, va_arg(args, long));
+    else if (option < CURLOPTTYPE_FUNCTIONPOINT)  // OBJECTPOINT, STRINGPOINT, SLISTPOINT, CBPOINT
+        rc = api->curl_easy_setopt(curl, option, va_arg(args, void*));
+    else if (option < CURLOPTTYPE_OFF_T)  // FUNCTIONPOINT: every callback has a pointer's size and class
+        rc = api->curl_easy_setopt(curl, option, va_arg(args, AnyFunction));
+    else if (option < CURLOPTTYPE_BLOB)
+        rc = api->curl_easy_setopt(curl, option, va_arg(args, curl_off_t));
+    else if (option < CURLOPTTYPE_BLOB + 10000)  // a struct curl_blob*
+        rc = api->curl_easy_setopt(curl, option, va_arg(args, void*));
+    va_end(args);
+    return rc;
+}
+
+// Every CURLINFO type (CURLINFO_TYPEMASK) takes a pointer to where the value goes.
+CURLcode curl_easy_getinfo(CURL* curl, CURLINFO info, ...)
+{
+    const walvault::CurlApi* api = curl_api();
+    if (api == nullptr)
+        return CURLE_FAILED_INIT;
+    switch (info & CURLINFO_TYPEMASK) {
+    case CURLINFO_STRING:
+    case CURLINFO_LONG:
+    case CURLINFO_DOUBLE:
+    case CURLINFO_SLIST:  // and CURLINFO_PTR, the same value
+    case CURLINFO_SOCKET:
+    case CURLINFO_OFF_T:
+        break;
+    default:
+        return CURLE_UNKNOWN_OPTION;
+    }
+    va_list args;
+    va_start(args, info);
+    const CURLcode rc = api->curl_easy_getinfo(curl, info, va_arg(args, void*));
+    va_end(args);
+    return rc;
+}
+
+const char* curl_easy_strerror(CURLcode code)
+{
+    const walvault::CurlApi* api = curl_api();
+    return api != nullptr ? api->curl_easy_strerror(code) : walvault::g_curl.error.c_str();
+}
+
+struct curl_slist* curl_slist_append(struct curl_slist* list, const char* data)
+{
+    const walvault::CurlApi* api = curl_api();
+    return api != nullptr ? api->curl_slist_append(list, data) : nullptr;
+}
+
+void curl_slist_free_all(struct curl_slist* list)
+{
+    if (const walvault::CurlApi* api = curl_api())
+        api->curl_slist_free_all(list);
+}
+
+// Without libpq: no connection (libpq's own answer when it cannot allocate one), and for a null connection
+// or result what libpq answers for one.
+PGconn* PQconnectdbParams(const char* const* keywords, const char* const* values, int expand_dbname)
+{
+    const walvault::PqApi* api = pq_api();
+    return api != nullptr ? api->PQconnectdbParams(keywords, values, expand_dbname) : nullptr;
+}
+
+void PQfinish(PGconn* conn)
+{
+    if (const walvault::PqApi* api = pq_api())
+        api->PQfinish(conn);
+}
+
+ConnStatusType PQstatus(const PGconn* conn)
+{
+    const walvault::PqApi* api = pq_api();
+    return api != nullptr ? api->PQstatus(conn) : CONNECTION_BAD;
+}
+
+char* PQerrorMessage(const PGconn* conn)
+{
+    const walvault::PqApi* api = pq_api();
+    return api != nullptr ? api->PQerrorMessage(conn) : const_cast<char*>(walvault::g_pq.error.c_str());
+}
+
+char* PQdb(const PGconn* conn)
+{
+    const walvault::PqApi* api = pq_api();
+    return api != nullptr ? api->PQdb(conn) : nullptr;
+}
+
+char* PQhost(const PGconn* conn)
+{
+    const walvault::PqApi* api = pq_api();
+    return api != nullptr ? api->PQhost(conn) : nullptr;
+}
+
+char* PQport(const PGconn* conn)
+{
+    const walvault::PqApi* api = pq_api();
+    return api != nullptr ? api->PQport(conn) : nullptr;
+}
+
+char* PQuser(const PGconn* conn)
+{
+    const walvault::PqApi* api = pq_api();
+    return api != nullptr ? api->PQuser(conn) : nullptr;
+}
+
+PGresult* PQexec(PGconn* conn, const char* query)
+{
+    const walvault::PqApi* api = pq_api();
+    return api != nullptr ? api->PQexec(conn, query) : nullptr;
+}
+
+PGresult* PQexecParams(PGconn* conn, const char* command, int n_params, const Oid* param_types,
+    const char* const* param_values, const int* param_lengths, const int* param_formats, int result_format)
+{
+    const walvault::PqApi* api = pq_api();
+    return api != nullptr ? api->PQexecParams(conn, command, n_params, param_types, param_values, param_lengths,
+                                param_formats, result_format)
+                          : nullptr;
+}
+
+ExecStatusType PQresultStatus(const PGresult* res)
+{
+    const walvault::PqApi* api = pq_api();
+    return api != nullptr ? api->PQresultStatus(res) : PGRES_FATAL_ERROR;
+}
+
+char* PQresultErrorMessage(const PGresult* res)
+{
+    const walvault::PqApi* api = pq_api();
+    return api != nullptr ? api->PQresultErrorMessage(res) : const_cast<char*>(walvault::g_pq.error.c_str());
+}
+
+int PQntuples(const PGresult* res)
+{
+    const walvault::PqApi* api = pq_api();
+    return api != nullptr ? api->PQntuples(res) : 0;
+}
+
+int PQnfields(const PGresult* res)
+{
+    const walvault::PqApi* api = pq_api();
+    return api != nullptr ? api->PQnfields(res) : 0;
+}
+
+char* PQgetvalue(const PGresult* res, int tup_num, int field_num)
+{
+    const walvault::PqApi* api = pq_api();
+    return api != nullptr ? api->PQgetvalue(res, tup_num, field_num) : nullptr;
+}
+
+void PQclear(PGresult* res)
+{
+    if (const walvault::PqApi* api = pq_api())
+        api->PQclear(res);
+}
+
+}  // extern "C"
