@@ -211,6 +211,7 @@ replay() {
     if [ "$1" = walvault ]; then  # the prefetcher's peak RSS (VmHWM), sampled while it lives
         rm -f "$BENCH_DIR/prefetcher-hwm"
         (
+            set +e +o pipefail  # the lock file and the process come and go
             lock=$dir/pg_wal/walvault-spool/prefetch.lock max=0
             while :; do
                 pid=$(head -n 1 "$lock" 2>/dev/null | sed -n 's/^\([0-9][0-9]*\)$/\1/p')
@@ -271,7 +272,7 @@ for ((run = 1; run <= RUNS; run++)); do
         printf '  round %d %-10s %5.1f s to "redo done" at %s (redo %s s; startup process CPU: user %s s, system %s s), %5.1f s to promoted\n' \
             "$run" "$c" "$s" "$l" "$redo" "$user" "$sys" "$p"
         if [ "$c" = walvault ]; then
-            hwm=$(cat "$BENCH_DIR/prefetcher-hwm" 2>/dev/null)
+            hwm=$(cat "$BENCH_DIR/prefetcher-hwm" 2>/dev/null || true)
             stats=$(cat "$BENCH_DIR/replay-walvault/pg_wal/walvault-spool/stats.json" 2>/dev/null || echo none)
             printf '  round %d walvault    prefetcher peak RSS %s MiB; wal-fetch counters %s\n' "$run" \
                 "$([ -n "$hwm" ] && echo $((hwm / 1024)) || echo "?")" "$stats"
