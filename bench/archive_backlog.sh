@@ -5,7 +5,7 @@
 #   archive_command = 'true'                  PostgreSQL's own cost
 #   archive_command = 'cp %p DIR/%f'          the classic
 #   pgBackRest, posix repo, zst, archive-async=y, process-max=2   the peer
-#   walvault, posix repo, zstd:3, walvault.parallel = 2
+#   walvault, posix repo, zstd:3, walvault.parallel = 2, and walvault-p4 with walvault.parallel = 4
 # for incompressible WAL (random bytea) and compressible WAL (pgbench -i loop). Prints one line per
 # figure with segments/s and the ratio against pgBackRest. Usage: bench/archive_backlog.sh
 # Settings: SEGMENTS (default 100), KINDS ("incompressible compressible"), BENCH_DIR, BENCH_USER,
@@ -43,7 +43,7 @@ if [ "$REPO" = s3 ]; then
     CONTENDERS="true pgbackrest walvault walvault-p4"
     start_s3rver bench-pgbackrest bench-walvault bench-walvault-p4 bench-ceiling
 else
-    CONTENDERS="true cp pgbackrest walvault"
+    CONTENDERS="true cp pgbackrest walvault walvault-p4"
 fi
 
 # A cluster with a backlog of at least SEGMENTS .ready segments of the given kind, stopped.
@@ -128,7 +128,7 @@ CONF
             conf="archive_command = 'pgbackrest --config=$BENCH_DIR/pgbackrest.conf --stanza=bench archive-push %p'"
             ;;
         walvault | walvault-p4)
-            local parallel=2 repo="walvault.repo = '$BENCH_DIR/repo-walvault'"
+            local parallel=2 repo="walvault.repo = '$BENCH_DIR/repo-$name'"
             [ "$name" = walvault-p4 ] && parallel=4
             [ "$REPO" = s3 ] && repo=$(walvault_s3_conf "bench-$name" "$kind")
             conf="$repo
@@ -202,8 +202,11 @@ for kind in $KINDS; do
         printf '%-11s %4d segments in %7.2f s = %7.1f seg/s%s\n' "$c" "$count" "$secs" "${rate[$c]}" "$stored"
     done
     if [ "$REPO" = posix ]; then
-        printf 'ratio walvault/pgbackrest (%s): %.2fx   walvault/cp: %.2fx\n' "$kind" \
-            "$(echo "${rate[walvault]} / ${rate[pgbackrest]}" | bc -l)" "$(echo "${rate[walvault]} / ${rate[cp]}" | bc -l)"
+        for w in walvault:2 walvault-p4:4; do
+            c=${w%:*} p=${w#*:}
+            printf 'ratio %s (parallel %d, %s): walvault/pgbackrest %.2fx (target >= 3x)   walvault/cp: %.2fx\n' \
+                "$c" "$p" "$kind" "$(echo "${rate[$c]} / ${rate[pgbackrest]}" | bc -l)" "$(echo "${rate[$c]} / ${rate[cp]}" | bc -l)"
+        done
     else
         for p in 2 4; do
             read -r count secs < <(raw_ceiling "$p")
