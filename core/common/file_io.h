@@ -11,5 +11,7 @@ namespace walvault {
 
 // Writes all of data to fd, retrying short writes and EINTR; path is for the message.
 Status write_all(int fd, const uint8_t* data, size_t len, const std::string& path);
+// The same at offset (pwrite), leaving the file offset alone.
+Status pwrite_all(int fd, const uint8_t* data, size_t len, uint64_t offset, const std::string& path);
 
 }  // namespace walvault

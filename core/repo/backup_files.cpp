@@ -34,22 +34,6 @@ std::vector<uint8_t>& chunk_buffer()
     return buf;
 }
 
-Status pwrite_all(int fd, const uint8_t* data, size_t len, uint64_t offset, const std::string& path)
-{
-    while (len > 0) {
-        const ssize_t n = ::pwrite(fd, data, len, static_cast<off_t>(offset));
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return Status::error(Code::io_error, "could not write file \"" + path + "\": " + errno_text(errno));
-        }
-        data += n;
-        len -= static_cast<size_t>(n);
-        offset += static_cast<uint64_t>(n);
-    }
-    return Status::ok();
-}
-
 }  // namespace
 
 size_t backup_part_count(uint64_t size, uint64_t part_size)
