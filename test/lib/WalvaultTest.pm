@@ -34,7 +34,9 @@ use warnings;
 use Carp;
 use Digest::SHA;
 use Exporter 'import';
+use Fcntl qw(:flock O_RDWR O_CREAT);
 use File::Find;
+use File::Path qw(make_path);
 use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -47,6 +49,7 @@ our @EXPORT = qw(
   segment_size
   object_key
   object_path
+  hold_object
   read_trailer
   decode_object
   file_sha256
@@ -174,6 +177,29 @@ sub object_path
 {
 	my ($repo, $name) = @_;
 	return "$repo/" . object_key($name);
+}
+
+=pod
+
+=item hold_object(repo, name)
+
+Holds the temp-file lock of WAL file name's object in the posix repository
+repo, as a second writer of the same file would: walvault cannot write that
+object until the returned handle is closed. Dies if the lock is taken.
+
+=cut
+
+sub hold_object
+{
+	my ($repo, $name) = @_;
+	my $object = object_path($repo, $name);
+	(my $dir = $object) =~ s{/[^/]+$}{};
+	(my $base = $object) =~ s{^.*/}{};
+	make_path($dir);
+	my $temp = "$dir/.$base.tmp";
+	sysopen(my $lock, $temp, O_RDWR | O_CREAT, 0600) or die "open $temp: $!";
+	flock($lock, LOCK_EX | LOCK_NB) or die "lock $temp: $!";
+	return $lock;
 }
 
 =pod

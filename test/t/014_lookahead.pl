@@ -5,8 +5,6 @@
 # done at once, each object holding exactly its segment.
 use strict;
 use warnings;
-use Fcntl qw(:flock O_RDWR O_CREAT);
-use File::Path qw(make_path);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -22,12 +20,8 @@ ok(wait_for_done($node, switch_wal($node)), 'archiving works (the repository has
 # The segment being written now is the next to complete: hold its object's temp file.
 my $held = $node->safe_psql('postgres', 'SELECT pg_walfile_name(pg_current_wal_insert_lsn())');
 my $object = object_path($repo, $held);
-(my $dir = $object) =~ s{/[^/]+$}{};
-(my $base = $object) =~ s{^.*/}{};
-make_path($dir);
-my $temp = "$dir/.$base.tmp";
-sysopen(my $lock, $temp, O_RDWR | O_CREAT, 0600) or die "open $temp: $!";
-ok(flock($lock, LOCK_EX | LOCK_NB), "holding the lock of $held\'s temp file");
+my $lock = hold_object($repo, $held);
+ok($lock, "holding the lock of $held\'s temp file");
 
 my @segments = make_segments($node, 4, 'empty');
 is($segments[0], $held, "the first completed segment is $held");

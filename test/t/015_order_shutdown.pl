@@ -10,8 +10,6 @@
 #    after the lock goes and the server starts again, everything is archived and restores exactly.
 use strict;
 use warnings;
-use Fcntl qw(:flock O_RDWR O_CREAT);
-use File::Path qw(make_path);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -102,12 +100,8 @@ sub archive_order
 	# The segment being written now is the first of the backlog: hold its object's temp file.
 	my $held = $node->safe_psql('postgres', 'SELECT pg_walfile_name(pg_current_wal_insert_lsn())');
 	my $object = object_path($repo, $held);
-	(my $dir = $object) =~ s{/[^/]+$}{};
-	(my $base = $object) =~ s{^.*/}{};
-	make_path($dir);
-	my $temp = "$dir/.$base.tmp";
-	sysopen(my $lock, $temp, O_RDWR | O_CREAT, 0600) or die "open $temp: $!";
-	ok(flock($lock, LOCK_EX | LOCK_NB), "holding the lock of $held\'s temp file");
+	my $lock = hold_object($repo, $held);
+	ok($lock, "holding the lock of $held\'s temp file");
 
 	# Behind it, slow segments (random hex text takes seconds each at zstd:19), then quick ones.
 	my @backlog = (make_segments($node, 1, 'empty'), make_segments($node, 6, 'hex'), make_segments($node, 3, 'empty'));
