@@ -31,9 +31,7 @@ case $REPO in posix | s3) ;; *) echo "REPO must be posix or s3, not $REPO" >&2; 
 . bench/lib.sh
 
 stop_all() {
-    for d in "$BENCH_DIR"/*/; do
-        [ -f "$d/postmaster.pid" ] && as_user "$bindir/pg_ctl" -D "$d" -m immediate stop >/dev/null 2>&1 || true
-    done
+    stop_bench_clusters
     stop_s3rver
 }
 trap stop_all EXIT

@@ -26,9 +26,7 @@ PORT=${BENCH_PORT:-54340}
 . bench/lib.sh
 
 stop_all() {
-    for d in "$BENCH_DIR"/*/; do
-        [ -f "$d/postmaster.pid" ] && as_user "$bindir/pg_ctl" -D "$d" -m immediate stop >/dev/null 2>&1 || true
-    done
+    stop_bench_clusters
 }
 trap stop_all EXIT
 stop_all

@@ -23,6 +23,14 @@ fresh_bench_dir() {
     [ "$(id -u)" -ne 0 ] || chown "$BENCH_USER" "$BENCH_DIR"
 }
 
+# Stops (immediate) every cluster still running in a directory directly below $BENCH_DIR.
+stop_bench_clusters() {
+    local d
+    for d in "$BENCH_DIR"/*/; do
+        [ -f "$d/postmaster.pid" ] && as_user "$bindir/pg_ctl" -D "$d" -m immediate stop >/dev/null 2>&1 || true
+    done
+}
+
 # A copy of the tool for this run, in $walvault: others may install a new walvault meanwhile, and
 # restore_command names the binary that ran walvault restore. WALVAULT_BIN: measure that binary instead.
 pin_walvault() {

@@ -54,9 +54,7 @@ stop_walvault_prefetcher() {
     done
 }
 stop_all() {
-    for d in "$BENCH_DIR"/*/; do
-        [ -f "$d/postmaster.pid" ] && as_user "$bindir/pg_ctl" -D "$d" -m immediate stop >/dev/null 2>&1 || true
-    done
+    stop_bench_clusters
     stop_pgbackrest_async
     stop_walvault_prefetcher
 }
