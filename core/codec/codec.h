@@ -25,7 +25,10 @@ namespace walvault {
 constexpr int k_object_format = 1;                      // "format" in the trailer; bump on incompatible change
 constexpr const char* k_object_suffix = ".zst";         // every object is a zstd stream, whatever the compression
 constexpr size_t k_max_trailer_bytes = 4096;            // the metadata frame is never larger
-constexpr size_t k_frame_bytes = 1024 * 1024;           // original bytes per data frame (zstd)
+constexpr size_t k_frame_bytes = 512 * 1024;            // original bytes per data frame (zstd); see below
+// 512 KiB, not 1 MiB: a file in flight holds one frame of input and one of output, and the archiver has up
+// to 16 in flight (S3 peak 72 -> 56 MiB). The price, measured on bulk-load WAL: 1.4 % more stored bytes
+// (166.1 -> 168.5 MB for 202 segments; docs/benchmarks.md, Replay R9 and Archiver memory).
 constexpr size_t k_probe_bytes = 16 * 1024;             // sample of a frame compressed at level 1 first
 constexpr uint32_t k_trailer_frame_magic = 0x184D2A57;  // a zstd skippable-frame magic (0x184D2A5?)
 constexpr const char k_trailer_footer_magic[4] = {'W', 'V', 'M', 'T'};

@@ -463,20 +463,23 @@ TEST(Codec, IncompressibleDataGrowsOnlyByFrameOverhead)
     ObjectMeta meta;
     WV_ASSERT_OK(parse_trailer(object.data(), object.size(), meta));
     EXPECT_LE(data_frame_size(object), ZSTD_compressBound(data.size()));
-    // Stored as raw frames: 16 frames of 8 raw blocks, 6 + 8 * 3 bytes of headers each.
+    // Stored as raw frames, one per k_frame_bytes, each with a frame header and one header per raw block.
+    const size_t frame_count = data.size() / k_frame_bytes;
+    const size_t blocks_per_frame = k_frame_bytes / k_raw_block_max;
     size_t frames = 0;
-    EXPECT_EQ(data_frame_size(object, &frames), data.size() + 16 * (6 + 8 * 3));
-    EXPECT_EQ(frames, 16u);
+    EXPECT_EQ(data_frame_size(object, &frames),
+        data.size() + frame_count * (k_raw_frame_header_bytes + blocks_per_frame * k_block_header_bytes));
+    EXPECT_EQ(frames, frame_count);
     EXPECT_EQ(meta.compression, "zstd:3");
 }
 
 TEST(Codec, MixedDataCompressesOnlyWhatCompresses)
 {
-    // 1 MiB of random bytes, then 1 MiB of compressible ones, twice: raw, compressed, raw, compressed.
+    // One frame of random bytes, then one of compressible ones, twice: raw, compressed, raw, compressed.
     std::vector<uint8_t> data;
     for (uint64_t seed : {1, 2}) {
-        const auto random = test::random_bytes(k_mib, seed);
-        const auto text = test::compressible_bytes(k_mib);
+        const auto random = test::random_bytes(k_frame_bytes, seed);
+        const auto text = test::compressible_bytes(k_frame_bytes);
         data.insert(data.end(), random.begin(), random.end());
         data.insert(data.end(), text.begin(), text.end());
     }
@@ -485,8 +488,8 @@ TEST(Codec, MixedDataCompressesOnlyWhatCompresses)
     size_t frames = 0;
     const size_t stored = data_frame_size(object, &frames);
     EXPECT_EQ(frames, 4u);
-    EXPECT_GT(stored, 2 * k_mib);
-    EXPECT_LT(stored, 2 * k_mib + k_mib / 4);
+    EXPECT_GT(stored, 2 * k_frame_bytes);
+    EXPECT_LT(stored, 2 * k_frame_bytes + k_frame_bytes / 4);
     std::vector<uint8_t> plain;
     ASSERT_TRUE(plain_zstd_decompress(object, plain));
     EXPECT_TRUE(plain == data);
