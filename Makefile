@@ -58,10 +58,10 @@ module/archiver.o: $(CORE_LIB)
 # and tool/lazy_libs.cpp.
 $(WV_BUILD)/tool/pg_client.o $(WV_BUILD)/tool/lazy_libs.o: WV_FLAGS += -I$(shell $(PG_CONFIG) --includedir)
 
-# No -lcurl, no -lpq: the tool opens them on first use (tool/lazy_libs.cpp), so that a wal-fetch from a
-# posix repository, run once per WAL segment by restore_command, does not load ~60 libraries it never calls.
+# No -lcurl, -lpq or -lcrypto: the tool opens them on first use (tool/lazy_libs.cpp), so that a wal-fetch,
+# run once per WAL segment by restore_command, does not load ~60 libraries it never calls.
 $(WV_BUILD)/walvault: $(TOOL_OBJS) $(CORE_LIB)
-	$(WV_CXX) $(WV_FLAGS) -o $@ $(TOOL_OBJS) $(CORE_LIB) -lpugixml -lzstd -lcrypto -lpthread
+	$(WV_CXX) $(WV_FLAGS) -o $@ $(TOOL_OBJS) $(CORE_LIB) -lpugixml -lzstd -lpthread
 
 $(WV_BUILD)/unit_tests: $(UNIT_OBJS) $(CORE_LIB)
 	$(WV_CXX) $(WV_FLAGS) -o $@ $(UNIT_OBJS) $(CORE_LIB) -lgtest -lgtest_main $(CORE_LIBS)

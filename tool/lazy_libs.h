@@ -1,5 +1,6 @@
-// The walvault tool opens libcurl and libpq on first use instead of at exec: tool/lazy_libs.cpp defines the
-// curl_* and PQ* functions the code calls, each forwarding to the real one found with dlopen/dlsym.
+// The walvault tool opens libcurl, libpq and libcrypto on first use instead of at exec: tool/lazy_libs.cpp
+// defines the curl_*, PQ*, EVP_* and HMAC functions the code calls, each forwarding to the real one found
+// with dlopen/dlsym.
 #pragma once
 
 #include <string>

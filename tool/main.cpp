@@ -2,12 +2,14 @@
 // assembles them. Exit status: 0 success, 1 usage error or failure.
 #include "core/common/status.h"
 #include "tool/commands/commands.h"
+#include "tool/lazy_libs.h"
 #include "tool/version.h"
 
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <exception>
+#include <string>
 
 int main(int argc, char** argv)
 {
@@ -33,7 +35,9 @@ int main(int argc, char** argv)
     } catch (const std::exception& e) {
         // A bug, not an expected failure (those are Status values): say so, and never exit 1, which
         // restore_command would read as "file not found".
-        std::fprintf(stderr, "walvault: internal error: %s\n", e.what());
+        // A library opened on first use that is missing (tool/lazy_libs.cpp) shows up here too: name it.
+        const std::string why = walvault::lazy_lib_error();
+        std::fprintf(stderr, "walvault: internal error: %s%s%s\n", e.what(), why.empty() ? "" : ": ", why.c_str());
         return walvault::k_exit_fatal;
     }
     if (app.get_subcommands().empty()) {

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <new>
+#include <stdexcept>
 #include <vector>
 
 #include <openssl/evp.h>
@@ -22,8 +23,10 @@ constexpr size_t k_file_chunk = 1 << 20;
 Sha256::Sha256()
     : m_ctx(EVP_MD_CTX_new())
 {
-    if (m_ctx == nullptr || EVP_DigestInit_ex(m_ctx, EVP_sha256(), nullptr) != 1)
-        throw std::bad_alloc();
+    if (m_ctx == nullptr || EVP_DigestInit_ex(m_ctx, EVP_sha256(), nullptr) != 1) {
+        EVP_MD_CTX_free(m_ctx);
+        throw std::runtime_error("could not set up SHA-256 with OpenSSL's libcrypto");
+    }
 }
 
 Sha256::~Sha256()

@@ -1,8 +1,9 @@
 # walvault wal-fetch prefetching: a cluster restored from a base backup replays some twenty archived
 # segments with prefetch on; the segments come from the spool (pg_wal/walvault-spool) rather than one
 # round trip each, a planted truncated file and a planted file of another timeline are never served, the
-# spool holds no WAL once recovery is over, and the prefetcher process is gone. The same recovery with
-# prefetch = 0 must not touch the spool; both replay times are noted for comparison (not asserted).
+# spool holds no WAL once recovery is over, and the prefetcher process is gone. A wal-fetch served from the
+# spool loads none of libcrypto, libcurl and libpq (the dynamic loader's own log says so). The same recovery
+# with prefetch = 0 must not touch the spool; both replay times are noted for comparison (not asserted).
 use strict;
 use warnings;
 
@@ -42,12 +43,13 @@ my $expected = $primary->safe_psql('postgres', 'SELECT count(*), sum(g), md5(str
 # recovery over) and the seconds from start to the end of recovery.
 sub restored_node
 {
-	my ($name, $settings, $before_start) = @_;
+	my ($name, $settings, $before_start, $env) = @_;
+	$env //= '';
 	my $node = PostgreSQL::Test::Cluster->new($name);
 	$node->init_from_backup($primary, 'base');
 	$node->append_conf('postgresql.conf', qq(
 archive_mode = off
-restore_command = '$tool wal-fetch %f %p --repo $repo $settings'
+restore_command = '$env$tool wal-fetch %f %p --repo $repo $settings'
 recovery_target_action = 'promote'
 ));
 	$node->set_recovery_mode;
@@ -85,6 +87,10 @@ my $boot_id = slurp_file('/proc/sys/kernel/random/boot_id');
 chomp $boot_id;
 my $truncated = $segments[2];
 my $other_timeline = '00000002' . substr($segments[3], 8);
+# Each wal-fetch (and the prefetcher it starts) writes the dynamic loader's log of the libraries it loads
+# into $ld_log.PID.
+my $ld_dir = PostgreSQL::Test::Utils::tempdir();
+my $ld_log = "$ld_dir/ld";
 my ($on, $on_seconds) = restored_node(
 	'prefetch_on', '',
 	sub {
@@ -95,7 +101,8 @@ my ($on, $on_seconds) = restored_node(
 			qq({"repository":"$repo","system_identifier":"$sysid","wal_segment_size":$segsize,"boot_id":"$boot_id"}\n));
 		append_to_file("$spool/$truncated", 'x' x 8192);
 		append_to_file("$spool/$other_timeline", "\0" x $segsize);
-	});
+	},
+	"LD_DEBUG=libs LD_DEBUG_OUTPUT=$ld_log ");
 my $spool = $on->data_dir . "/$spool_rel";
 my $log = slurp_file($on->logfile);
 like($log, qr/walvault wal-fetch: prefetched file "\Q$spool_rel\E\/$truncated" is 8192 bytes, not $segsize: fetching it from the repository/,
@@ -116,6 +123,19 @@ my %stats = slurp_file("$spool/stats.json") =~ /"(\w+)":(\d+)/g;
 note("stats.json: " . join(', ', map { "$_ $stats{$_}" } sort keys %stats));
 cmp_ok($stats{served} // 0, '>', 0, "segments were served from the spool ($stats{served} of " . scalar(@segments) . ')');
 is($stats{refused}, 1, 'one spooled file refused: the truncated one');
+
+# Served from the spool, a segment needs no checksum, TLS, HTTP or PostgreSQL client library: the tool opens
+# them on first use (tool/lazy_libs.cpp), which saves part of every restore_command's exec.
+my ($lean, $heavy) = (0, 0);
+for my $file (glob("$ld_log.*"))
+{
+	my $text = slurp_file($file);
+	next unless $text =~ /calling init: \S*libzstd/;    # a walvault process (PostgreSQL's shell is not)
+	if ($text =~ /(libcrypto|libcurl|libpq)\.so/) { $heavy++ } else { $lean++ }
+}
+note("wal-fetch and prefetcher processes: $lean loaded none of libcrypto, libcurl, libpq; $heavy did");
+cmp_ok($lean, '>=', $stats{served} // 0, 'every wal-fetch served from the spool loaded none of libcrypto, libcurl and libpq');
+cmp_ok($heavy, '>', 0, 'the direct fetches and the prefetcher did load libcrypto (the loader log is real)');
 note(sprintf('replay of %d segments from the start of the server to the end of recovery: '
 		. 'prefetch off %.2f s, prefetch on %.2f s', scalar(@segments), $off_seconds, $on_seconds));
 $on->stop;
