@@ -371,8 +371,10 @@ Status WalSpool::fetch(
         s = Status::error(Code::corrupt,
             "object \"" + storage.location(wal_object_key(name)) + "\" holds " + std::to_string(meta.length) +
                 " bytes, not a segment of " + std::to_string(segment_size));
-    // A cache entry: durable only where no boot id guards the spool (see the class comment).
-    if (s.is_ok() && m_boot_id.empty() && ::fsync(fd) != 0)
+    // fsync, ahead of recovery: PostgreSQL fsyncs every segment restore_command hands it (durable_rename
+    // from RECOVERYXLOG into pg_wal) while recovery waits, and that fsync is cheap only if the data is
+    // already on disk (see the class comment).
+    if (s.is_ok() && ::fsync(fd) != 0)
         s = Status::error(Code::io_error, "could not fsync file \"" + temp + "\": " + errno_text(errno));
     // Renamed while still locked: nobody can take the temporary file for a leftover in between.
     if (s.is_ok() && ::rename(temp.c_str(), file.c_str()) != 0)

@@ -62,10 +62,12 @@ std::string current_boot_id();
 
 // The spool directory. Only final-named files ("000000010000000000000005") are ever served: the prefetcher
 // writes ".<name>.tmp" under flock() and renames it only once its length and sha256 are verified.
-// Spooled files are not fsynced: the spool is a cache that a crash of the machine invalidates as a whole.
-// The marker records the boot it was written in, and a spool of another boot is never served and is wiped
-// by the next adopt(), so a file that lost its data in a crash is never read. Without a boot id (no
-// /proc), every spooled file is fsynced before its rename instead. Methods are safe against a concurrent prefetcher
+// Spooled files are fsynced before their rename, for recovery's speed more than for the spool's sake:
+// PostgreSQL fsyncs each segment restore_command delivers (durable_rename into pg_wal) while recovery waits,
+// and on the development VM that fsync takes ~13 ms for 16 MiB written just before, ~1.5 ms when the data
+// was fsynced earlier; the prefetcher pays its fsync ahead of recovery. The marker also records the boot it
+// was written in, and a spool of another boot is never served and is wiped by the next adopt(): a second
+// guard against files a crash of the machine left behind. Methods are safe against a concurrent prefetcher
 // (another process), not meant to be shared by threads except fetch(), prune() and has().
 class WalSpool {
 public:
@@ -93,7 +95,7 @@ public:
         std::chrono::milliseconds stall_timeout = k_spool_stall_timeout);
 
     // Downloads segment `name` from storage into ".<name>.tmp" (streaming, under flock), checks the object's
-    // name, length (= segment_size) and sha256, renames to name (fsyncs first only without a boot id). cancelled() is
+    // name, length (= segment_size) and sha256, fsyncs, renames to name. cancelled() is
     // polled per chunk. Code::not_found if the repository does not have it; the temporary file is removed on any
     // failure.
     Status fetch(Storage& storage, const WalName& name, uint64_t segment_size, const std::function<bool()>& cancelled);

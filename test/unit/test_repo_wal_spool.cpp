@@ -235,8 +235,8 @@ TEST_F(Spool, AnotherRepositoryOrSystemIsNotServedAndAdoptingWipes)
 
 TEST_F(Spool, ASpoolOfAnEarlierBootIsNotServedAndAdoptingWipes)
 {
-    // Spooled files are not fsynced: after the machine restarts, what they hold is not known. The same
-    // directory seen from the next boot serves none of them, and the next prefetcher starts afresh.
+    // A spool is trusted only in the boot that filled it: the same directory seen from the next boot serves
+    // none of its files, and the next prefetcher starts afresh.
     plant("000000010000000000000005", k_segsize);
     EXPECT_EQ(current_boot_id().size(), 36u);  // Linux: a UUID
     WalSpool after_restart(m_spool.dir(), "00000000-0000-4000-8000-000000000000");
