@@ -169,9 +169,9 @@ ok(-f "$pgdata/global/pg_control", 'global/pg_control restored');
 ok(-f "$pgdata/recovery.signal",   'recovery.signal written');
 ok(!-e "$pgdata/standby.signal",   'no standby.signal');
 my $auto = slurp_file("$pgdata/postgresql.auto.conf");
-like($auto, qr/^restore_command = '(\S+\/walvault) wal-fetch --repo=\Q$repo\E %f %p'$/m,
-	'postgresql.auto.conf: restore_command runs walvault wal-fetch on this repository');
-my ($fetch_tool) = $auto =~ /^restore_command = '(\S+) wal-fetch/m;
+like($auto, qr/^restore_command = 'exec (\S+\/walvault) wal-fetch --repo=\Q$repo\E %f %p'$/m,
+	'postgresql.auto.conf: restore_command runs walvault wal-fetch on this repository (exec: no shell left waiting)');
+my ($fetch_tool) = $auto =~ /^restore_command = 'exec (\S+) wal-fetch/m;
 ok(defined $fetch_tool && -x $fetch_tool, 'restore_command names an executable walvault');
 unlike($auto, qr/^\s*recovery_target/m, 'no recovery target without one asked for');
 my $label_file = slurp_file("$pgdata/backup_label");
