@@ -266,7 +266,7 @@ void Archiver::ensure_workers()
 
 void Archiver::worker_main()
 {
-    Encoder encoder;  // one zstd context per thread, reused for every file
+    Encoder encoder{k_wal_frame_bytes};  // one zstd context per thread, reused for every file
     std::unique_lock<std::mutex> lock(m_mutex);
     for (;;) {
         m_work_cv.wait(lock, [this] { return m_stopping || !m_queue.empty(); });

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -153,8 +154,9 @@ Status parse_trailer(const uint8_t* tail, size_t len, ObjectMeta& out)
     return Status::ok();
 }
 
-Encoder::Encoder()
+Encoder::Encoder(size_t frame_bytes)
     : m_cctx(ZSTD_createCCtx())
+    , m_frame_bytes(std::max(frame_bytes, k_probe_bytes))
     , m_out(ZSTD_CStreamOutSize())
     , m_hash(std::make_unique<Sha256>())
 {
@@ -213,9 +215,9 @@ Status Encoder::begin(const Compression& compression, const ByteSink& out, std::
         header.push_back(k_raw_window_descriptor);
         return emit(header.data(), header.size());
     }
-    m_chunk.reserve(k_frame_bytes);
-    if (m_out.size() < ZSTD_compressBound(k_frame_bytes))
-        m_out.resize(ZSTD_compressBound(k_frame_bytes));
+    m_chunk.reserve(m_frame_bytes);
+    if (m_out.size() < ZSTD_compressBound(m_frame_bytes))
+        m_out.resize(ZSTD_compressBound(m_frame_bytes));
     return Status::ok();
 }
 
@@ -263,11 +265,11 @@ Status Encoder::update(const uint8_t* data, size_t len)
         return Status::ok();
     }
     while (len > 0) {
-        const size_t n = std::min(len, k_frame_bytes - m_chunk.size());
+        const size_t n = std::min(len, m_frame_bytes - m_chunk.size());
         m_chunk.insert(m_chunk.end(), data, data + n);
         data += n;
         len -= n;
-        if (m_chunk.size() == k_frame_bytes) {
+        if (m_chunk.size() == m_frame_bytes) {
             Status s = flush_chunk();
             if (!s.is_ok())
                 return s;

@@ -25,10 +25,12 @@ namespace walvault {
 constexpr int k_object_format = 1;                      // "format" in the trailer; bump on incompatible change
 constexpr const char* k_object_suffix = ".zst";         // every object is a zstd stream, whatever the compression
 constexpr size_t k_max_trailer_bytes = 4096;            // the metadata frame is never larger
-constexpr size_t k_frame_bytes = 512 * 1024;            // original bytes per data frame (zstd); see below
-// 512 KiB, not 1 MiB: a file in flight holds one frame of input and one of output, and the archiver has up
-// to 16 in flight (S3 peak 72 -> 56 MiB). The price, measured on bulk-load WAL: 1.4 % more stored bytes
-// (166.1 -> 168.5 MB for 202 segments; docs/benchmarks.md, Replay R9 and Archiver memory).
+constexpr size_t k_frame_bytes = 1024 * 1024;           // original bytes per data frame (zstd): backups, the tool
+// The archive module's frames. A file in flight holds one frame of input and one of output, and the archiver
+// has up to 16 in flight: 512 KiB frames keep its peak under 64 MiB on S3 (72 -> 56 MiB). They cost 1.4 %
+// more stored bytes on bulk-load WAL and, measured on backups, ~8 % more encoding time and more decoding
+// CPU, so backups keep 1 MiB frames (docs/benchmarks.md: Archiver memory, Replay R9, Base backup run D).
+constexpr size_t k_wal_frame_bytes = 512 * 1024;
 constexpr size_t k_probe_bytes = 16 * 1024;             // sample of a frame compressed at level 1 first
 constexpr uint32_t k_trailer_frame_magic = 0x184D2A57;  // a zstd skippable-frame magic (0x184D2A5?)
 constexpr const char k_trailer_footer_magic[4] = {'W', 'V', 'M', 'T'};
@@ -75,9 +77,10 @@ struct EncodeResult {
 };
 
 // Streaming encoder; keep one per thread and reuse it (its zstd context and buffers are large).
+// frame_bytes: original bytes per zstd data frame (k_frame_bytes, or k_wal_frame_bytes in the archiver).
 class Encoder {
 public:
-    Encoder();
+    explicit Encoder(size_t frame_bytes = k_frame_bytes);
     ~Encoder();
     Encoder(const Encoder&) = delete;
     Encoder& operator=(const Encoder&) = delete;
@@ -95,8 +98,9 @@ private:
     Status flush_chunk();
 
     ZSTD_CCtx* m_cctx;
+    size_t m_frame_bytes;
     std::vector<uint8_t> m_out;
-    std::vector<uint8_t> m_chunk;  // zstd: input gathered into one frame per k_frame_bytes
+    std::vector<uint8_t> m_chunk;  // zstd: input gathered into one frame per m_frame_bytes
     Compression m_compression;
     ByteSink m_sink;
     std::unique_ptr<Sha256> m_hash;

@@ -473,6 +473,32 @@ TEST(Codec, IncompressibleDataGrowsOnlyByFrameOverhead)
     EXPECT_EQ(meta.compression, "zstd:3");
 }
 
+TEST(Codec, TheArchiversFramesAreHalfAMebibyte)
+{
+    // The module encodes with k_wal_frame_bytes (memory per file in flight); any reader takes both sizes.
+    for (const bool compressible : {false, true}) {
+        const std::vector<uint8_t> data =
+            compressible ? test::compressible_bytes(16 * k_mib) : random_16mib();
+        Encoder encoder(k_wal_frame_bytes);
+        std::vector<uint8_t> object;
+        EncodeResult result;
+        WV_ASSERT_OK(encoder.begin(compression_of("zstd:3"), test::vector_sink(object), std::nullopt));
+        WV_ASSERT_OK(encoder.update(data.data(), data.size()));
+        WV_ASSERT_OK(encoder.finish(k_name, result));
+        size_t frames = 0;
+        data_frame_size(object, &frames);
+        EXPECT_EQ(frames, data.size() / k_wal_frame_bytes) << (compressible ? "compressible" : "random");
+        std::vector<uint8_t> plain;
+        ASSERT_TRUE(plain_zstd_decompress(object, plain));
+        EXPECT_TRUE(plain == data);
+        std::vector<uint8_t> decoded;
+        ObjectMeta meta;
+        WV_ASSERT_OK(decode(object, 4096, decoded, meta));
+        EXPECT_TRUE(decoded == data);
+        EXPECT_EQ(meta.sha256, result.sha256);
+    }
+}
+
 TEST(Codec, MixedDataCompressesOnlyWhatCompresses)
 {
     // One frame of random bytes, then one of compressible ones, twice: raw, compressed, raw, compressed.
