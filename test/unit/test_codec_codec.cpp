@@ -131,6 +131,20 @@ const std::vector<uint8_t>& compressible_16mib()
     return data;
 }
 
+// The object gives back data through plain libzstd (as `zstd -d` would) and through walvault's decoder;
+// returns the metadata the decoder read.
+ObjectMeta expect_decodes_to(const std::vector<uint8_t>& object, const std::vector<uint8_t>& data)
+{
+    std::vector<uint8_t> plain;
+    EXPECT_TRUE(plain_zstd_decompress(object, plain));
+    EXPECT_TRUE(plain == data) << "libzstd gave " << plain.size() << " bytes of " << data.size();
+    std::vector<uint8_t> decoded;
+    ObjectMeta meta;
+    WV_EXPECT_OK(decode(object, 4096, decoded, meta));
+    EXPECT_TRUE(decoded == data) << "the decoder gave " << decoded.size() << " bytes of " << data.size();
+    return meta;
+}
+
 // ---- Compression settings -------------------------------------------------------------------------------
 
 TEST(CompressionParse, ValidValues)
@@ -477,8 +491,7 @@ TEST(Codec, TheArchiversFramesAreHalfAMebibyte)
 {
     // The module encodes with k_wal_frame_bytes (memory per file in flight); any reader takes both sizes.
     for (const bool compressible : {false, true}) {
-        const std::vector<uint8_t> data =
-            compressible ? test::compressible_bytes(16 * k_mib) : random_16mib();
+        const std::vector<uint8_t>& data = compressible ? compressible_16mib() : random_16mib();
         Encoder encoder(k_wal_frame_bytes);
         std::vector<uint8_t> object;
         EncodeResult result;
@@ -488,14 +501,7 @@ TEST(Codec, TheArchiversFramesAreHalfAMebibyte)
         size_t frames = 0;
         data_frame_size(object, &frames);
         EXPECT_EQ(frames, data.size() / k_wal_frame_bytes) << (compressible ? "compressible" : "random");
-        std::vector<uint8_t> plain;
-        ASSERT_TRUE(plain_zstd_decompress(object, plain));
-        EXPECT_TRUE(plain == data);
-        std::vector<uint8_t> decoded;
-        ObjectMeta meta;
-        WV_ASSERT_OK(decode(object, 4096, decoded, meta));
-        EXPECT_TRUE(decoded == data);
-        EXPECT_EQ(meta.sha256, result.sha256);
+        EXPECT_EQ(expect_decodes_to(object, data).sha256, result.sha256);
     }
 }
 
@@ -516,13 +522,7 @@ TEST(Codec, MixedDataCompressesOnlyWhatCompresses)
     EXPECT_EQ(frames, 4u);
     EXPECT_GT(stored, 2 * k_frame_bytes);
     EXPECT_LT(stored, 2 * k_frame_bytes + k_frame_bytes / 4);
-    std::vector<uint8_t> plain;
-    ASSERT_TRUE(plain_zstd_decompress(object, plain));
-    EXPECT_TRUE(plain == data);
-    std::vector<uint8_t> decoded;
-    ObjectMeta meta;
-    WV_ASSERT_OK(decode(object, 4096, decoded, meta));
-    EXPECT_TRUE(decoded == data);
+    expect_decodes_to(object, data);
 }
 
 TEST(Codec, NoneAddsOnlyFrameOverhead)
