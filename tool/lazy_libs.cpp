@@ -72,8 +72,8 @@
 namespace walvault {
 namespace {
 
-constexpr const char* k_curl_soname = "libcurl.so.4";  // SONAME of Debian 12's libcurl4
-constexpr const char* k_pq_soname = "libpq.so.5";      // SONAME of Debian 12's libpq5
+constexpr const char* k_curl_soname = "libcurl.so.4";      // SONAME of Debian 12's libcurl4
+constexpr const char* k_pq_soname = "libpq.so.5";          // SONAME of Debian 12's libpq5
 constexpr const char* k_crypto_soname = "libcrypto.so.3";  // SONAME of Debian 12's libssl3 (OpenSSL 3)
 
 // One library: opened with all of its functions on the first call, or not at all.

@@ -144,6 +144,18 @@ std::string body_file(test::TempDir& dir, const std::vector<uint8_t>& bytes)
     return path;
 }
 
+// A PUT to /bucket/key of server whose body is len bytes of the file open on fd, from offset.
+HttpRequest file_put(const ScriptedServer& server, int fd, uint64_t offset, size_t len)
+{
+    HttpRequest req;
+    req.method = "PUT";
+    req.url = server.url("/bucket/key");
+    req.body_fd = fd;
+    req.body_offset = offset;
+    req.body_len = len;
+    return req;
+}
+
 TEST(HttpClient, BodyFromAFileRangeIsSentExactly)
 {
     ScriptedServer server([](const ScriptedServer::Request&, size_t) { return ScriptedServer::Answer{}; });
@@ -152,12 +164,8 @@ TEST(HttpClient, BodyFromAFileRangeIsSentExactly)
     const int fd = ::open(body_file(dir, bytes).c_str(), O_RDONLY | O_CLOEXEC);
     ASSERT_GE(fd, 0);
     HttpClient client;
-    HttpRequest req;
-    req.method = "PUT";
-    req.url = server.url("/bucket/key");
-    req.body_fd = fd;
-    req.body_offset = 123457;
-    req.body_len = 654321;  // more than libcurl's upload buffer, not a multiple of it
+    // 654321 bytes: more than libcurl's upload buffer, not a multiple of it.
+    HttpRequest req = file_put(server, fd, 123457, 654321);
     HttpResponse response;
     WV_ASSERT_OK(client.perform(req, response));
     EXPECT_EQ(response.status, 200);
@@ -187,12 +195,7 @@ TEST(HttpClient, BodyFromAFileIsRewoundWhenAReusedConnectionDied)
     const int fd = ::open(body_file(dir, bytes).c_str(), O_RDONLY | O_CLOEXEC);
     ASSERT_GE(fd, 0);
     HttpClient client;
-    HttpRequest req;
-    req.method = "PUT";
-    req.url = server.url("/bucket/key");
-    req.body_fd = fd;
-    req.body_offset = 1000;
-    req.body_len = 200000;
+    HttpRequest req = file_put(server, fd, 1000, 200000);
     HttpResponse response;
     WV_ASSERT_OK(client.perform(req, response));
     WV_ASSERT_OK(client.perform(req, response));
@@ -215,12 +218,7 @@ TEST(HttpClient, BodyFileShorterThanTheRangeIsAnErrorOfTheBody)
     const int fd = ::open(body_file(dir, test::random_bytes(100000, 13)).c_str(), O_RDONLY | O_CLOEXEC);
     ASSERT_GE(fd, 0);
     HttpClient client;
-    HttpRequest req;
-    req.method = "PUT";
-    req.url = server.url("/bucket/key");
-    req.body_fd = fd;
-    req.body_offset = 50000;
-    req.body_len = 60000;
+    HttpRequest req = file_put(server, fd, 50000, 60000);
     HttpResponse response;
     const Status s = client.perform(req, response);
     EXPECT_EQ(s.code(), Code::io_error);
