@@ -59,6 +59,7 @@
     X(EVP_DigestInit_ex)                                                                                               \
     X(EVP_DigestUpdate)                                                                                                \
     X(EVP_EncodeBlock)                                                                                                 \
+    X(EVP_MD_CTX_copy_ex)                                                                                              \
     X(EVP_MD_CTX_free)                                                                                                 \
     X(EVP_MD_CTX_new)                                                                                                  \
     X(EVP_md5)                                                                                                         \
@@ -414,6 +415,12 @@ void EVP_MD_CTX_free(EVP_MD_CTX* ctx)
 {
     if (const walvault::CryptoApi* api = crypto_api())
         api->EVP_MD_CTX_free(ctx);
+}
+
+int EVP_MD_CTX_copy_ex(EVP_MD_CTX* out, const EVP_MD_CTX* in)
+{
+    const walvault::CryptoApi* api = crypto_api();
+    return api != nullptr ? api->EVP_MD_CTX_copy_ex(out, in) : 0;
 }
 
 const EVP_MD* EVP_sha256(void)

@@ -2,9 +2,9 @@
 // of times with jittered backoff when the failure is worth retrying (http_client.h). A writer keeps the
 // first k_s3_writer_memory bytes of an object in memory and spills the rest to an unlinked temporary file;
 // objects up to the part size go in one PUT, larger ones as a multipart upload (aborted on failure), parts
-// sent from ranges of that file. MD5 and SHA-256 are computed as the bytes arrive. A write counts only when the store
-// has checked its MD5 and SHA-256, its ETag matches what we sent (where the ETag is an MD5) and a HEAD reports the
-// right length.
+// sent from ranges of that file. MD5 (and, over plain HTTP, SHA-256) is computed as the bytes arrive. A write counts
+// only when the store has checked its MD5 (Content-MD5; over HTTP also its SHA-256), its ETag matches what we sent
+// (where the ETag is an MD5) and a HEAD reports the right length.
 #include "core/storage/s3/s3_storage.h"
 
 #include "core/codec/sha256.h"
@@ -72,6 +72,8 @@ public:
         m_ok = m_ctx && EVP_DigestInit_ex(m_ctx.get(), EVP_md5(), nullptr) == 1;
     }
     bool ok() const { return m_ok; }
+    // Continues from where other is (EVP_MD_CTX_copy_ex): both then hash the same bytes so far.
+    void copy_from(const Md5& other) { m_ok = other.m_ok && EVP_MD_CTX_copy_ex(m_ctx.get(), other.m_ctx.get()) == 1; }
     void update(const uint8_t* data, size_t len)
     {
         if (m_ok)
@@ -154,11 +156,7 @@ class S3Storage;
 // arrives, so an object of exactly one part is still a single PUT.
 class S3Writer final : public Writer {
 public:
-    S3Writer(S3Storage& s3, std::string key)
-        : m_s3(s3)
-        , m_key(std::move(key))
-    {
-    }
+    S3Writer(S3Storage& s3, std::string key);
     ~S3Writer() override { abort(); }
     Status write(const uint8_t* data, size_t len) override;
     Status commit() override;
@@ -183,9 +181,10 @@ private:
     uint64_t m_total = 0;
     uint64_t m_part_start = 0;
     uint64_t m_part_len = 0;
+    const bool m_unsigned_payload;  // see S3Storage::unsigned_payload()
     Md5 m_part_md5;
-    Sha256 m_part_sha256;
-    Md5 m_whole_md5;
+    Sha256 m_part_sha256;  // unused with m_unsigned_payload
+    Md5 m_whole_md5;       // from the second part on
     std::string m_upload_id;
     std::vector<std::pair<int, std::string>> m_parts;  // number, ETag as returned
     std::string m_part_md5s;                           // raw MD5s of the parts, for the multipart ETag
@@ -225,6 +224,10 @@ public:
     Status request(const Call& call, HttpResponse& response);
     // Headers every object write carries: server-side encryption, storage class.
     void add_write_headers(SigV4Fields& headers) const;
+    // Object bodies go with x-amz-content-sha256: UNSIGNED-PAYLOAD over HTTPS, as the AWS CLI sends them: TLS
+    // protects them on the way and the store checks their Content-MD5, so a SHA-256 pass over every byte
+    // uploaded (16 MiB per incompressible segment) buys nothing more there. Over plain HTTP they are signed.
+    bool unsigned_payload() const { return m_endpoint.scheme == "https"; }
 
 private:
     std::unique_ptr<HttpClient> lease();
@@ -505,6 +508,13 @@ Status S3Storage::remove_many(const std::vector<std::string>& keys)
     return Status::ok();
 }
 
+S3Writer::S3Writer(S3Storage& s3, std::string key)
+    : m_s3(s3)
+    , m_key(std::move(key))
+    , m_unsigned_payload(s3.unsigned_payload())
+{
+}
+
 std::string S3Writer::where() const
 {
     return "\"" + std::string(k_s3_scheme) + m_s3.m_bucket + "/" + m_key + "\"";
@@ -524,8 +534,10 @@ Status S3Writer::write(const uint8_t* data, size_t len)
         }
         const size_t n = static_cast<size_t>(std::min<uint64_t>(len, m_s3.m_part_size - m_part_len));
         m_part_md5.update(data, n);
-        m_part_sha256.update(data, n);
-        m_whole_md5.update(data, n);
+        if (!m_unsigned_payload)
+            m_part_sha256.update(data, n);
+        if (!m_parts.empty())  // the first part's MD5 is the whole object's so far (upload_part copies it)
+            m_whole_md5.update(data, n);
         Status s = keep(data, n);
         if (!s.is_ok())
             return s;
@@ -620,13 +632,15 @@ Status S3Writer::upload_part()
             "object " + where() + " needs more than " + std::to_string(k_s3_max_parts) + " parts",
             "Raise walvault.s3_part_size.");
     const int number = static_cast<int>(m_parts.size()) + 1;
+    if (number == 1)  // from here on the whole object's MD5 is kept apart from the parts'
+        m_whole_md5.copy_from(m_part_md5);
     const std::string md5 = m_part_md5.finish_raw();
     Call c;
     c.method = "PUT";
     c.key = m_key;
     c.query = {{"partNumber", std::to_string(number)}, {"uploadId", m_upload_id}};
     c.headers = {{"content-md5", base64(md5)}};
-    c.payload_sha256 = m_part_sha256.finish_hex();
+    c.payload_sha256 = m_unsigned_payload ? k_sigv4_unsigned_payload : m_part_sha256.finish_hex();
     c.context = "could not upload part " + std::to_string(number) + " of " + where();
     Status s = set_body(c, m_part_start, m_part_len);
     if (!s.is_ok())
@@ -678,7 +692,7 @@ Status S3Writer::commit()
         c.key = m_key;
         c.headers = {{"content-md5", base64(md5)}, {"if-none-match", "*"}};
         m_s3.add_write_headers(c.headers);
-        c.payload_sha256 = m_part_sha256.finish_hex();
+        c.payload_sha256 = m_unsigned_payload ? k_sigv4_unsigned_payload : m_part_sha256.finish_hex();
         c.context = "could not upload " + where();
         Status s = set_body(c, 0, m_total);
         if (!s.is_ok())

@@ -1,5 +1,5 @@
 // The S3 backend: AWS S3 and compatible stores (MinIO, Ceph RGW, GCS's XML API). Writes are verified by
-// the store (Content-MD5 and x-amz-content-sha256) and by us (ETag, then a HEAD for the length), and
+// the store (Content-MD5; over plain HTTP also x-amz-content-sha256) and by us (ETag, then a HEAD for the length), and
 // are create-only where the store supports If-None-Match.
 #pragma once
 
