@@ -27,6 +27,10 @@ constexpr size_t k_footer_bytes = 8;                     // LE32 frame size + "W
 // A frame whose k_probe_bytes sample saves less than 1/32 at level 1 is stored raw: zstd would spend
 // ~100 ms per 16 MiB finding out what the sample says in ~0.1 ms.
 constexpr size_t k_probe_min_saving_divisor = 32;
+// A frame whose sample saves less than 1/8 is compressed at level 1 whatever the configured level: on such
+// data higher levels find next to nothing more and take several times as long. Measured on a segment of
+// random-bytea WAL (x1.047): level 1 at 1200 MB/s, level 3 at 390 MB/s for 0.2 % fewer bytes.
+constexpr size_t k_probe_low_saving_divisor = 8;
 
 void put_le32(std::vector<uint8_t>& out, uint32_t v)
 {
@@ -221,13 +225,14 @@ Status Encoder::begin(const Compression& compression, const ByteSink& out, std::
     return Status::ok();
 }
 
-// One frame of m_chunk: raw blocks if a level-1 sample does not compress, else a zstd frame at the
-// configured level with content size and checksum. An empty object still gets one (empty) zstd frame, so
-// that `zstd -d` sees a data frame.
+// One frame of m_chunk: raw blocks if a level-1 sample does not compress, else a zstd frame with content
+// size and checksum, at level 1 if the sample barely compresses and at the configured level otherwise. An
+// empty object still gets one (empty) zstd frame, so that `zstd -d` sees a data frame.
 Status Encoder::flush_chunk()
 {
     const uint8_t* data = m_chunk.data();
     const size_t len = m_chunk.size();
+    int level = m_compression.level;
     if (len >= k_probe_bytes) {
         const size_t probe = ZSTD_compressCCtx(m_cctx, m_out.data(), m_out.size(), data, k_probe_bytes, 1);
         if (ZSTD_isError(probe))
@@ -236,9 +241,11 @@ Status Encoder::flush_chunk()
             m_chunk.clear();
             return emit_raw_frame(data, len);
         }
+        if (probe > k_probe_bytes - k_probe_bytes / k_probe_low_saving_divisor)
+            level = std::min(level, 1);
     }
     ZSTD_CCtx_reset(m_cctx, ZSTD_reset_session_and_parameters);
-    size_t rc = ZSTD_CCtx_setParameter(m_cctx, ZSTD_c_compressionLevel, m_compression.level);
+    size_t rc = ZSTD_CCtx_setParameter(m_cctx, ZSTD_c_compressionLevel, level);
     if (!ZSTD_isError(rc))
         rc = ZSTD_CCtx_setParameter(m_cctx, ZSTD_c_checksumFlag, 1);
     if (!ZSTD_isError(rc))

@@ -525,6 +525,47 @@ TEST(Codec, MixedDataCompressesOnlyWhatCompresses)
     expect_decodes_to(object, data);
 }
 
+// The first data frame of an object: exactly what ZSTD_compress2 makes of the first k_frame_bytes of data at
+// level, with the encoder's parameters (content checksum)?
+bool first_frame_is_level(const std::vector<uint8_t>& object, const std::vector<uint8_t>& data, int level)
+{
+    const size_t frame = ZSTD_findFrameCompressedSize(object.data(), object.size());
+    std::vector<uint8_t> expected(ZSTD_compressBound(k_frame_bytes));
+    ZSTD_CCtx* cctx = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
+    ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+    const size_t n = ZSTD_compress2(cctx, expected.data(), expected.size(), data.data(), k_frame_bytes);
+    ZSTD_freeCCtx(cctx);
+    return !ZSTD_isError(frame) && !ZSTD_isError(n) && frame == n &&
+        std::equal(expected.begin(), expected.begin() + static_cast<std::ptrdiff_t>(n), object.begin());
+}
+
+TEST(Codec, FramesThatBarelyCompressAreCompressedAtLevelOne)
+{
+    // Like WAL of random bytea rows: 1 KiB of random bytes, then a 64-byte header that repeats. A level-1
+    // sample saves ~6 %, between the raw threshold (1/32) and 1/8: level 1, whatever the configured level.
+    std::vector<uint8_t> barely;
+    for (uint32_t i = 0; barely.size() < 2 * k_frame_bytes; ++i) {
+        const auto random = test::random_bytes(1024, i + 1);
+        barely.insert(barely.end(), random.begin(), random.end());
+        barely.insert(barely.end(), 64, static_cast<uint8_t>(0x11));
+    }
+    barely.resize(2 * k_frame_bytes);
+    const std::vector<uint8_t> text = test::compressible_bytes(2 * k_frame_bytes);
+    for (const char* compression : {"zstd:3", "zstd:9"}) {
+        EncodeResult result;
+        const std::vector<uint8_t> object = encode(compression_of(compression), barely, 100000, result);
+        EXPECT_TRUE(first_frame_is_level(object, barely, 1)) << compression;
+        EXPECT_LT(data_frame_size(object, nullptr), barely.size()) << compression;  // compressed, not raw
+        expect_decodes_to(object, barely);
+        // Data that compresses well keeps the configured level.
+        const int level = compression_of(compression).level;
+        const std::vector<uint8_t> well = encode(compression_of(compression), text, 100000, result);
+        EXPECT_TRUE(first_frame_is_level(well, text, level)) << compression;
+        EXPECT_FALSE(first_frame_is_level(well, text, 1)) << compression;
+    }
+}
+
 TEST(Codec, NoneAddsOnlyFrameOverhead)
 {
     // A header, one raw block header per 128 KiB, an empty last block, then the trailer.
