@@ -7,10 +7,13 @@
 #                when `walvault wal-fetch --help` offers it)
 #   pgBackRest   restore_command = 'pgbackrest ... archive-get %f "%p"', archive-async=y with its default
 #                queue (archive-get-queue-max 128 MiB), process-max=2, posix repo, zst
+#   floor        the segments uncompressed beside the data directory, restore_command = 'exec ln DIR/%f %p':
+#                what any restore_command costs on this machine (process starts, PostgreSQL's own fsync)
 #   pg_wal       the limit: the same segments copied into pg_wal before start, restore_command = 'false'
 # Times each from pg_ctl start to the end of replay (the timestamp of "redo done" in its log; the time until
-# it has promoted is printed too), prints one line with the three figures and the ratios, and
-# checks that all three replayed to the same LSN and give the source's rows. Usage: bench/replay.sh
+# it has promoted is printed too), prints the figures and the ratios, and checks that all four replayed to
+# the same LSN and give the source's rows.
+# Usage: bench/replay.sh
 # Each figure is the median of RUNS rounds (default 2, which keeps it under 10 minutes on a loaded 2-core
 # machine; for an even count the lower middle; the order of the contenders rotates between rounds).
 # Settings: SEGMENTS (default 200), RUNS, BASE_SCALE (pgbench scale of the backed-up data, default 10),
@@ -61,6 +64,7 @@ stop_all() {
 trap stop_all EXIT
 stop_all
 fresh_bench_dir
+as_user mkfifo "$BENCH_DIR/tick.fifo"  # for waits without a process per check (wait_for_end_of_recovery)
 
 pin_walvault
 pgbr_conf=$BENCH_DIR/pgbackrest.conf
@@ -190,12 +194,48 @@ prepare() {
             chown "$BENCH_USER" "$BENCH_DIR/pgbackrest-replay.conf" 2>/dev/null || true
             set_restore_command "$dir" "pgbackrest --config=$BENCH_DIR/pgbackrest-replay.conf --stanza=bench archive-get %f \"%p\""
             ;;
+        floor)
+            # What any restore_command costs here: the segments uncompressed, durable and cached beside the
+            # data directory, and the cheapest command that hands one over (a hard link, no copy).
+            as_user mkdir "$dir.stage"
+            as_user cp "$BENCH_DIR"/wal/* "$dir.stage/"
+            set_restore_command "$dir" "exec ln $dir.stage/%f %p"
+            ;;
         pg_wal)
             set_restore_command "$dir" "false"
             as_user cp "$BENCH_DIR"/wal/* "$dir/pg_wal/"
             ;;
     esac
     grep '^restore_command = ' "$dir/postgresql.auto.conf" | tail -n 1
+}
+
+# Follows a server log until recovery has ended ("ready to accept connections", which a hot standby prints
+# only after promotion) or failed, with bash builtins alone: a process started per check costs ~5 ms of CPU
+# on this VM, and the script's earlier loop (two greps and a sleep every 0.1 s; before that four processes
+# every 20 ms) took that CPU from the contender being measured. `read -t` on a FIFO nobody writes is the
+# sleep. A line read in pieces (the server still writing it) is put together before it is matched.
+wait_for_end_of_recovery() {
+    local name=$1 log=$2 line partial="" tick logfd deadline=$((SECONDS + 600))
+    exec {tick}<> "$BENCH_DIR/tick.fifo"
+    until [ -f "$log" ]; do read -r -t 0.1 -u "$tick" _ || true; done
+    exec {logfd}< "$log"
+    while :; do
+        if IFS= read -r -u "$logfd" line; then
+            line=$partial$line partial=""
+            case $line in
+                *"database system is ready to accept connections"*) break ;;
+                *FATAL* | *PANIC*) ;;
+                *) continue ;;
+            esac
+        else
+            partial+=$line
+            [ "$SECONDS" -gt "$deadline" ] || { read -r -t 0.1 -u "$tick" _ || true; continue; }
+        fi
+        echo "$name: recovery failed or took over 600 s:" >&2
+        tail -n 20 "$log" >&2
+        exit 1
+    done
+    exec {logfd}<&- {tick}<&-
 }
 
 # Starts one contender; prints "to_redo_done to_promoted redo_lsn redo_elapsed redo_cpu_user redo_cpu_system"
@@ -209,30 +249,28 @@ replay() {
     if [ "$1" = walvault ]; then  # the prefetcher's peak RSS (VmHWM), sampled while it lives
         rm -f "$BENCH_DIR/prefetcher-hwm"
         (
+            # Bash builtins only: a process started per sample costs ~5 ms of CPU on this VM, and only this
+            # contender would pay it. `read -t` on a FIFO nobody writes is the sleep.
             set +e +o pipefail  # the lock file and the process come and go
+            exec {tick}<> "$BENCH_DIR/tick.fifo"
             lock=$dir/pg_wal/walvault-spool/prefetch.lock max=0
             while :; do
-                pid=$(head -n 1 "$lock" 2>/dev/null | sed -n 's/^\([0-9][0-9]*\)$/\1/p')
-                kb=$([ -z "$pid" ] || sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$pid/status" 2>/dev/null)
+                pid="" kb=""
+                [ -f "$lock" ] && read -r pid < "$lock" 2>/dev/null
+                if [[ "$pid" =~ ^[0-9]+$ ]] && [ -r "/proc/$pid/status" ]; then
+                    while read -r key value _; do
+                        [ "$key" = "VmHWM:" ] && kb=$value
+                    done < "/proc/$pid/status" 2>/dev/null
+                fi
                 if [ -n "$kb" ] && [ "$kb" -gt "$max" ]; then max=$kb; echo "$max" > "$BENCH_DIR/prefetcher-hwm"; fi
-                sleep 0.5
+                read -r -t 0.5 -u "$tick" _
             done
         ) &
         sampler=$!
     fi
     start=$(date +%s.%N)
     as_user "$bindir/pg_ctl" -D "$dir" -l "$log" -o "-c archive_mode=off" start >/dev/null
-    # Polled every 0.1 s with two greps: the figure is the log's own "redo done" timestamp, and a tighter
-    # loop (0.02 s, with date and bc each time) took a third of the CPU samples of a replay on 2 cores.
-    local deadline=$((SECONDS + 600))
-    until grep -q 'database system is ready to accept connections' "$log" 2>/dev/null; do
-        if grep -E -q 'FATAL|PANIC' "$log" 2>/dev/null || [ "$SECONDS" -gt "$deadline" ]; then
-            echo "$1: recovery failed or took over 600 s:" >&2
-            tail -n 20 "$log" >&2
-            exit 1
-        fi
-        sleep 0.1
-    done
+    wait_for_end_of_recovery "$1" "$log"
     now=$(date +%s.%N)
     if [ -n "$sampler" ]; then
         sleep 0.3
@@ -245,16 +283,16 @@ replay() {
     echo "$(echo "$done_at - $start" | bc -l) $(echo "$now - $start" | bc -l) $line"
 }
 
-contenders=(walvault pgbackrest pg_wal)
+contenders=(walvault pgbackrest floor pg_wal)
 echo "restore_command per contender:"
 for c in "${contenders[@]}"; do
     printf '  %-10s %s\n' "$c" "$(prepare "$c")"
-    rm -rf "$BENCH_DIR/replay-$c"
+    rm -rf "$BENCH_DIR/replay-$c" "$BENCH_DIR/replay-$c.stage"
 done
 declare -A secs=() promoted=() lsn=()
 for ((run = 1; run <= RUNS; run++)); do
-    for ((k = 0; k < 3; k++)); do
-        c=${contenders[$(((k + run - 1) % 3))]}
+    for ((k = 0; k < ${#contenders[@]}; k++)); do
+        c=${contenders[$(((k + run - 1) % ${#contenders[@]}))]}
         prepare "$c" >/dev/null
         out=$(replay "$c")
         read -r s p l redo user sys <<<"$out"
@@ -278,8 +316,9 @@ for ((run = 1; run <= RUNS; run++)); do
                 "$([ -n "$hwm" ] && echo $((hwm / 1024)) || echo "?")" "$stats"
             hwm_all="${hwm_all:-} ${hwm:-0}"
         fi
-        rm -rf "$BENCH_DIR/replay-$c"
-        [ "$l" = "${lsn[walvault]:-$l}" ] && [ "$l" = "${lsn[pg_wal]:-$l}" ] && [ "$l" = "${lsn[pgbackrest]:-$l}" ] || {
+        rm -rf "$BENCH_DIR/replay-$c" "$BENCH_DIR/replay-$c.stage"
+        [ "$l" = "${lsn[walvault]:-$l}" ] && [ "$l" = "${lsn[pg_wal]:-$l}" ] && [ "$l" = "${lsn[pgbackrest]:-$l}" ] &&
+            [ "$l" = "${lsn[floor]:-$l}" ] || {
             echo "the contenders stopped replay at different points: ${lsn[*]}" >&2; exit 1
         }
     done
@@ -287,14 +326,17 @@ done
 median() { tr -s ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 # The figure: pg_ctl start to "redo done", median of the rounds.
 w=$(echo "${secs[walvault]}" | median) p=$(echo "${secs[pgbackrest]}" | median) z=$(echo "${secs[pg_wal]}" | median)
+f=$(echo "${secs[floor]}" | median)
 printf 'replay: walvault %.1f s, pgBackRest %.1f s (pgBackRest / walvault %.2fx), pg_wal %.1f s (walvault / limit %.2fx)\n' \
     "$w" "$p" "$(echo "$p / $w" | bc -l)" "$z" "$(echo "$w / $z" | bc -l)"
+printf '  floor (restore_command = exec ln): %.1f s, %.2fx the limit; walvault / floor %.2fx\n' \
+    "$f" "$(echo "$f / $z" | bc -l)" "$(echo "$w / $f" | bc -l)"
 echo "  medians of $RUNS rounds; $count segments of WAL from a $workload; walvault $prefetch_note; load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '  to promoted (after the end-of-recovery checkpoint): walvault %.1f s, pgBackRest %.1f s, pg_wal %.1f s\n' \
+printf '  to promoted (after the end-of-recovery checkpoint): walvault %.1f s, pgBackRest %.1f s, floor %.1f s, pg_wal %.1f s\n' \
     "$(echo "${promoted[walvault]}" | median)" "$(echo "${promoted[pgbackrest]}" | median)" \
-    "$(echo "${promoted[pg_wal]}" | median)"
+    "$(echo "${promoted[floor]}" | median)" "$(echo "${promoted[pg_wal]}" | median)"
 printf '  wal-fetch prefetcher peak RSS (VmHWM), highest of the rounds: %s MiB\n' \
     "$(($(echo "$hwm_all" | tr -s ' ' '\n' | grep . | sort -n | tail -n 1) / 1024))"
-echo "checked: every round of all three replayed to ${lsn[pg_wal]}, promoted, and gave the source's rows ($expected)"
+echo "checked: every round of all four replayed to ${lsn[pg_wal]}, promoted, and gave the source's rows ($expected)"
 stop_all
 rm -rf "$BENCH_DIR"
