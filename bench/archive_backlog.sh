@@ -230,3 +230,5 @@ for kind in $KINDS; do
     fi
     unset rate
 done
+stop_all
+rm -rf "$BENCH_DIR"  # repositories of several GB: kept only when a run fails (its logs are there)

@@ -118,3 +118,5 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 [ "$(archiver_pid)" = "$pid" ] || { echo "the archiver restarted during the run" >&2; exit 1; }
 echo "$line; VmHWM $(( $(kib "$pid" VmHWM) / 1024 )) MiB after $(( SEGMENTS * (ROUNDS + 1) )) segments"
+stop_all
+rm -rf "$BENCH_DIR"  # a repository of several GB: kept only when a run fails (its log is there)
