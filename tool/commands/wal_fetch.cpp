@@ -57,7 +57,7 @@ Status fetch(Storage& storage, const WalFetchContext& ctx)
     const auto wal = parse_wal_name(ctx.file);
     if (!wal)
         return Status::error(Code::invalid, "\"" + ctx.file + "\" is not a WAL file name",
-            "Use restore_command = 'walvault wal-fetch %f %p' (file name first, destination second).");
+            "Use restore_command = 'exec walvault wal-fetch %f %p' (file name first, destination second).");
     const std::string key = wal_object_key(*wal);
     const std::string temp = ctx.dest + k_temp_suffix;
     const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -378,7 +378,7 @@ void add_wal_fetch_command(CLI::App& app, int& exit_code)
 {
     auto ctx = std::make_shared<WalFetchContext>();
     CLI::App* cmd = app.add_subcommand(k_command,
-        "Restore one WAL file from the repository (restore_command = 'walvault wal-fetch %f %p'). Exits 1 if the "
+        "Restore one WAL file from the repository (restore_command = 'exec walvault wal-fetch %f %p'). Exits 1 if the "
         "repository does not have it, " +
             std::to_string(k_exit_fatal) +
             " on any other failure. Run by the server, it also prefetches the next segments (setting prefetch).");
