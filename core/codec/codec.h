@@ -32,6 +32,7 @@ constexpr size_t k_frame_bytes = 1024 * 1024;    // original bytes per data fram
 // CPU, so backups keep 1 MiB frames (docs/benchmarks.md: Archiver memory, Replay R9, Base backup runs D–F).
 constexpr size_t k_wal_frame_bytes = 512 * 1024;
 constexpr size_t k_probe_bytes = 16 * 1024;             // sample of a frame compressed at level 1 first
+constexpr int k_low_saving_level = -1;                  // zstd level of frames whose sample barely compresses
 constexpr uint32_t k_trailer_frame_magic = 0x184D2A57;  // a zstd skippable-frame magic (0x184D2A5?)
 constexpr const char k_trailer_footer_magic[4] = {'W', 'V', 'M', 'T'};
 

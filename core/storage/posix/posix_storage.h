@@ -1,6 +1,6 @@
 // The posix backend: a local or NFS directory, the embedded default. Writes go to a locked temporary
-// file that is fsynced, read back and checked, then linked into place (never replacing) and the
-// directory fsynced.
+// file (with O_DIRECT where the file system takes it) that is fsynced, read back and checked, then linked
+// into place (never replacing) and the directory fsynced.
 #pragma once
 
 #include "core/storage/storage.h"
@@ -9,7 +9,11 @@ namespace walvault {
 
 constexpr unsigned k_posix_dir_mode = 0750;      // new repository directories
 constexpr unsigned k_posix_file_mode = 0640;     // objects
-constexpr size_t k_posix_io_chunk = 256 * 1024;  // bytes per read() when streaming or verifying
+constexpr size_t k_posix_io_chunk = 256 * 1024;  // bytes per read() when streaming
+// Direct I/O of objects being written: the staging buffer (one per writer, also used for the read-back)
+// and the alignment of address, offset and length of every direct transfer.
+constexpr size_t k_posix_direct_chunk = 512 * 1024;
+constexpr size_t k_posix_direct_align = 4096;
 
 // Temporary files are ".<name>.tmp" beside the final object: hidden from list(), reused (under flock)
 // by the next writer of the same key, so a crash leaves nothing that is ever read as data.
@@ -17,8 +21,9 @@ constexpr const char* k_posix_temp_suffix = ".tmp";
 
 class PosixStorage final : public Storage {
 public:
-    // root must be an absolute path; it is created on the first write.
-    explicit PosixStorage(std::string root);
+    // root must be an absolute path; it is created on the first write. direct_io: write objects with
+    // O_DIRECT where the file system accepts it (false: always through the page cache).
+    explicit PosixStorage(std::string root, bool direct_io = true);
 
     std::string location() const override { return m_root; }
     std::string location(const std::string& key) const override;
@@ -32,6 +37,7 @@ public:
 
 private:
     std::string m_root;
+    bool m_direct_io;
 };
 
 // mkdir -p with k_posix_dir_mode, fsyncing each parent whose entry it created.
