@@ -315,8 +315,47 @@ TEST_F(S3StorageTest, WriterMemoryStaysBoundedAndTheRestSpillsToTheTempDirectory
     EXPECT_TRUE(std::filesystem::is_empty(spill.path()));
     WV_ASSERT_OK(w->commit());
     EXPECT_EQ(s3_writer_memory(*w), 0u);
-    EXPECT_EQ(open_files_under(spill.path()), 0);
     EXPECT_TRUE(get("twenty") == data);
+    // The spill file stays open for the next writer of this storage, and goes with the storage.
+    w.reset();
+    EXPECT_EQ(open_files_under(spill.path()), 1);
+    m_storage.reset();
+    EXPECT_EQ(open_files_under(spill.path()), 0);
+}
+
+// Later writers reuse the spill file: one file for any number of objects written one after another, and
+// each object is exactly its own bytes, whether shorter or longer than what the file held before.
+TEST_F(S3StorageTest, SpillFileIsReusedAndNeverLeaksEarlierBytes)
+{
+    test::TempDir spill;
+    m_options.temp_directory = spill.path();
+    WV_ASSERT_OK(open_storage(std::string("s3://") + k_bucket + "/" + m_prefix, m_options, m_storage));
+    const size_t sizes[] = {20 * test::k_mib, 3 * test::k_mib + 5, k_s3_writer_memory + 1, 21 * test::k_mib + 1};
+    for (size_t i = 0; i < std::size(sizes); i++) {
+        const std::vector<uint8_t> data = test::random_bytes(sizes[i], 100 + static_cast<uint32_t>(i));
+        const std::string key = "reused-" + std::to_string(i);
+        WV_ASSERT_OK(put(key, data));
+        EXPECT_EQ(open_files_under(spill.path()), 1) << key;
+        ObjectInfo info;
+        WV_ASSERT_OK(m_storage->head(key, info));
+        EXPECT_EQ(info.size, sizes[i]) << key;
+        EXPECT_TRUE(get(key) == data) << key;
+    }
+    // Two writers at once need two files; both are kept afterwards.
+    std::unique_ptr<Writer> a, b;
+    WV_ASSERT_OK(m_storage->create("both-a", a));
+    WV_ASSERT_OK(m_storage->create("both-b", b));
+    const std::vector<uint8_t> da = test::random_bytes(2 * test::k_mib, 7), db = test::random_bytes(test::k_mib, 8);
+    WV_ASSERT_OK(a->write(da.data(), da.size()));
+    WV_ASSERT_OK(b->write(db.data(), db.size()));
+    EXPECT_EQ(open_files_under(spill.path()), 2);
+    WV_ASSERT_OK(a->commit());
+    WV_ASSERT_OK(b->commit());
+    a.reset();
+    b.reset();
+    EXPECT_EQ(open_files_under(spill.path()), 2);
+    EXPECT_TRUE(get("both-a") == da);
+    EXPECT_TRUE(get("both-b") == db);
 }
 
 TEST_F(S3StorageTest, UnwritableTempDirectoryIsNamed)

@@ -229,13 +229,56 @@ public:
     // uploaded (16 MiB per incompressible segment) buys nothing more there. Over plain HTTP they are signed.
     bool unsigned_payload() const { return m_endpoint.scheme == "https"; }
 
+    // Spill files are kept for the next writer rather than closed (at most k_s3_kept_spill_files, each
+    // with at most k_s3_kept_spill_bytes allocated). Overwriting pages a file already has costs a copy;
+    // filling new page-cache pages, as a new file does for every object, cost more than the copy on the
+    // benchmark VM (docs/benchmarks.md). Only bytes a writer wrote itself are ever read back: its body
+    // ranges end at what it spilled.
+    Status take_spill_file(int& fd);
+    void give_back_spill_file(int fd);
+    ~S3Storage() override;
+
 private:
     std::unique_ptr<HttpClient> lease();
     void give_back(std::unique_ptr<HttpClient> client);
 
     std::mutex m_pool_mutex;
     std::vector<std::unique_ptr<HttpClient>> m_pool;
+    std::mutex m_spill_mutex;
+    std::vector<int> m_spill_files;
 };
+
+S3Storage::~S3Storage()
+{
+    for (int fd : m_spill_files)
+        ::close(fd);
+}
+
+Status S3Storage::take_spill_file(int& fd)
+{
+    {
+        std::lock_guard lock(m_spill_mutex);
+        if (!m_spill_files.empty()) {
+            fd = m_spill_files.back();
+            m_spill_files.pop_back();
+            return Status::ok();
+        }
+    }
+    return open_spill_file(m_temp_directory, fd);
+}
+
+void S3Storage::give_back_spill_file(int fd)
+{
+    struct stat st;
+    if (::fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_blocks) * 512 <= k_s3_kept_spill_bytes) {
+        std::lock_guard lock(m_spill_mutex);
+        if (m_spill_files.size() < k_s3_kept_spill_files) {
+            m_spill_files.push_back(fd);
+            return;
+        }
+    }
+    ::close(fd);
+}
 
 std::unique_ptr<HttpClient> S3Storage::lease()
 {
@@ -571,7 +614,7 @@ Status S3Writer::keep(const uint8_t* data, size_t len)
 Status S3Writer::spill()
 {
     if (m_fd < 0) {
-        Status s = open_spill_file(m_s3.m_temp_directory, m_fd);
+        Status s = m_s3.take_spill_file(m_fd);
         if (!s.is_ok())
             return s.prefix("could not upload " + where());
     }
@@ -670,7 +713,7 @@ void S3Writer::release()
     m_finished = true;
     std::vector<uint8_t>().swap(m_buffer);
     if (m_fd >= 0)
-        ::close(m_fd);
+        m_s3.give_back_spill_file(m_fd);
     m_fd = -1;
 }
 
