@@ -5,7 +5,7 @@
 #   archive_command = 'true'                  PostgreSQL's own cost
 #   archive_command = 'cp %p DIR/%f'          the classic
 #   pgBackRest, posix repo, zst, archive-async=y, process-max=2   the peer
-#   walvault, posix repo, zstd:3, walvault.parallel = 2, and walvault-p4 with walvault.parallel = 4
+#   walvault, posix repo, zstd:3, walvault.parallel = 2, and walvault-p4 with walvault.parallel = 4 (the default)
 # for incompressible WAL (random bytea) and compressible WAL (pgbench -i loop). Prints one line per
 # figure with segments/s and the ratio against pgBackRest. Usage: bench/archive_backlog.sh
 # Settings: SEGMENTS (default 100), KINDS ("incompressible compressible"), BENCH_DIR, BENCH_USER,
