@@ -22,19 +22,27 @@ Status write_all(int fd, const uint8_t* data, size_t len, const std::string& pat
     return Status::ok();
 }
 
-Status pwrite_all(int fd, const uint8_t* data, size_t len, uint64_t offset, const std::string& path)
+int pwrite_fully(int fd, const uint8_t* data, size_t len, uint64_t offset)
 {
     while (len > 0) {
         const ssize_t n = ::pwrite(fd, data, len, static_cast<off_t>(offset));
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            return Status::error(Code::io_error, "could not write file \"" + path + "\": " + errno_text(errno));
+            return errno;
         }
         data += n;
         len -= static_cast<size_t>(n);
         offset += static_cast<uint64_t>(n);
     }
+    return 0;
+}
+
+Status pwrite_all(int fd, const uint8_t* data, size_t len, uint64_t offset, const std::string& path)
+{
+    const int err = pwrite_fully(fd, data, len, offset);
+    if (err != 0)
+        return Status::error(Code::io_error, "could not write file \"" + path + "\": " + errno_text(err));
     return Status::ok();
 }
 

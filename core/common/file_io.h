@@ -13,5 +13,7 @@ namespace walvault {
 Status write_all(int fd, const uint8_t* data, size_t len, const std::string& path);
 // The same at offset (pwrite), leaving the file offset alone.
 Status pwrite_all(int fd, const uint8_t* data, size_t len, uint64_t offset, const std::string& path);
+// pwrite_all for callers that act on the error: 0, or the errno of the failed pwrite.
+int pwrite_fully(int fd, const uint8_t* data, size_t len, uint64_t offset);
 
 }  // namespace walvault

@@ -218,24 +218,6 @@ bool set_direct(int fd, bool on)
     return ::fcntl(fd, F_SETFL, on ? (flags | O_DIRECT) : (flags & ~O_DIRECT)) == 0;
 }
 
-// Writes len bytes at offset; returns 0 or errno. A short write is continued (it cannot be for aligned
-// direct writes except at a device error, which the next pwrite reports).
-int pwrite_fully(int fd, const uint8_t* data, size_t len, uint64_t offset)
-{
-    while (len > 0) {
-        const ssize_t n = ::pwrite(fd, data, len, static_cast<off_t>(offset));
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return errno;
-        }
-        data += n;
-        len -= static_cast<size_t>(n);
-        offset += static_cast<uint64_t>(n);
-    }
-    return 0;
-}
-
 // Writes the object to its temp file. With direct I/O (the default where the file system accepts
 // O_DIRECT) the bytes are staged in an aligned buffer and written past the page cache: an archive copy is
 // not read again soon, so it should not evict the database's pages, and copying every stored byte into new
