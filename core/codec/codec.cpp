@@ -228,8 +228,7 @@ Status Encoder::begin(const Compression& compression, const ByteSink& out, std::
 
 // One frame of m_chunk: raw blocks if a level-1 sample does not compress, else a zstd frame with content
 // size and checksum, at k_low_saving_level if the sample barely compresses and at the configured level
-// otherwise. An
-// empty object still gets one (empty) zstd frame, so that `zstd -d` sees a data frame.
+// otherwise. An empty object still gets one (empty) zstd frame, so that `zstd -d` sees a data frame.
 Status Encoder::flush_chunk()
 {
     const uint8_t* data = m_chunk.data();
