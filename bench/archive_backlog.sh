@@ -5,17 +5,18 @@
 #   archive_command = 'true'                  PostgreSQL's own cost
 #   archive_command = 'cp %p DIR/%f'          the classic
 #   pgBackRest, posix repo, zst, archive-async=y, process-max=2   the peer
-#   walvault, posix repo, zstd:3, walvault.parallel = 2, and walvault-p4 with walvault.parallel = 4 (the default)
+#   walvault, posix repo, zstd:3, walvault.parallel = 2, and walvault-pN with walvault.parallel = N for each
+#   N in MORE_PARALLEL (default "4 8"; 8 is walvault's default)
 # for incompressible WAL (random bytea) and compressible WAL (pgbench -i loop). Prints one line per
 # figure with segments/s and the ratio against pgBackRest. Usage: bench/archive_backlog.sh
 # Settings: SEGMENTS (default 100), KINDS ("incompressible compressible"), BENCH_DIR, BENCH_USER,
-# REPO (posix | s3; default posix).
+# REPO (posix | s3; default posix), MORE_PARALLEL (default "4 8").
 #
 # REPO=s3: the repositories are buckets of one s3rver over HTTPS on 127.0.0.1 (bench/lib.sh, start_s3rver),
-# one bucket per contender: pgBackRest (repo1-type=s3, same options as above), walvault at
-# walvault.parallel = 2 and at 4, and that server's raw ceiling measured in the same run: the same
-# segment files sent as they are by N = 2 and 4 parallel `curl` streams (one connection each, a PUT per
-# segment). Prints the ratios walvault/pgBackRest and walvault/ceiling (same parallelism, and the best).
+# one bucket per contender: pgBackRest (repo1-type=s3, same options as above), the walvault contenders as
+# above, and that server's raw ceiling measured in the same run: the same segment files sent as they are
+# by N = 2 and 4 parallel `curl` streams (one connection each, a PUT per segment). Prints the ratios
+# walvault/pgBackRest and walvault/ceiling (same parallelism, 4 streams for walvault above 4, and the best).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +27,15 @@ BENCH_USER=${BENCH_USER:-postgres}
 PORT=${BENCH_PORT:-54339}
 REPO=${REPO:-posix}
 case $REPO in posix | s3) ;; *) echo "REPO must be posix or s3, not $REPO" >&2; exit 1 ;; esac
+MORE_PARALLEL=${MORE_PARALLEL:-4 8}
+WALVAULTS="walvault"
+for p in $MORE_PARALLEL; do
+    if ! [[ "$p" =~ ^[0-9]+$ ]] || [ "$p" -lt 1 ] || [ "$p" -gt 16 ]; then
+        echo "MORE_PARALLEL must list values of walvault.parallel (1-16), not \"$p\"" >&2
+        exit 1
+    fi
+    WALVAULTS+=" walvault-p$p"
+done
 
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
@@ -38,11 +48,15 @@ trap stop_all EXIT
 stop_all
 fresh_bench_dir
 if [ "$REPO" = s3 ]; then
-    CONTENDERS="true pgbackrest walvault walvault-p4"
-    start_s3rver bench-pgbackrest bench-walvault bench-walvault-p4 bench-ceiling
+    CONTENDERS="true pgbackrest $WALVAULTS"
+    buckets=(bench-pgbackrest bench-ceiling)
+    for c in $WALVAULTS; do buckets+=("bench-$c"); done
+    start_s3rver "${buckets[@]}"
 else
-    CONTENDERS="true cp pgbackrest walvault walvault-p4"
+    CONTENDERS="true cp pgbackrest $WALVAULTS"
 fi
+# walvault.parallel of a walvault contender: 2 for "walvault", N for "walvault-pN".
+parallel_of() { if [ "$1" = walvault ]; then echo 2; else echo "${1#walvault-p}"; fi; }
 
 # A cluster with a backlog of at least SEGMENTS .ready segments of the given kind, stopped.
 make_template() {
@@ -125,9 +139,9 @@ CONF
             as_user pgbackrest --config="$BENCH_DIR/pgbackrest.conf" --stanza=bench stanza-create >/dev/null
             conf="archive_command = 'pgbackrest --config=$BENCH_DIR/pgbackrest.conf --stanza=bench archive-push %p'"
             ;;
-        walvault | walvault-p4)
-            local parallel=2 repo="walvault.repo = '$BENCH_DIR/repo-$name'"
-            [ "$name" = walvault-p4 ] && parallel=4
+        walvault | walvault-p*)
+            local parallel repo="walvault.repo = '$BENCH_DIR/repo-$name'"
+            parallel=$(parallel_of "$name")
             [ "$REPO" = s3 ] && repo=$(walvault_s3_conf "bench-$name" "$kind")
             conf="$repo
 walvault.compression = 'zstd:3'
@@ -206,8 +220,8 @@ for kind in $KINDS; do
         printf '%-11s %4d segments in %7.2f s = %7.1f seg/s%s\n' "$c" "$count" "$secs" "${rate[$c]}" "$stored"
     done
     if [ "$REPO" = posix ]; then
-        for w in walvault:2 walvault-p4:4; do
-            c=${w%:*} p=${w#*:}
+        for c in $WALVAULTS; do
+            p=$(parallel_of "$c")
             printf 'ratio %s (parallel %d, %s): walvault/pgbackrest %.2fx (target >= 3x)   walvault/cp: %.2fx\n' \
                 "$c" "$p" "$kind" "$(echo "${rate[$c]} / ${rate[pgbackrest]}" | bc -l)" "$(echo "${rate[$c]} / ${rate[cp]}" | bc -l)"
         done
@@ -220,11 +234,12 @@ for kind in $KINDS; do
         done
         best=${rate[ceiling-2]}
         [ "$(echo "${rate[ceiling-4]} > $best" | bc -l)" = 1 ] && best=${rate[ceiling-4]}
-        for w in walvault:2 walvault-p4:4; do
-            c=${w%:*} p=${w#*:}
+        for c in $WALVAULTS; do
+            p=$(parallel_of "$c") cp=$p  # cp: the ceiling compared with, measured with 2 and 4 streams
+            [ -n "${rate[ceiling-$cp]:-}" ] || cp=4
             printf 'ratio %s (parallel %d, %s): %.1f seg/s / pgbackrest %.1f = %.2fx (target >= 2x); / ceiling-%d %.1f = %.0f%%; / best ceiling %.1f = %.0f%% (target >= 70%%)\n' \
                 "$c" "$p" "$kind" "${rate[$c]}" "${rate[pgbackrest]}" "$(echo "${rate[$c]} / ${rate[pgbackrest]}" | bc -l)" \
-                "$p" "${rate[ceiling-$p]}" "$(echo "100 * ${rate[$c]} / ${rate[ceiling-$p]}" | bc -l)" \
+                "$cp" "${rate[ceiling-$cp]}" "$(echo "100 * ${rate[$c]} / ${rate[ceiling-$cp]}" | bc -l)" \
                 "$best" "$(echo "100 * ${rate[$c]} / $best" | bc -l)"
         done
     fi
