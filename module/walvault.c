@@ -160,7 +160,7 @@ _PG_init(void)
 							"Number of files archived at the same time, working ahead of the archiver.",
 							NULL,
 							&walvault_parallel,
-							4, 1, 16,	/* k_max_parallel in core/config/settings.h; 4: see
+							8, 1, 16,	/* k_max_parallel in core/config/settings.h; 8: see
 										 * docs/configuration.md */
 							PGC_SIGHUP,
 							0,
