@@ -39,7 +39,14 @@ TOOL_SRCS = $(sort $(wildcard tool/*.cpp tool/commands/*.cpp))
 TOOL_OBJS = $(patsubst %.cpp,$(WV_BUILD)/%.o,$(TOOL_SRCS))
 UNIT_SRCS = $(sort $(wildcard test/unit/*.cpp))
 UNIT_OBJS = $(patsubst %.cpp,$(WV_BUILD)/%.o,$(UNIT_SRCS))
-CORE_LIBS = -lcurl -lpugixml -lzstd -lcrypto -lpthread
+CORE_LIBS = -lcurl -lpugixml -lzstd -lcrypto -lpthread $(CRC_LIBS)
+
+# CRC-32C from libcrcutil (core/codec/crc32c.h), x86-64 only: its header needs SSE4.2, so one file is
+# compiled with -msse4.2 and called only after a run-time CPU check. Elsewhere restore uses SHA-256.
+ifneq (,$(findstring x86_64,$(shell $(WV_CXX) -dumpmachine)))
+CRC_LIBS = -lcrcutil
+$(WV_BUILD)/core/codec/crc32c_sse42.o: WV_FLAGS += -msse4.2
+endif
 
 $(WV_BUILD)/%.o: %.cpp
 	@mkdir -p $(dir $@)
@@ -61,7 +68,7 @@ $(WV_BUILD)/tool/pg_client.o $(WV_BUILD)/tool/lazy_libs.o: WV_FLAGS += -I$(shell
 # No -lcurl, -lpq or -lcrypto: the tool opens them on first use (tool/lazy_libs.cpp), so that a wal-fetch,
 # run once per WAL segment by restore_command, does not load ~60 libraries it never calls.
 $(WV_BUILD)/walvault: $(TOOL_OBJS) $(CORE_LIB)
-	$(WV_CXX) $(WV_FLAGS) -o $@ $(TOOL_OBJS) $(CORE_LIB) -lpugixml -lzstd -lpthread
+	$(WV_CXX) $(WV_FLAGS) -o $@ $(TOOL_OBJS) $(CORE_LIB) -lpugixml -lzstd -lpthread $(CRC_LIBS)
 
 $(WV_BUILD)/unit_tests: $(UNIT_OBJS) $(CORE_LIB)
 	$(WV_CXX) $(WV_FLAGS) -o $@ $(UNIT_OBJS) $(CORE_LIB) -lgtest -lgtest_main $(CORE_LIBS)

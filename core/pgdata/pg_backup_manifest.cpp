@@ -23,7 +23,6 @@ constexpr std::string_view k_list_end = "\n],\n";
 constexpr std::string_view k_wal_ranges_start = "\"WAL-Ranges\": [\n";
 constexpr std::string_view k_checksum_start = "\"Manifest-Checksum\": \"";
 constexpr std::string_view k_checksum_end = "\"}\n";
-constexpr std::string_view k_checksum_algorithm = "SHA256";  // pg_checksum_type_name(CHECKSUM_TYPE_SHA256)
 
 // `path` as a JSON string literal, or false when it is not valid UTF-8. For valid UTF-8, nlohmann's
 // serializer with ensure_ascii off escapes exactly what PostgreSQL's escape_json() does: \" \\ \b \f \n \r
@@ -73,11 +72,11 @@ void append_file_line(std::string& out, const PgManifestFile& file)
     out += last_modified_text(file.mtime);
     out += '"';
     // Like pg_basebackup --manifest-checksums=NONE when the caller has no checksum for the file.
-    if (!file.sha256.empty()) {
+    if (!file.checksum.empty()) {
         out += ", \"Checksum-Algorithm\": \"";
-        out += k_checksum_algorithm;
+        out += file.checksum_algorithm;
         out += "\", \"Checksum\": \"";
-        out += file.sha256;
+        out += file.checksum;
         out += '"';
     }
     out += " }";

@@ -4,12 +4,13 @@
 //
 // What PostgreSQL 15's pg_verifybackup checks, and so what the caller must give (tested with 15.20):
 // - every regular file under DIR has exactly one entry, and every entry is a file there of that size and
-//   SHA-256; the only things it leaves out are backup_manifest, the whole pg_wal tree,
-//   postgresql.auto.conf, recovery.signal and standby.signal (at the top). So list backup_label and
-//   tablespace_map if the restore writes them, and verify before the server starts (postmaster.pid).
+//   checksum (each entry names its algorithm; walvault writes SHA256 and CRC32C); the only things it leaves
+//   out are backup_manifest, the whole pg_wal tree, postgresql.auto.conf, recovery.signal and
+//   standby.signal (at the top). So list backup_label and tablespace_map if the restore writes them, and
+//   verify before the server starts (postmaster.pid).
 // - directories need no entry and may be empty; symbolic links are followed, so tablespace files are
 //   listed as "pg_tblspc/<oid>/PG_15_.../...". It needs neither global/pg_control nor PG_VERSION.
-// - paths are unique (a duplicate is fatal), relative, without NUL bytes; an empty sha256 writes the
+// - paths are unique (a duplicate is fatal), relative, without NUL bytes; an empty checksum writes the
 //   entry without a checksum (size only), like pg_basebackup --manifest-checksums=none.
 // - WAL ranges are written in the given order (PostgreSQL lists the newest timeline first); with -n they
 //   are parsed but not checked. An empty list is accepted.
@@ -22,11 +23,18 @@
 
 namespace walvault {
 
+// pg_checksum_type_name() of the two algorithms walvault writes.
+constexpr const char* k_pg_checksum_sha256 = "SHA256";
+constexpr const char* k_pg_checksum_crc32c = "CRC32C";
+
 struct PgManifestFile {
     std::string path;  // relative to the data directory, '/'-separated
     uint64_t size = 0;
-    int64_t mtime = 0;   // seconds since the epoch; written as "YYYY-MM-DD HH:MM:SS GMT"
-    std::string sha256;  // lower-case hex
+    int64_t mtime = 0;  // seconds since the epoch; written as "YYYY-MM-DD HH:MM:SS GMT"
+    // PostgreSQL's name of the checksum's algorithm (k_pg_checksum_sha256 or k_pg_checksum_crc32c), and the
+    // checksum in lower-case hex as pg_verifybackup compares it; an empty checksum writes neither.
+    std::string checksum_algorithm = k_pg_checksum_sha256;
+    std::string checksum;
 };
 
 struct PgManifestWalRange {
@@ -35,7 +43,7 @@ struct PgManifestWalRange {
     uint64_t end_lsn = 0;
 };
 
-// The whole backup_manifest text: "PostgreSQL-Backup-Manifest-Version": 1, "Files" (SHA256 checksums),
+// The whole backup_manifest text: "PostgreSQL-Backup-Manifest-Version": 1, "Files" (each with its checksum),
 // "WAL-Ranges", and the "Manifest-Checksum" over everything before it, exactly as pg_verifybackup
 // checks it. Paths are JSON-escaped; PostgreSQL's "Encoded-Path" is used for paths that are not valid UTF-8.
 std::string pg_backup_manifest(const std::vector<PgManifestFile>& files, const std::vector<PgManifestWalRange>& wal);

@@ -3,7 +3,9 @@
 // are read and written with pread/pwrite at their own offsets, never shifted, so parts may run in any order.
 #include "core/repo/backup_files.h"
 
+#include "core/codec/crc32c.h"
 #include "core/codec/sha256.h"
+#include "core/common/direct_io.h"
 #include "core/common/file_io.h"
 
 #include <fcntl.h>
@@ -18,6 +20,9 @@ namespace walvault {
 namespace {
 
 constexpr size_t k_read_chunk = 1024 * 1024;  // bytes per pread()
+// Restore writes an object of at least this many bytes past the page cache, in writes of k_read_chunk;
+// smaller ones (most files of a data directory, but few of its bytes) through it.
+constexpr uint64_t k_restore_direct_min = 1024 * 1024;
 
 struct FdCloser {
     int fd;
@@ -114,6 +119,7 @@ FileRestore::FileRestore(const BackupFile& entry, std::string file_key, std::str
     , m_key(std::move(file_key))
     , m_dest(std::move(dest))
     , m_remaining(task_count())
+    , m_part_crc(m_entry.parts.size(), 0)
 {
 }
 
@@ -171,6 +177,9 @@ Status FileRestore::restore_task(Storage& storage, size_t index)
     FdCloser closer{fd};
     ObjectMeta meta;
     uint64_t written = 0;
+    DirectStream out(fd, offset, size >= k_restore_direct_min, k_read_chunk);
+    const bool crc = parted && crc32c_available();
+    uint32_t part_crc = 0;
     s = decode_object(
         storage, key,
         [&](const uint8_t* d, size_t n) {
@@ -179,11 +188,16 @@ Status FileRestore::restore_task(Storage& storage, size_t index)
                 return Status::error(Code::corrupt,
                     "object \"" + storage.location(key) + "\" holds more than the " + std::to_string(size) +
                         " bytes the manifest expects for \"" + m_entry.path + "\"");
-            Status w = pwrite_all(fd, d, n, offset + written, m_dest);
+            if (crc)
+                part_crc = crc32c_extend(part_crc, d, n);
             written += n;
-            return w;
+            const int err = out.write(d, n);
+            return err == 0 ? Status::ok() : write_error(err);
         },
         meta);
+    if (s.is_ok())
+        if (const int err = out.flush(); err != 0)
+            s = write_error(err);
     if (s.code() == Code::not_found)
         s = Status::error(Code::corrupt, "object \"" + storage.location(key) + "\" is missing");
     if (s.is_ok() && (meta.length != size || meta.sha256 != sha256 || meta.name != m_entry.path))
@@ -194,6 +208,8 @@ Status FileRestore::restore_task(Storage& storage, size_t index)
     bool last = false;
     if (s.is_ok()) {
         std::lock_guard lock(m_mutex);
+        if (parted)
+            m_part_crc[index] = part_crc;
         last = --m_remaining == 0 && !m_failed;
     }
     if (s.is_ok() && last)
@@ -203,13 +219,41 @@ Status FileRestore::restore_task(Storage& storage, size_t index)
     return s;
 }
 
+Status FileRestore::write_error(int err) const
+{
+    return Status::error(Code::io_error, "could not write file \"" + m_dest + "\": " + errno_text(err));
+}
+
+// CRC-32C of a file in parts from its parts' CRCs, when the parts lie end to end and cover the file (a
+// part read short leaves a gap of zeros, whose CRC the parts do not have).
+bool FileRestore::combine_part_crcs()
+{
+    if (!crc32c_available())
+        return false;
+    uint64_t end = 0;
+    uint32_t crc = 0;
+    for (size_t i = 0; i < m_entry.parts.size(); i++) {
+        const BackupPart& part = m_entry.parts[i];
+        if (part.offset != end)
+            return false;
+        crc = i == 0 ? m_part_crc[i] : crc32c_concat(crc, m_part_crc[i], part.size);
+        end += part.size;
+    }
+    if (end != m_entry.size)
+        return false;
+    m_checksum_algorithm = k_pg_checksum_crc32c;
+    m_checksum = crc32c_manifest_hex(crc);
+    return true;
+}
+
 Status FileRestore::finish(int fd)
 {
     if (::ftruncate(fd, static_cast<off_t>(m_entry.size)) != 0)
         return Status::error(Code::io_error, "could not set the length of \"" + m_dest + "\": " + errno_text(errno));
     if (m_entry.parts.empty()) {
-        m_sha256 = m_entry.sha256;
-    } else {
+        m_checksum_algorithm = k_pg_checksum_sha256;
+        m_checksum = m_entry.sha256;
+    } else if (!combine_part_crcs()) {
         // No one read the original in one pass: the checksum of the restored file is what PostgreSQL's
         // backup_manifest gets, so that pg_verifybackup can check the directory later.
         Sha256 hash;
@@ -226,7 +270,8 @@ Status FileRestore::finish(int fd)
             hash.update(buf.data(), static_cast<size_t>(n));
             pos += static_cast<uint64_t>(n);
         }
-        m_sha256 = hash.finish_hex();
+        m_checksum_algorithm = k_pg_checksum_sha256;
+        m_checksum = hash.finish_hex();
     }
     if (::fchmod(fd, m_entry.mode & 07777) != 0)
         return Status::error(Code::io_error, "could not set the mode of \"" + m_dest + "\": " + errno_text(errno));

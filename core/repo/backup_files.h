@@ -4,12 +4,14 @@
 #pragma once
 
 #include "core/codec/codec.h"
+#include "core/pgdata/pg_backup_manifest.h"
 #include "core/repo/backup_manifest.h"
 #include "core/storage/storage.h"
 
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace walvault {
 
@@ -34,11 +36,15 @@ Status store_backup_range(Storage& storage, Encoder& encoder, const Compression&
 
 // One file of a backup being restored, shared by the tasks that restore its parts (one task for a file
 // stored as one object). Tasks run in any order, on any threads. The first to start creates dest (which
-// must not exist); each writes its object's bytes at its part's offset after checking the object's length,
-// sha256 and name against the manifest (Code::corrupt naming the object); the one that finishes last sets
-// the length to entry.size (a gap left by a short part stays zeros), computes the sha256 of a file in parts
-// by reading it back, and sets mode and mtime. Nothing is fsynced. On any failure dest is removed, and
-// tasks of the file that start afterwards fail at once.
+// must not exist); each writes its object's bytes at its part's offset (past the page cache for objects of
+// 1 MiB and more, where the file system allows: see core/common/direct_io.h) after checking the object's
+// length, sha256 and name against the manifest (Code::corrupt naming the object); the one that finishes
+// last sets the length to entry.size (a gap left by a short part stays zeros), gives the file its checksum
+// for PostgreSQL's backup_manifest, and sets mode and mtime. Nothing is fsynced. On any failure dest is
+// removed, and tasks of the file that start afterwards fail at once.
+// The checksum: the manifest's sha256 for a file in one object; for a file in parts, the CRC-32C combined
+// from each part's, computed as it was written, or (no CRC-32C on this CPU, or parts that leave a gap)
+// the sha256 of the file read back.
 class FileRestore {
 public:
     // entry must outlive this object; file_key is backup_file_key() of entry (parts: backup_part_key()).
@@ -49,12 +55,16 @@ public:
     size_t task_count() const;  // entry's parts, or 1
     const BackupFile& entry() const { return m_entry; }
     Status restore_task(Storage& storage, size_t index);
-    // After every task succeeded: the sha256 of the restored file (the manifest's for a file in one object).
-    const std::string& sha256() const { return m_sha256; }
+    // After every task succeeded: the restored file's checksum for backup_manifest, as PostgreSQL names
+    // its algorithm (k_pg_checksum_sha256 or k_pg_checksum_crc32c) and spells the value.
+    const std::string& checksum_algorithm() const { return m_checksum_algorithm; }
+    const std::string& checksum() const { return m_checksum; }
 
 private:
     Status open_for_task(int& fd);
     Status finish(int fd);
+    bool combine_part_crcs();
+    Status write_error(int err) const;
     void fail();
 
     const BackupFile& m_entry;
@@ -64,7 +74,9 @@ private:
     bool m_created = false;
     bool m_failed = false;
     size_t m_remaining;
-    std::string m_sha256;
+    std::vector<uint32_t> m_part_crc;  // CRC-32C of each part as written (when crc32c_available())
+    std::string m_checksum_algorithm;
+    std::string m_checksum;
 };
 
 // Restores a whole file (all its tasks in turn, see FileRestore) to dest, which must not exist, and fsyncs

@@ -367,9 +367,22 @@ is(-s "$pgdata/$parted_rel{parted}", $in_manifest{ $parted_rel{parted} }{size},
 	'a file in parts is restored to its size in backup.json');
 my $pg_manifest = eval { JSON::PP->new->decode(slurp_file("$pgdata/backup_manifest")) } // {};
 my ($pg_entry) = grep { $_->{Path} eq $parted_rel{parted} } @{ $pg_manifest->{Files} // [] };
-is($pg_entry->{Checksum} // '', (file_sha256("$pgdata/$parted_rel{parted}"))[0],
-	"backup_manifest has the restored file's sha256 for a file in parts");
+is($pg_entry->{'Checksum-Algorithm'} // '', 'CRC32C',
+	'backup_manifest gives a file in parts a CRC-32C (combined from its parts, nothing read back)');
+like($pg_entry->{Checksum} // '', qr/^[0-9a-f]{8}$/, 'the CRC-32C is 8 hex digits');
+my ($small_entry) = grep { $_->{Path} eq 'PG_VERSION' } @{ $pg_manifest->{Files} // [] };
+is($small_entry->{Checksum} // '', (file_sha256("$pgdata/PG_VERSION"))[0],
+	"backup_manifest has a file in one object's sha256");
 command_ok([ 'pg_verifybackup', '-n', $pgdata ], 'pg_verifybackup -n accepts the restore of a backup in parts');
+# PostgreSQL's own CRC-32C checks the combined value: one byte changed in the middle part fails it.
+my $parted_path = "$pgdata/$parted_rel{parted}";
+my $flip_at = int((-s $parted_path) / 2);
+flip_byte($parted_path, $flip_at);
+command_fails_like([ 'pg_verifybackup', '-n', $pgdata ],
+	qr/checksum mismatch for file "\Q$parted_rel{parted}\E"/,
+	'pg_verifybackup -n fails naming the file in parts once one of its bytes changed');
+flip_byte($parted_path, $flip_at);
+command_ok([ 'pg_verifybackup', '-n', $pgdata ], 'pg_verifybackup -n accepts it again with the byte back');
 
 $node->start;
 ok($node->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()'),
@@ -383,6 +396,19 @@ is($node->safe_psql('postgres', "SET enable_seqscan = off;\nSELECT count(*) FROM
 
 $node->stop;
 done_testing();
+
+# Inverts the bits of the byte at offset in the file at path, in place.
+sub flip_byte
+{
+	my ($path, $offset) = @_;
+	open my $fh, '+<:raw', $path or die "open $path: $!";
+	sysseek($fh, $offset, 0) or die "seek $path: $!";
+	sysread($fh, my $byte, 1) == 1 or die "read $path: $!";
+	sysseek($fh, $offset, 0) or die "seek $path: $!";
+	syswrite($fh, chr(ord($byte) ^ 0xff)) == 1 or die "write $path: $!";
+	close $fh or die "close $path: $!";
+	return;
+}
 
 # pg_dumpall of every database of the node, with a fixed key for psql's \restrict lines (random otherwise).
 sub dumpall

@@ -3,6 +3,7 @@
 // accepting a written manifest, then catching a changed file and a damaged manifest.
 #include "core/pgdata/pg_backup_manifest.h"
 
+#include "core/codec/crc32c.h"
 #include "core/codec/sha256.h"
 
 #include "test/unit/test_support.h"
@@ -33,7 +34,7 @@ PgManifestFile file_entry(const std::string& path)
     f.path = path;
     f.size = 1;
     f.mtime = k_mtime_2023_11_14;
-    f.sha256 = k_sha256_walvault;
+    f.checksum = k_sha256_walvault;
     return f;
 }
 
@@ -65,7 +66,7 @@ TEST(PgBackupManifest, ExactTextForOneFileAndOneWalRange)
     file.path = "global/pg_control";
     file.size = 8192;
     file.mtime = k_mtime_2023_11_14;
-    file.sha256 = k_sha256_walvault;
+    file.checksum = k_sha256_walvault;
     const PgManifestWalRange wal{3, 0x1A0000028, 0x1A0000100};
 
     // The checksum is sha256sum of everything up to and including "],\n" after the WAL ranges.
@@ -179,9 +180,19 @@ TEST(PgBackupManifest, PathsEscapedAsPostgresDoes)
 TEST(PgBackupManifest, FileWithoutChecksumHasNoChecksumFields)
 {
     PgManifestFile f = file_entry("PG_VERSION");
-    f.sha256.clear();
+    f.checksum.clear();
     EXPECT_EQ(
         file_line(f), "{ \"Path\": \"PG_VERSION\", \"Size\": 1, \"Last-Modified\": \"2023-11-14 22:13:20 GMT\" }");
+}
+
+TEST(PgBackupManifest, FileWithCrc32cNamesItsAlgorithm)
+{
+    PgManifestFile f = file_entry("base/1/16384");
+    f.checksum_algorithm = k_pg_checksum_crc32c;
+    f.checksum = "839206e3";
+    EXPECT_EQ(file_line(f),
+        "{ \"Path\": \"base/1/16384\", \"Size\": 1, \"Last-Modified\": \"2023-11-14 22:13:20 GMT\", "
+        "\"Checksum-Algorithm\": \"CRC32C\", \"Checksum\": \"839206e3\" }");
 }
 
 TEST(PgBackupManifest, LastModifiedInGmt)
@@ -233,7 +244,7 @@ protected:
         for (const std::string& rel : rels) {
             PgManifestFile f;
             f.path = rel;
-            const Status s = sha256_file(m_dir / rel, f.sha256, f.size);
+            const Status s = sha256_file(m_dir / rel, f.checksum, f.size);
             EXPECT_TRUE(s.is_ok()) << s.message();
             struct stat st { };
             EXPECT_EQ(::stat((m_dir / rel).c_str(), &st), 0) << rel;
@@ -316,6 +327,39 @@ TEST_F(PgVerifybackupTest, AcceptsManifestAndCatchesDamage)
     RunResult body = run_pg_verifybackup(m_dir.path());
     EXPECT_EQ(body.exit_code, 1) << body.output;
     EXPECT_EQ(body.output, "pg_verifybackup: error: manifest checksum mismatch\n");
+}
+
+// Files whose CRC-32C was combined from parts, as restore gives files stored in parts, beside SHA-256 ones.
+TEST_F(PgVerifybackupTest, AcceptsCrc32cCombinedFromParts)
+{
+    ASSERT_TRUE(crc32c_available()) << "this x86-64 machine has SSE4.2";
+    const std::vector<uint8_t> big = test::random_bytes(3 * 65536 + 1234, 7);
+    add_file("base/1/16384", big);
+    add_file("PG_VERSION", test::to_bytes("15\n"));
+    std::vector<PgManifestFile> files = entries({"PG_VERSION", "base/1/16384"});
+    // Three parts, checksummed separately (the middle one in two calls) and combined in file order.
+    const size_t cut[] = {0, 65536, 3 * 65536, big.size()};
+    uint32_t whole = 0;
+    for (size_t i = 0; i < 3; i++) {
+        const size_t len = cut[i + 1] - cut[i];
+        uint32_t part = crc32c_extend(0, big.data() + cut[i], len / 2);
+        part = crc32c_extend(part, big.data() + cut[i] + len / 2, len - len / 2);
+        whole = i == 0 ? part : crc32c_concat(whole, part, len);
+    }
+    EXPECT_EQ(whole, crc32c_extend(0, big.data(), big.size()));
+    files[1].checksum_algorithm = k_pg_checksum_crc32c;
+    files[1].checksum = crc32c_manifest_hex(whole);
+    write_manifest(pg_backup_manifest(files, {{1, 0x2000028, 0x2000100}}));
+    RunResult ok = run_pg_verifybackup(m_dir.path());
+    EXPECT_EQ(ok.exit_code, 0) << ok.output;
+    EXPECT_EQ(ok.output, "");
+
+    std::vector<uint8_t> damaged = big;
+    damaged[70000] ^= 0x40;
+    test::write_file(m_dir / "base/1/16384", damaged);
+    RunResult flipped = run_pg_verifybackup(m_dir.path());
+    EXPECT_EQ(flipped.exit_code, 1) << flipped.output;
+    EXPECT_EQ(flipped.output, "pg_verifybackup: error: checksum mismatch for file \"base/1/16384\"\n");
 }
 
 TEST_F(PgVerifybackupTest, ReportsMissingAndExtraFiles)

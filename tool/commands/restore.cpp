@@ -1,8 +1,9 @@
 // walvault restore: a backup from the repository into an empty data directory, ready for point-in-time
-// recovery. Every file is fetched and checked (length and sha256) on --parallel workers; global/pg_control
-// is written last, so a restore that fails half way leaves a directory PostgreSQL refuses to start. The
-// recovery configuration (recovery.signal or standby.signal, restore_command, recovery_target_*) goes into
-// postgresql.auto.conf; after it, `pg_ctl start` is all it takes. docs/restore.md explains the options.
+// recovery. Every file is fetched and checked (length and sha256) on --parallel workers, large ones written
+// past the page cache; global/pg_control is written last, so a restore that fails half way leaves a
+// directory PostgreSQL refuses to start. The recovery configuration (recovery.signal or standby.signal,
+// restore_command, recovery_target_*) goes into postgresql.auto.conf; after it, `pg_ctl start` is all it takes.
+// docs/restore.md explains the options.
 #include "tool/commands/commands.h"
 
 #include "core/codec/sha256.h"
@@ -407,20 +408,26 @@ Status write_recovery(RestoreContext& ctx)
     return write_small_file(ctx.pgdata + (ctx.standby ? "/standby.signal" : "/recovery.signal"), "");
 }
 
-// checksums: the sha256 of each file restored from parts, which backup.json does not have (restore read
-// the file back to compute it).
-Status write_pg_manifest(RestoreContext& ctx, const std::map<std::string, std::string>& checksums)
+// A checksum as PostgreSQL's backup_manifest has it: algorithm and value.
+using PgChecksum = std::pair<std::string, std::string>;
+
+// checksums: those of the files restored from parts, which backup.json does not have (restore computed
+// them, see FileRestore); every other file has its sha256 from backup.json.
+Status write_pg_manifest(RestoreContext& ctx, const std::map<std::string, PgChecksum>& checksums)
 {
     std::vector<PgManifestFile> files;
     for (const BackupFile& f : ctx.manifest.files) {
         const auto c = checksums.find(f.path);
-        files.push_back({f.path, f.size, f.mtime, c == checksums.end() ? f.sha256 : c->second});
+        if (c == checksums.end())
+            files.push_back({f.path, f.size, f.mtime, k_pg_checksum_sha256, f.sha256});
+        else
+            files.push_back({f.path, f.size, f.mtime, c->second.first, c->second.second});
     }
     const std::string& label = ctx.manifest.backup_label;
     int64_t stop = 0;
     (void)parse_utc_time(ctx.manifest.stop_time, stop);
-    files.push_back(
-        {"backup_label", label.size(), stop, sha256_hex(reinterpret_cast<const uint8_t*>(label.data()), label.size())});
+    files.push_back({"backup_label", label.size(), stop, k_pg_checksum_sha256,
+        sha256_hex(reinterpret_cast<const uint8_t*>(label.data()), label.size())});
     std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
     const std::vector<PgManifestWalRange> wal = {
         {ctx.manifest.timeline, ctx.manifest.start_lsn, ctx.manifest.stop_lsn}};
@@ -487,10 +494,10 @@ Status restore_files(RestoreContext& ctx, Progress& progress)
         progress.add(f.parts.empty() ? f.size : f.parts[t.index].size);
         return Status::ok();
     });
-    std::map<std::string, std::string> checksums;
+    std::map<std::string, PgChecksum> checksums;
     for (const auto& file : files)
         if (!file->entry().parts.empty())
-            checksums[file->entry().path] = file->sha256();
+            checksums[file->entry().path] = {file->checksum_algorithm(), file->checksum()};
     if (s.is_ok())
         s = sync_file_systems(ctx);
     if (s.is_ok())

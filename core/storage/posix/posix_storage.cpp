@@ -4,6 +4,7 @@
 // segment) cannot interleave; a lock dies with its process, so a crashed writer leaves no stale lock.
 #include "core/storage/posix/posix_storage.h"
 
+#include "core/common/direct_io.h"
 #include "core/common/file_io.h"
 
 #include <dirent.h>
@@ -194,30 +195,6 @@ private:
     std::unique_ptr<XXH3_state_t, Free> m_state;
 };
 
-// An aligned buffer for O_DIRECT: address, file offset and length of each direct transfer are multiples
-// of k_posix_direct_align.
-struct AlignedFree {
-    void operator()(uint8_t* p) const { std::free(p); }
-};
-using AlignedBuffer = std::unique_ptr<uint8_t, AlignedFree>;
-
-AlignedBuffer make_aligned_buffer(size_t len)
-{
-    void* p = nullptr;
-    if (::posix_memalign(&p, k_posix_direct_align, len) != 0)
-        return AlignedBuffer();
-    return AlignedBuffer(static_cast<uint8_t*>(p));
-}
-
-// Turns O_DIRECT on or off for fd; false if the file system refuses.
-bool set_direct(int fd, bool on)
-{
-    const int flags = ::fcntl(fd, F_GETFL);
-    if (flags < 0)
-        return false;
-    return ::fcntl(fd, F_SETFL, on ? (flags | O_DIRECT) : (flags & ~O_DIRECT)) == 0;
-}
-
 // Writes the object to its temp file. With direct I/O (the default where the file system accepts
 // O_DIRECT) the bytes are staged in an aligned buffer and written past the page cache: an archive copy is
 // not read again soon, so it should not evict the database's pages, and copying every stored byte into new
@@ -230,7 +207,7 @@ public:
         : m_final(std::move(final_path))
         , m_temp(std::move(temp_path))
         , m_fd(fd)
-        , m_direct(direct)
+        , m_stream(fd, 0, direct, k_posix_direct_chunk)
     {
     }
     ~PosixWriter() override { abort(); }
@@ -241,37 +218,16 @@ public:
             return Status::error(Code::invalid, "write to \"" + m_final + "\" after commit or abort");
         m_hash.update(data, len);
         m_length += len;
-        if (!m_direct)
-            return write_at_end(data, len);
-        if (!m_stage) {
-            m_stage = make_aligned_buffer(k_posix_direct_chunk);
-            if (!m_stage) {
-                stop_direct();
-                return write_at_end(data, len);
-            }
-        }
-        while (len > 0) {
-            const size_t n = std::min(len, k_posix_direct_chunk - m_staged);
-            std::memcpy(m_stage.get() + m_staged, data, n);
-            m_staged += n;
-            data += n;
-            len -= n;
-            if (m_staged == k_posix_direct_chunk) {
-                Status s = flush_stage();
-                if (!s.is_ok())
-                    return s;
-            }
-        }
-        return Status::ok();
+        const int err = m_stream.write(data, len);
+        return err == 0 ? Status::ok() : io_error("write file", m_temp, err);
     }
 
     Status commit() override
     {
         if (m_fd.get() < 0)
             return Status::error(Code::invalid, "commit of \"" + m_final + "\" after commit or abort");
-        Status s = flush_stage();
-        if (!s.is_ok())
-            return s;
+        if (const int err = m_stream.flush(); err != 0)
+            return io_error("write file", m_temp, err);
         if (::fsync(m_fd.get()) != 0)
             return io_error("fsync file", m_temp, errno);
         // Verify what the file system gives back after fsync: length and checksum of the stored bytes.
@@ -282,7 +238,7 @@ public:
         if (!check.ok())
             return Status::error(Code::io_error, "out of memory checking \"" + m_temp + "\"");
         uint64_t stored = 0;
-        s = read_back([&](const uint8_t* d, size_t n) {
+        Status s = read_back([&](const uint8_t* d, size_t n) {
             check.update(d, n);
             stored += n;
             return Status::ok();
@@ -305,7 +261,6 @@ public:
         if (::unlink(m_temp.c_str()) != 0)
             return io_error("remove file", m_temp, errno);
         m_fd.reset();  // releases the lock
-        m_stage.reset();
         return fsync_directory(dir_of(m_final));
     }
 
@@ -316,58 +271,14 @@ public:
             ::unlink(m_temp.c_str());
             m_fd.reset();
         }
-        m_stage.reset();
     }
 
 private:
-    Status write_at_end(const uint8_t* data, size_t len)
-    {
-        const int err = pwrite_fully(m_fd.get(), data, len, m_offset);
-        if (err != 0)
-            return io_error("write file", m_temp, err);
-        m_offset += len;
-        return Status::ok();
-    }
-
-    void stop_direct()
-    {
-        m_direct = false;
-        set_direct(m_fd.get(), false);
-    }
-
-    // Writes the staged bytes: whole blocks directly, and at commit (a partial chunk) the rest through the
-    // page cache. The staging buffer then starts again at an aligned file offset.
-    Status flush_stage()
-    {
-        if (m_staged == 0)
-            return Status::ok();
-        size_t done = 0;
-        if (m_direct) {
-            const size_t whole = m_staged / k_posix_direct_align * k_posix_direct_align;
-            if (whole > 0) {
-                const int err = pwrite_fully(m_fd.get(), m_stage.get(), whole, m_offset);
-                if (err == 0) {
-                    m_offset += whole;
-                    done = whole;
-                } else if (err != EINVAL) {  // EINVAL: the file system takes no direct writes (of this alignment)
-                    return io_error("write file", m_temp, err);
-                }
-            }
-            if (done < m_staged)
-                stop_direct();  // the tail that ends the file (at commit), or a refused direct write
-        }
-        Status s = Status::ok();
-        if (done < m_staged)
-            s = write_at_end(m_stage.get() + done, m_staged - done);
-        m_staged = 0;
-        return s;
-    }
-
     // Streams the temp file from offset 0, directly from the device when the file system allows.
     Status read_back(const ByteSink& sink)
     {
         AlignedBuffer own;
-        uint8_t* buf = m_stage.get();
+        uint8_t* buf = m_stream.buffer();
         if (buf == nullptr) {
             own = make_aligned_buffer(k_posix_direct_chunk);
             buf = own.get();
@@ -400,11 +311,8 @@ private:
     std::string m_final;
     std::string m_temp;
     Fd m_fd;
-    bool m_direct;
-    bool m_opened_direct = m_direct;  // the read-back may go past the page cache too
-    AlignedBuffer m_stage;
-    size_t m_staged = 0;
-    uint64_t m_offset = 0;
+    DirectStream m_stream;
+    bool m_opened_direct = m_stream.direct();  // the read-back may go past the page cache too
     StoredChecksum m_hash;
     uint64_t m_length = 0;
 };
@@ -470,8 +378,7 @@ Status PosixStorage::create(const std::string& key, std::unique_ptr<Writer>& out
         if (::ftruncate(fd.get(), 0) != 0)
             return io_error("truncate file", temp_path, errno);
         // O_DIRECT where the file system takes it (set after open: the flag cannot make open() fail).
-        const bool direct = m_direct_io && set_direct(fd.get(), true);
-        out = std::make_unique<PosixWriter>(final_path, temp_path, fd.release(), direct);
+        out = std::make_unique<PosixWriter>(final_path, temp_path, fd.release(), m_direct_io);
         return Status::ok();
     }
     return Status::error(Code::busy, "another process keeps replacing \"" + temp_path + "\"");

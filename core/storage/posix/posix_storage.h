@@ -3,6 +3,7 @@
 // into place (never replacing) and the directory fsynced.
 #pragma once
 
+#include "core/common/direct_io.h"
 #include "core/storage/storage.h"
 
 namespace walvault {
@@ -13,7 +14,7 @@ constexpr size_t k_posix_io_chunk = 256 * 1024;  // bytes per read() when stream
 // Direct I/O of objects being written: the staging buffer (one per writer, also used for the read-back)
 // and the alignment of address, offset and length of every direct transfer.
 constexpr size_t k_posix_direct_chunk = 512 * 1024;
-constexpr size_t k_posix_direct_align = 4096;
+constexpr size_t k_posix_direct_align = k_direct_align;
 
 // Temporary files are ".<name>.tmp" beside the final object: hidden from list(), reused (under flock)
 // by the next writer of the same key, so a crash leaves nothing that is ever read as data.
