@@ -26,13 +26,100 @@ bool set_direct(int fd, bool on)
     return ::fcntl(fd, F_SETFL, on ? (flags | O_DIRECT) : (flags & ~O_DIRECT)) == 0;
 }
 
-DirectStream::DirectStream(int fd, uint64_t offset, bool direct, size_t chunk)
+DirectStream::DirectStream(int fd, uint64_t offset, bool direct, size_t chunk, bool overlap)
     : m_fd(fd)
     , m_offset(offset)
     , m_direct(
           direct && offset % k_direct_align == 0 && chunk % k_direct_align == 0 && chunk > 0 && set_direct(fd, true))
     , m_chunk(chunk)
+    , m_overlap(overlap)
 {
+}
+
+DirectStream::~DirectStream()
+{
+    if (m_writer.joinable()) {
+        {
+            std::lock_guard lock(m_mutex);
+            m_quit = true;
+        }
+        m_changed.notify_all();
+        m_writer.join();
+    }
+}
+
+// The writer thread (overlap): one write at a time, from m_spare.
+void DirectStream::write_in_flight()
+{
+    std::unique_lock lock(m_mutex);
+    for (;;) {
+        m_changed.wait(lock, [this] { return m_busy || m_quit; });
+        if (!m_busy)
+            return;
+        const size_t len = m_flight_len;
+        const uint64_t offset = m_flight_offset;
+        lock.unlock();
+        const int err = pwrite_fully(m_fd, m_spare.get(), len, offset);
+        lock.lock();
+        m_flight_error = err;
+        m_busy = false;
+        m_changed.notify_all();
+    }
+}
+
+// Waits until no write is in flight; its result. A direct write the file system refused (EINVAL) is
+// written again through the page cache, and the stream stops writing directly.
+int DirectStream::wait_in_flight()
+{
+    if (!m_writer.joinable())
+        return 0;
+    int err;
+    {
+        std::unique_lock lock(m_mutex);
+        m_changed.wait(lock, [this] { return !m_busy; });
+        err = m_flight_error;
+        m_flight_error = 0;
+    }
+    if (err == EINVAL && m_direct) {
+        stop_direct();
+        err = pwrite_fully(m_fd, m_spare.get(), m_flight_len, m_flight_offset);
+    }
+    return err;
+}
+
+// m_stage is full (m_chunk bytes at an aligned offset): written directly, with overlap on the writer
+// thread (started at the first full buffer), after which the caller fills the other buffer.
+int DirectStream::submit_stage()
+{
+    if (m_overlap && !m_spare) {
+        m_spare = make_aligned_buffer(m_chunk);
+        if (m_spare) {
+            try {
+                m_writer = std::thread([this] { write_in_flight(); });
+            } catch (...) {  // no thread to be had: write on the caller's thread
+                m_spare.reset();
+            }
+        }
+        if (!m_spare)
+            m_overlap = false;
+    }
+    if (!m_overlap)
+        return write_stage();
+    if (const int err = wait_in_flight(); err != 0)
+        return err;
+    if (!m_direct)  // the write in flight was refused and went through the page cache instead
+        return write_stage();
+    std::swap(m_stage, m_spare);
+    {
+        std::lock_guard lock(m_mutex);
+        m_flight_len = m_chunk;
+        m_flight_offset = m_offset;
+        m_busy = true;
+    }
+    m_changed.notify_all();
+    m_offset += m_chunk;
+    m_staged = 0;
+    return 0;
 }
 
 void DirectStream::stop_direct()
@@ -68,7 +155,7 @@ int DirectStream::write(const uint8_t* data, size_t len)
         data += n;
         len -= n;
         if (m_staged == m_chunk) {
-            const int err = write_stage();
+            const int err = submit_stage();
             if (err != 0)
                 return err;
             // A full chunk is whole blocks: unless the file system refused it, the stream is still direct.
@@ -81,7 +168,9 @@ int DirectStream::write(const uint8_t* data, size_t len)
 
 int DirectStream::flush()
 {
-    const int err = write_stage();
+    int err = wait_in_flight();
+    if (err == 0)
+        err = write_stage();
     stop_direct();  // the stream's end: whoever uses fd next gets an ordinary descriptor
     return err;
 }

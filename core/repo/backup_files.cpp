@@ -177,7 +177,7 @@ Status FileRestore::restore_task(Storage& storage, size_t index)
     FdCloser closer{fd};
     ObjectMeta meta;
     uint64_t written = 0;
-    DirectStream out(fd, offset, size >= k_restore_direct_min, k_read_chunk);
+    DirectStream out(fd, offset, size >= k_restore_direct_min, k_read_chunk, true);
     const bool crc = parted && crc32c_available();
     uint32_t part_crc = 0;
     s = decode_object(

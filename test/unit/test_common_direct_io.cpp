@@ -44,23 +44,25 @@ TEST_F(DirectIo, StreamWritesEveryByteInOrder)
 {
     const bool direct_fs = file_system_takes_direct();
     const std::vector<uint8_t> data = test::random_bytes(3 * k_chunk + 1000, 3);
-    for (size_t piece : {size_t{1}, size_t{4095}, size_t{k_chunk}, size_t{100000}}) {
-        const std::string name = "f" + std::to_string(piece);
-        const int fd = open_file(name);
-        DirectStream out(fd, 0, true, k_chunk);
-        EXPECT_EQ(out.direct(), direct_fs);
-        for (size_t at = 0; at < data.size(); at += piece)
-            ASSERT_EQ(out.write(data.data() + at, std::min(piece, data.size() - at)), 0);
-        // Three whole chunks went past the page cache; the last 1000 bytes wait in the buffer.
-        EXPECT_EQ(out.direct(), direct_fs) << piece;
-        EXPECT_EQ(out.offset(), direct_fs ? 3 * k_chunk : data.size()) << piece;
-        ASSERT_EQ(out.flush(), 0);
-        EXPECT_FALSE(out.direct());  // the tail went through the page cache
-        EXPECT_EQ(out.offset(), data.size());
-        EXPECT_EQ(::fcntl(fd, F_GETFL) & O_DIRECT, 0);  // and the descriptor is an ordinary one again
-        ::close(fd);
-        EXPECT_EQ(read(name), data) << piece;
-    }
+    for (bool overlap : {false, true})
+        for (size_t piece : {size_t{1}, size_t{4095}, size_t{k_chunk}, size_t{100000}}) {
+            SCOPED_TRACE(std::string(overlap ? "overlap, " : "") + "writes of " + std::to_string(piece));
+            const std::string name = std::string(overlap ? "o" : "f") + std::to_string(piece);
+            const int fd = open_file(name);
+            DirectStream out(fd, 0, true, k_chunk, overlap);
+            EXPECT_EQ(out.direct(), direct_fs);
+            for (size_t at = 0; at < data.size(); at += piece)
+                ASSERT_EQ(out.write(data.data() + at, std::min(piece, data.size() - at)), 0);
+            // Three whole chunks went past the page cache; the last 1000 bytes wait in the buffer.
+            EXPECT_EQ(out.direct(), direct_fs) << piece;
+            EXPECT_EQ(out.offset(), direct_fs ? 3 * k_chunk : data.size()) << piece;
+            ASSERT_EQ(out.flush(), 0);
+            EXPECT_FALSE(out.direct());  // the tail went through the page cache
+            EXPECT_EQ(out.offset(), data.size());
+            EXPECT_EQ(::fcntl(fd, F_GETFL) & O_DIRECT, 0);  // and the descriptor is an ordinary one again
+            ::close(fd);
+            EXPECT_EQ(read(name), data) << piece;
+        }
 }
 
 TEST_F(DirectIo, FlushOfWholeChunksLeavesAnOrdinaryDescriptor)
@@ -77,6 +79,31 @@ TEST_F(DirectIo, FlushOfWholeChunksLeavesAnOrdinaryDescriptor)
     EXPECT_EQ(::pread(fd, back.data() + 1, data.size(), 0), static_cast<ssize_t>(data.size()));
     ::close(fd);
     EXPECT_TRUE(std::equal(data.begin(), data.end(), back.begin() + 1));
+}
+
+// With overlap, full buffers are written on the stream's thread while the next one fills: many of them,
+// at a start offset, give exactly the bytes, and a stream dropped without flush() waits for its write.
+TEST_F(DirectIo, OverlappedStreamOfManyChunks)
+{
+    const std::vector<uint8_t> data = test::random_bytes(40 * k_chunk + 12345, 9);
+    const std::vector<uint8_t> head = test::random_bytes(k_chunk, 10);
+    test::write_file(m_dir.path() + "/f", head);
+    const int fd = open_file("f");
+    {
+        DirectStream out(fd, k_chunk, true, k_chunk, true);
+        for (size_t at = 0; at < data.size(); at += 7777)
+            ASSERT_EQ(out.write(data.data() + at, std::min<size_t>(7777, data.size() - at)), 0);
+        ASSERT_EQ(out.flush(), 0);
+        EXPECT_EQ(out.offset(), k_chunk + data.size());
+    }
+    {
+        DirectStream dropped(fd, k_chunk, true, k_chunk, true);
+        ASSERT_EQ(dropped.write(data.data(), 2 * k_chunk), 0);  // the second chunk still in flight here
+    }
+    ::close(fd);
+    std::vector<uint8_t> expected = head;
+    expected.insert(expected.end(), data.begin(), data.end());
+    EXPECT_TRUE(read("f") == expected);
 }
 
 TEST_F(DirectIo, StreamStartsAtItsOffsetAndLeavesTheRestAlone)
