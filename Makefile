@@ -67,8 +67,17 @@ $(WV_BUILD)/tool/pg_client.o $(WV_BUILD)/tool/lazy_libs.o: WV_FLAGS += -I$(shell
 
 # No -lcurl, -lpq or -lcrypto: the tool opens them on first use (tool/lazy_libs.cpp), so that a wal-fetch,
 # run once per WAL segment by restore_command, does not load ~60 libraries it never calls.
+# libstdc++, libgcc and pugixml are linked in statically (GCC's own options, Debian's libpugixml.a), for
+# the same reason: each shared library costs every exec its loading, relocation and copy-on-write pages,
+# and on a VM each new page is a fault that costs tens of microseconds; libpugixml.so alone pulls in
+# libstdc++.so. Measured with 200 wal-fetch calls served from the spool, each as PostgreSQL makes them:
+# 8.6 ms of CPU per call with these shared, 6.6 ms static (docs/benchmarks.md, "Replay", R18). pugixml
+# then gets its fixes with a rebuild of walvault, like the header-only nlohmann_json and CLI11 already do.
+# zstd stays shared (it gets Debian's updates; static it saved nothing measurable). The executable
+# exports none of these symbols (no -rdynamic), so the libraries opened on first use keep their own.
+TOOL_STATIC_LIBS = -static-libstdc++ -static-libgcc -Wl,-Bstatic -lpugixml -Wl,-Bdynamic -lzstd
 $(WV_BUILD)/walvault: $(TOOL_OBJS) $(CORE_LIB)
-	$(WV_CXX) $(WV_FLAGS) -o $@ $(TOOL_OBJS) $(CORE_LIB) -lpugixml -lzstd -lpthread $(CRC_LIBS)
+	$(WV_CXX) $(WV_FLAGS) -o $@ $(TOOL_OBJS) $(CORE_LIB) $(TOOL_STATIC_LIBS) -lpthread $(CRC_LIBS)
 
 $(WV_BUILD)/unit_tests: $(UNIT_OBJS) $(CORE_LIB)
 	$(WV_CXX) $(WV_FLAGS) -o $@ $(UNIT_OBJS) $(CORE_LIB) -lgtest -lgtest_main $(CORE_LIBS)

@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <string>
 
@@ -19,10 +20,16 @@ int main(int argc, char** argv)
                "Documentation: README.md and docs/ in the walvault source tree.");
     app.require_subcommand(0, 1);
     int exit_code = 0;
-    walvault::add_backup_command(app, exit_code);
-    walvault::add_list_command(app, exit_code);
-    walvault::add_restore_command(app, exit_code);
-    walvault::add_backup_delete_command(app, exit_code);
+    // restore_command runs "walvault wal-fetch" once per WAL segment: it gets only its own command, since
+    // building the others' options costs every call ~1 ms of allocations and new pages (docs/benchmarks.md,
+    // "Replay"). Anything else, "walvault --help" too, sees every command.
+    const bool wal_fetch_only = argc > 1 && std::strcmp(argv[1], "wal-fetch") == 0;
+    if (!wal_fetch_only) {
+        walvault::add_backup_command(app, exit_code);
+        walvault::add_list_command(app, exit_code);
+        walvault::add_restore_command(app, exit_code);
+        walvault::add_backup_delete_command(app, exit_code);
+    }
     walvault::add_wal_fetch_command(app, exit_code);
     app.failure_message([](const CLI::App*, const CLI::Error& e) {
         return "walvault: " + std::string(e.what()) + "\nTry \"walvault --help\" for more information.\n";

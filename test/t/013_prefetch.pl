@@ -130,7 +130,7 @@ my ($lean, $heavy) = (0, 0);
 for my $file (glob("$ld_log.*"))
 {
 	my $text = slurp_file($file);
-	next unless $text =~ /calling init: \S*libzstd/;    # a walvault process (PostgreSQL's shell is not)
+	next unless $text =~ /initialize program: \S*walvault$/m;    # a walvault process (not PostgreSQL's shell)
 	if ($text =~ /(libcrypto|libcurl|libpq)\.so/) { $heavy++ } else { $lean++ }
 }
 note("wal-fetch and prefetcher processes: $lean loaded none of libcrypto, libcurl, libpq; $heavy did");

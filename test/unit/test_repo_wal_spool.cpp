@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -55,8 +56,11 @@ std::vector<uint8_t> segment_data(const std::string& name)
 std::vector<std::string> wal_entries(const WalSpool& spool)
 {
     std::vector<std::string> out;
+    // The spool's own files, and the second inode of each file rewritten by an exchange of names.
+    const std::set<std::string> own = {k_spool_marker_file, k_spool_position_file, k_spool_lock_file,
+        k_spool_stats_file, std::string(k_spool_position_file) + ".new", std::string(k_spool_stats_file) + ".new"};
     for (const std::string& e : test::dir_entries(spool.dir()))
-        if (e != k_spool_marker_file && e != k_spool_position_file && e != k_spool_lock_file && e != k_spool_stats_file)
+        if (own.count(e) == 0)
             out.push_back(e);
     return out;
 }
@@ -273,6 +277,27 @@ TEST_F(Spool, AMissingOrDamagedMarkerMeansNothingIsServedAndAdoptingWipes)
     bool wiped = false;
     WV_ASSERT_OK(m_spool.adopt(marker_of(k_repo_location), &wiped));
     EXPECT_TRUE(wiped);
+    EXPECT_EQ(wal_entries(m_spool), std::vector<std::string>{});
+}
+
+// Position and counters are rewritten in place and swapped in by an exchange of names: each rewrite must
+// leave exactly its own text, whether it is longer or shorter than the one before.
+TEST_F(Spool, PositionRewritesLeaveExactlyTheLastText)
+{
+    const std::string long_repo = std::string(k_repo_location) + "/a/much/longer/location/than/the/others";
+    const std::vector<std::pair<std::string, std::string>> writes = {{"000000010000000000000005", long_repo},
+        {"000000010000000000000006", k_repo_location}, {"000000010000000000000007", long_repo},
+        {"000000010000000000000008", k_repo_location}};
+    for (const auto& [segment, repo] : writes) {
+        WV_ASSERT_OK(m_spool.write_position({segment, repo, k_sysid}));
+        SpoolPosition p;
+        WV_ASSERT_OK(m_spool.read_position(p));
+        EXPECT_EQ(p.segment, segment);
+        EXPECT_EQ(p.repository, repo);
+        EXPECT_EQ(test::to_string(test::read_file(m_spool.path(k_spool_position_file))),
+            "{\"segment\":\"" + segment + "\",\"repository\":\"" + repo + "\",\"system_identifier\":\"" +
+                std::to_string(k_sysid) + "\"}\n");
+    }
     EXPECT_EQ(wal_entries(m_spool), std::vector<std::string>{});
 }
 
