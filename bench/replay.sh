@@ -18,7 +18,9 @@
 # machine; for an even count the lower middle; the order of the contenders rotates between rounds).
 # Settings: SEGMENTS (default 200), RUNS, BASE_SCALE (pgbench scale of the backed-up data, default 10),
 # PREFETCH (value for wal-fetch --prefetch when it takes one, default 8: pgBackRest's default queue of
-# 128 MiB), BENCH_DIR, BENCH_USER, BENCH_PORT, BENCH_BUILD (yes; "no" uses the installed walvault).
+# 128 MiB), BENCH_DIR, BENCH_USER, BENCH_PORT, BENCH_BUILD (yes; "no" uses the installed walvault),
+# WALVAULT_BIN (measure that walvault binary instead of the installed one), WALVAULT_BIN_B (an A/B: a fifth
+# contender, walvault_b, the same as walvault but with this binary in restore_command, in every round).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -182,8 +184,10 @@ prepare() {
     local c=$1 dir=$BENCH_DIR/replay-$1
     as_user cp -a "$BENCH_DIR/restored" "$dir"
     case $c in
-        walvault)
+        walvault | walvault_b)
             [ -z "$prefetch_arg" ] || as_user sed -i "/^restore_command = /s| wal-fetch | wal-fetch $prefetch_arg |" \
+                "$dir/postgresql.auto.conf"
+            [ "$c" = walvault ] || as_user sed -i "/^restore_command = /s|exec $walvault |exec $walvault_b |" \
                 "$dir/postgresql.auto.conf"
             ;;
         pgbackrest)
@@ -246,7 +250,7 @@ replay() {
     rm -f "$log"
     sync  # the copies' dirty pages are written before, not during, the timed part
     local sampler=""
-    if [ "$1" = walvault ]; then  # the prefetcher's peak RSS (VmHWM), sampled while it lives
+    if [[ $1 == walvault* ]]; then  # the prefetcher's peak RSS (VmHWM), sampled while it lives
         rm -f "$BENCH_DIR/prefetcher-hwm"
         (
             # Bash builtins only: a process started per sample costs ~5 ms of CPU on this VM, and only this
@@ -284,6 +288,12 @@ replay() {
 }
 
 contenders=(walvault pgbackrest floor pg_wal)
+if [ -n "${WALVAULT_BIN_B:-}" ]; then  # an A/B of two builds: a fifth contender, walvault_b, runs this binary
+    walvault_b=$BENCH_DIR/bin-b/walvault
+    mkdir -p "$BENCH_DIR/bin-b"
+    cp -p "$WALVAULT_BIN_B" "$walvault_b"
+    contenders+=(walvault_b)
+fi
 echo "restore_command per contender:"
 for c in "${contenders[@]}"; do
     printf '  %-10s %s\n' "$c" "$(prepare "$c")"
@@ -309,16 +319,16 @@ for ((run = 1; run <= RUNS; run++)); do
         [ "$got" = "$expected" ] || { echo "$c: replayed data gives \"$got\", the source had \"$expected\"" >&2; exit 1; }
         printf '  round %d %-10s %5.1f s to "redo done" at %s (redo %s s; startup process CPU: user %s s, system %s s), %5.1f s to promoted\n' \
             "$run" "$c" "$s" "$l" "$redo" "$user" "$sys" "$p"
-        if [ "$c" = walvault ]; then
+        if [[ $c == walvault* ]]; then
             hwm=$(cat "$BENCH_DIR/prefetcher-hwm" 2>/dev/null || true)
-            stats=$(cat "$BENCH_DIR/replay-walvault/pg_wal/walvault-spool/stats.json" 2>/dev/null || echo none)
-            printf '  round %d walvault    prefetcher peak RSS %s MiB; wal-fetch counters %s\n' "$run" \
+            stats=$(cat "$BENCH_DIR/replay-$c/pg_wal/walvault-spool/stats.json" 2>/dev/null || echo none)
+            printf '  round %d %-10s prefetcher peak RSS %s MiB; wal-fetch counters %s\n' "$run" "$c" \
                 "$([ -n "$hwm" ] && echo $((hwm / 1024)) || echo "?")" "$stats"
             hwm_all="${hwm_all:-} ${hwm:-0}"
         fi
         rm -rf "$BENCH_DIR/replay-$c" "$BENCH_DIR/replay-$c.stage"
         [ "$l" = "${lsn[walvault]:-$l}" ] && [ "$l" = "${lsn[pg_wal]:-$l}" ] && [ "$l" = "${lsn[pgbackrest]:-$l}" ] &&
-            [ "$l" = "${lsn[floor]:-$l}" ] || {
+            [ "$l" = "${lsn[floor]:-$l}" ] && [ "$l" = "${lsn[walvault_b]:-$l}" ] || {
             echo "the contenders stopped replay at different points: ${lsn[*]}" >&2; exit 1
         }
     done
@@ -331,12 +341,18 @@ printf 'replay: walvault %.1f s, pgBackRest %.1f s (pgBackRest / walvault %.2fx)
     "$w" "$p" "$(echo "$p / $w" | bc -l)" "$z" "$(echo "$w / $z" | bc -l)"
 printf '  floor (restore_command = exec ln): %.1f s, %.2fx the limit; walvault / floor %.2fx\n' \
     "$f" "$(echo "$f / $z" | bc -l)" "$(echo "$w / $f" | bc -l)"
+if [ -n "${WALVAULT_BIN_B:-}" ]; then
+    b=$(echo "${secs[walvault_b]}" | median)
+    printf '  walvault_b (%s, sha256 %s): %.1f s (rounds:%s), walvault_b / walvault %.2fx; walvault rounds:%s\n' \
+        "$WALVAULT_BIN_B" "$(sha256sum "$walvault_b" | cut -c1-12)" "$b" "${secs[walvault_b]}" \
+        "$(echo "$b / $w" | bc -l)" "${secs[walvault]}"
+fi
 echo "  medians of $RUNS rounds; $count segments of WAL from a $workload; walvault $prefetch_note; load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '  to promoted (after the end-of-recovery checkpoint): walvault %.1f s, pgBackRest %.1f s, floor %.1f s, pg_wal %.1f s\n' \
     "$(echo "${promoted[walvault]}" | median)" "$(echo "${promoted[pgbackrest]}" | median)" \
     "$(echo "${promoted[floor]}" | median)" "$(echo "${promoted[pg_wal]}" | median)"
 printf '  wal-fetch prefetcher peak RSS (VmHWM), highest of the rounds: %s MiB\n' \
     "$(($(echo "$hwm_all" | tr -s ' ' '\n' | grep . | sort -n | tail -n 1) / 1024))"
-echo "checked: every round of all four replayed to ${lsn[pg_wal]}, promoted, and gave the source's rows ($expected)"
+echo "checked: every round of all ${#contenders[@]} contenders replayed to ${lsn[pg_wal]}, promoted, and gave the source's rows ($expected)"
 stop_all
 rm -rf "$BENCH_DIR"
