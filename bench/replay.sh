@@ -277,6 +277,14 @@ replay() {
     wait_for_end_of_recovery "$1" "$log"
     now=$(date +%s.%N)
     if [ -n "$sampler" ]; then
+        # The prefetcher's CPU time so far (it outlives recovery, idle): utime + stime of /proc/PID/stat.
+        local pid="" stat=() rest
+        rm -f "$BENCH_DIR/prefetcher-cpu"
+        read -r pid < "$dir/pg_wal/walvault-spool/prefetch.lock" 2>/dev/null || true
+        if [[ "$pid" =~ ^[0-9]+$ ]] && read -r rest < "/proc/$pid/stat" 2>/dev/null; then
+            read -r -a stat <<<"${rest##*) }"  # the fields after the command name; utime, stime are 12, 13
+            echo "$(((stat[11] + stat[12]) * 1000 / $(getconf CLK_TCK)))" > "$BENCH_DIR/prefetcher-cpu"
+        fi
         sleep 0.3
         kill "$sampler" 2>/dev/null || true
         wait "$sampler" 2>/dev/null || true
@@ -321,9 +329,10 @@ for ((run = 1; run <= RUNS; run++)); do
             "$run" "$c" "$s" "$l" "$redo" "$user" "$sys" "$p"
         if [[ $c == walvault* ]]; then
             hwm=$(cat "$BENCH_DIR/prefetcher-hwm" 2>/dev/null || true)
+            cpu=$(cat "$BENCH_DIR/prefetcher-cpu" 2>/dev/null || echo "?")
             stats=$(cat "$BENCH_DIR/replay-$c/pg_wal/walvault-spool/stats.json" 2>/dev/null || echo none)
-            printf '  round %d %-10s prefetcher peak RSS %s MiB; wal-fetch counters %s\n' "$run" "$c" \
-                "$([ -n "$hwm" ] && echo $((hwm / 1024)) || echo "?")" "$stats"
+            printf '  round %d %-10s prefetcher peak RSS %s MiB, CPU %s ms by the end of recovery; wal-fetch counters %s\n' \
+                "$run" "$c" "$([ -n "$hwm" ] && echo $((hwm / 1024)) || echo "?")" "$cpu" "$stats"
             hwm_all="${hwm_all:-} ${hwm:-0}"
         fi
         rm -rf "$BENCH_DIR/replay-$c" "$BENCH_DIR/replay-$c.stage"
