@@ -35,7 +35,7 @@ namespace walvault {
 namespace {
 
 constexpr const char* k_temp_suffix = ".tmp";        // ".<segment>.tmp": a download under way or abandoned
-constexpr const char* k_small_file_suffix = ".new";  // "position.new": a small file being replaced
+constexpr const char* k_small_file_suffix = ".new";  // "spool.json.new" being written; rewrite_small_file
 constexpr auto k_take_poll_interval = std::chrono::milliseconds(10);
 constexpr int k_lock_attempts = 3;  // open + flock + same-inode check, against a concurrent unlink
 
@@ -109,15 +109,15 @@ Status read_small_file(const std::string& path, std::string& out)
     return Status::ok();
 }
 
-// Replaces path atomically (write "path.new", rename). fsync only where a crash must not lose it.
-Status write_small_file(const std::string& path, const std::string& text, bool durable)
+// Replaces path atomically and durably (write "path.new", fsync, rename).
+Status write_small_file(const std::string& path, const std::string& text)
 {
     const std::string temp = path + k_small_file_suffix;
     const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return Status::error(Code::io_error, "could not create file \"" + temp + "\": " + errno_text(errno));
     Status s = write_all(fd, reinterpret_cast<const uint8_t*>(text.data()), text.size(), temp);
-    if (s.is_ok() && durable && ::fsync(fd) != 0)
+    if (s.is_ok() && ::fsync(fd) != 0)
         s = Status::error(Code::io_error, "could not fsync file \"" + temp + "\": " + errno_text(errno));
     ::close(fd);
     if (s.is_ok() && ::rename(temp.c_str(), path.c_str()) != 0)
@@ -132,12 +132,13 @@ Status write_small_file(const std::string& path, const std::string& text, bool d
 // need no durability: writes "path.new" in place and swaps the two names with renameat2(RENAME_EXCHANGE),
 // so the two inodes take turns and "path.new" keeps the previous text. Unlike write_small_file, nothing
 // is created, truncated or freed, and ext4 starts no write-out (a rename over an existing file makes it
-// flush the new file's data, auto_da_alloc); on a busy journal that made each replacement cost ~0.6 ms of
-// every restore_command call. A reader that still holds the old inode open when the next call (another
-// process, milliseconds later) rewrites it could read a mix. What does not parse is ignored (the
-// prefetcher keeps its position; the counters start again from zero); a mixed but valid position could
-// make the prefetcher prune too early, which costs direct fetches, never a wrong file: the spool only
-// serves verified files of the right name. Where the exchange is not supported, a plain rename.
+// flush the new file's data, auto_da_alloc); beside the prefetcher's fsyncs that made each call wait
+// ~6 ms for the two files (docs/benchmarks.md, Replay, R18). A reader that still holds the old inode open
+// when the next call (another process, milliseconds later) rewrites it could read a mix. What does not
+// parse is ignored (the prefetcher keeps its position; the counters start again from zero); a mixed but
+// valid position could make the prefetcher prune too early, which costs direct fetches, never a wrong
+// file: the spool only serves verified files of the right name. Where the exchange is not supported, a
+// plain rename.
 Status rewrite_small_file(const std::string& path, const std::string& text)
 {
     const std::string other = path + k_small_file_suffix;
@@ -326,7 +327,7 @@ Status WalSpool::adopt(const SpoolMarker& marker, bool* wiped)
     j["system_identifier"] = std::to_string(marker.system_identifier);
     j["wal_segment_size"] = marker.wal_segment_size;
     j["boot_id"] = m_boot_id;
-    return write_small_file(path(k_spool_marker_file), j.dump() + "\n", true);
+    return write_small_file(path(k_spool_marker_file), j.dump() + "\n");
 }
 
 Status WalSpool::take(
