@@ -2,6 +2,7 @@
 // nothing visible before commit, one writer per key, listing, key validation) on a temporary directory.
 #include "core/storage/posix/posix_storage.h"
 
+#include "core/common/direct_io.h"
 #include "test/unit/test_support.h"
 
 #include <fcntl.h>
@@ -129,7 +130,7 @@ TEST_F(PosixStorageTest, WriteCommitThenReadBack)
 TEST_F(PosixStorageTest, RoundTripAtEveryAlignmentBoundary)
 {
     const size_t chunk = k_posix_direct_chunk;
-    const size_t block = k_posix_direct_align;
+    const size_t block = k_direct_align;
     const std::vector<uint8_t> content = test::random_bytes(3 * chunk + block + 1, 11);
     PosixStorage buffered(m_root, false);
     for (Storage* storage : {static_cast<Storage*>(&m_storage), static_cast<Storage*>(&buffered)}) {
