@@ -46,6 +46,8 @@ CORE_LIBS = -lcurl -lpugixml -lzstd -lcrypto -lpthread $(CRC_LIBS)
 ifneq (,$(findstring x86_64,$(shell $(WV_CXX) -dumpmachine)))
 CRC_LIBS = -lcrcutil
 $(WV_BUILD)/core/codec/crc32c_sse42.o: WV_FLAGS += -msse4.2
+# XXH3's AVX2 loop (core/codec/xxh3.cpp): the same arrangement, the one file compiled with -mavx2.
+$(WV_BUILD)/core/codec/xxh3_avx2.o: WV_FLAGS += -mavx2
 endif
 
 $(WV_BUILD)/%.o: %.cpp

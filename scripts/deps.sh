@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
     build-essential g++ make pkg-config
     postgresql-15 postgresql-server-dev-15 postgresql-contrib libpq-dev
-    libzstd-dev zstd libxxhash-dev libssl-dev libcurl4-openssl-dev nlohmann-json3-dev libpugixml-dev libcli11-dev
+    libzstd-dev zstd libxxhash-dev xxhash libssl-dev libcurl4-openssl-dev nlohmann-json3-dev libpugixml-dev libcli11-dev
     libcrcutil-dev
     libgtest-dev libipc-run-perl
     awscli nodejs npm openssl python3 python3-botocore

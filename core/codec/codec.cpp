@@ -1,7 +1,10 @@
 // Object codec. zstd frames carry their own XXH64 content checksum (so `zstd -d` alone detects damage);
-// the trailer adds what zstd cannot: the file's name, and a sha256 that matches `sha256sum` of the
-// original. "none" writes zstd raw blocks (RFC 8878 section 3.1.1.2) because libzstd has no store mode.
+// the trailer adds what zstd cannot: the file's name, and checksums of the whole original (a sha256 that
+// matches `sha256sum`, and an XXH3-128 that matches `xxhsum -H2`, which readers on recovery's path check). "none"
+// writes zstd raw blocks (RFC 8878 section 3.1.1.2) because libzstd has no store mode.
 #include "core/codec/codec.h"
+
+#include "core/codec/xxh3.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -105,6 +108,8 @@ std::vector<uint8_t> encode_trailer(const ObjectMeta& meta)
     j["name"] = meta.name;
     j["length"] = meta.length;
     j["sha256"] = meta.sha256;
+    if (!meta.xxh3_128.empty())
+        j["xxh3_128"] = meta.xxh3_128;
     j["compression"] = meta.compression;
     const std::string text = j.dump();
     const uint32_t content = static_cast<uint32_t>(text.size() + k_footer_bytes);
@@ -154,7 +159,11 @@ Status parse_trailer(const uint8_t* tail, size_t len, ObjectMeta& out)
     out.format = format->get<int>();
     out.name = name->get<std::string>();
     out.length = length->get<uint64_t>();
+    const auto xxh3 = j.find("xxh3_128");
+    if (xxh3 != j.end() && !xxh3->is_string())
+        return bad("metadata fields missing");
     out.sha256 = sha->get<std::string>();
+    out.xxh3_128 = xxh3 != j.end() ? xxh3->get<std::string>() : std::string();
     out.compression = compression->get<std::string>();
     return Status::ok();
 }
@@ -164,6 +173,7 @@ Encoder::Encoder(size_t frame_bytes)
     , m_frame_bytes(std::max(frame_bytes, k_probe_bytes))
     , m_out(ZSTD_CStreamOutSize())
     , m_hash(std::make_unique<Sha256>())
+    , m_xxh3(std::make_unique<Xxh3Hash>())
 {
     if (m_cctx == nullptr)
         throw std::bad_alloc();
@@ -212,6 +222,7 @@ Status Encoder::begin(const Compression& compression, const ByteSink& out, std::
     m_in = 0;
     m_stored = 0;
     m_hash = std::make_unique<Sha256>();
+    m_xxh3 = std::make_unique<Xxh3Hash>();
     m_chunk.clear();
     if (compression.kind == Compression::Kind::none) {
         std::vector<uint8_t> header;
@@ -260,6 +271,7 @@ Status Encoder::flush_chunk()
 Status Encoder::update(const uint8_t* data, size_t len)
 {
     m_hash->update(data, len);
+    m_xxh3->update(data, len);
     m_in += len;
     if (m_compression.kind == Compression::Kind::none) {
         while (len > 0) {
@@ -301,6 +313,7 @@ Status Encoder::finish(const std::string& name, EncodeResult& result)
     meta.name = name;
     meta.length = m_in;
     meta.sha256 = m_hash->finish_hex();
+    meta.xxh3_128 = m_xxh3->finish_hex();
     meta.compression = m_compression.to_string();
     const std::vector<uint8_t> trailer = encode_trailer(meta);
     Status s = emit(trailer.data(), trailer.size());
@@ -309,6 +322,7 @@ Status Encoder::finish(const std::string& name, EncodeResult& result)
     result.bytes_in = m_in;
     result.bytes_out = m_stored;
     result.sha256 = meta.sha256;
+    result.xxh3_128 = meta.xxh3_128;
     return Status::ok();
 }
 
@@ -357,7 +371,7 @@ Status encode_file(Encoder& encoder, const Compression& compression, const std::
 Decoder::Decoder()
     : m_dctx(ZSTD_createDCtx())
     , m_out(ZSTD_DStreamOutSize())
-    , m_hash(std::make_unique<Sha256>())
+    , m_xxh3(std::make_unique<Xxh3Hash>())
 {
     if (m_dctx == nullptr)
         throw std::bad_alloc();
@@ -368,14 +382,29 @@ Decoder::~Decoder()
     ZSTD_freeDCtx(m_dctx);
 }
 
-void Decoder::begin(const ByteSink& out)
+void Decoder::begin(const ByteSink& out, ContentCheck check)
 {
     ZSTD_DCtx_reset(m_dctx, ZSTD_reset_session_only);
     m_sink = out;
+    m_check = check;
     m_tail.clear();
-    m_hash = std::make_unique<Sha256>();
+    // Only when it is checked: the tool opens libcrypto on a Sha256's first use (tool/lazy_libs.cpp), and
+    // wal-fetch, which checks the xxh3_128, then never opens it.
+    if (check == ContentCheck::sha256)
+        m_hash = std::make_unique<Sha256>();
+    else
+        m_hash.reset();
+    m_xxh3 = std::make_unique<Xxh3Hash>();
     m_length = 0;
     m_last_hint = 1;  // nothing decoded yet
+    m_needs_sha256 = false;
+}
+
+void Decoder::hash(const uint8_t* data, size_t len)
+{
+    if (m_hash)
+        m_hash->update(data, len);
+    m_xxh3->update(data, len);
 }
 
 Status Decoder::update(const uint8_t* data, size_t len)
@@ -392,7 +421,7 @@ Status Decoder::update(const uint8_t* data, size_t len)
             return Status::error(Code::corrupt, "zstd data is corrupt: " + zstd_error_text(rc));
         m_last_hint = rc;
         if (out.pos > 0) {
-            m_hash->update(m_out.data(), out.pos);
+            hash(m_out.data(), out.pos);
             m_length += out.pos;
             Status s = m_sink(m_out.data(), out.pos);
             if (!s.is_ok())
@@ -414,7 +443,7 @@ Status Decoder::finish(ObjectMeta& meta)
         if (out.pos == 0)
             break;
         m_last_hint = rc;
-        m_hash->update(m_out.data(), out.pos);
+        hash(m_out.data(), out.pos);
         m_length += out.pos;
         Status s = m_sink(m_out.data(), out.pos);
         if (!s.is_ok())
@@ -425,11 +454,22 @@ Status Decoder::finish(ObjectMeta& meta)
     Status s = parse_trailer(m_tail.data(), m_tail.size(), meta);
     if (!s.is_ok())
         return s;
-    const std::string sha = m_hash->finish_hex();
-    if (m_length != meta.length || sha != meta.sha256)
+    const std::string xxh3 = m_xxh3->finish_hex();
+    if (m_check == ContentCheck::xxh3 && meta.xxh3_128.empty()) {
+        m_needs_sha256 = true;
+        return Status::error(Code::corrupt, "the metadata records no xxh3_128 to check the content against");
+    }
+    if (m_check == ContentCheck::sha256) {
+        const std::string sha = m_hash ? m_hash->finish_hex() : std::string();  // null only before begin()
+        if (m_length != meta.length || sha != meta.sha256)
+            return Status::error(Code::corrupt,
+                "content does not match its metadata: " + std::to_string(m_length) + " bytes with sha256 " + sha +
+                    ", recorded " + std::to_string(meta.length) + " bytes with sha256 " + meta.sha256);
+    }
+    if (!meta.xxh3_128.empty() && (m_length != meta.length || xxh3 != meta.xxh3_128))
         return Status::error(Code::corrupt,
-            "content does not match its metadata: " + std::to_string(m_length) + " bytes with sha256 " + sha +
-                ", recorded " + std::to_string(meta.length) + " bytes with sha256 " + meta.sha256);
+            "content does not match its metadata: " + std::to_string(m_length) + " bytes with xxh3_128 " + xxh3 +
+                ", recorded " + std::to_string(meta.length) + " bytes with xxh3_128 " + meta.xxh3_128);
     return Status::ok();
 }
 
@@ -440,6 +480,27 @@ Status decode_object(Storage& storage, const std::string& key, const ByteSink& o
     Status s = storage.get(key, [&](const uint8_t* d, size_t n) { return decoder.update(d, n); });
     if (s.is_ok())
         s = decoder.finish(meta);
+    if (!s.is_ok() && s.code() != Code::not_found)
+        s.prefix("object \"" + storage.location(key) + "\"");
+    return s;
+}
+
+Status decode_object_fast(Storage& storage, const std::string& key, const ByteSink& out,
+    const std::function<Status()>& restart, ObjectMeta& meta)
+{
+    Decoder decoder;
+    decoder.begin(out, ContentCheck::xxh3);
+    Status s = storage.get(key, [&](const uint8_t* d, size_t n) { return decoder.update(d, n); });
+    if (s.is_ok())
+        s = decoder.finish(meta);
+    if (!s.is_ok() && decoder.needs_sha256()) {
+        if (Status r = restart(); !r.is_ok())
+            return r;
+        decoder.begin(out, ContentCheck::sha256);
+        s = storage.get(key, [&](const uint8_t* d, size_t n) { return decoder.update(d, n); });
+        if (s.is_ok())
+            s = decoder.finish(meta);
+    }
     if (!s.is_ok() && s.code() != Code::not_found)
         s.prefix("object \"" + storage.location(key) + "\"");
     return s;

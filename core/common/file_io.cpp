@@ -22,6 +22,15 @@ Status write_all(int fd, const uint8_t* data, size_t len, const std::string& pat
     return Status::ok();
 }
 
+Status rewind_file(int fd, const std::string& path)
+{
+    if (::ftruncate(fd, 0) != 0)
+        return Status::error(Code::io_error, "could not truncate file \"" + path + "\": " + errno_text(errno));
+    if (::lseek(fd, 0, SEEK_SET) != 0)
+        return Status::error(Code::io_error, "could not seek in file \"" + path + "\": " + errno_text(errno));
+    return Status::ok();
+}
+
 int pwrite_fully(int fd, const uint8_t* data, size_t len, uint64_t offset)
 {
     while (len > 0) {

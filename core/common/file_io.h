@@ -15,5 +15,7 @@ Status write_all(int fd, const uint8_t* data, size_t len, const std::string& pat
 Status pwrite_all(int fd, const uint8_t* data, size_t len, uint64_t offset, const std::string& path);
 // pwrite_all for callers that act on the error: 0, or the errno of the failed pwrite.
 int pwrite_fully(int fd, const uint8_t* data, size_t len, uint64_t offset);
+// Empties the file and moves its offset to 0, for a writer that starts over; path is for the message.
+Status rewind_file(int fd, const std::string& path);
 
 }  // namespace walvault

@@ -394,7 +394,7 @@ Status WalSpool::fetch(
     ObjectMeta meta;
     uint64_t written = 0;
     if (s.is_ok())
-        s = decode_object(
+        s = decode_object_fast(
             storage, wal_object_key(name),
             [&](const uint8_t* d, size_t n) {
                 if (cancelled && cancelled())
@@ -404,6 +404,10 @@ Status WalSpool::fetch(
                     return Status::error(Code::corrupt,
                         "object of \"" + name.text + "\" holds more than " + std::to_string(segment_size) + " bytes");
                 return write_all(fd, d, n, temp);
+            },
+            [&] {
+                written = 0;
+                return rewind_file(fd, temp);
             },
             meta);
     if (s.is_ok() && meta.name != name.text)

@@ -51,8 +51,10 @@ our @EXPORT = qw(
   object_path
   hold_object
   read_trailer
+  write_trailer
   decode_object
   file_sha256
+  file_xxh3_128
   check_archived
   status_files
   ready_files
@@ -73,6 +75,8 @@ our @EXPORT = qw(
 
 # Decompression checks use the stock zstd program: a DBA restoring by hand has nothing else.
 our $ZSTD = '/usr/bin/zstd';
+# The trailer's xxh3_128 is checked with xxHash's own program (Debian's xxhash), as a DBA would.
+my $XXHSUM = '/usr/bin/xxhsum';
 
 # Trailer format (core/codec/codec.h): a zstd skippable frame
 # (magic 0x184D2A57, LE32 content size) holding JSON, whose last 8 bytes are LE32 frame size + "WVMT".
@@ -253,6 +257,37 @@ sub read_trailer
 
 =pod
 
+=item write_trailer(path, meta)
+
+Replaces the trailer of the object at path with one holding the JSON object
+meta (a hash), as walvault encodes it: a test's way to make the objects of
+another walvault version.
+
+=cut
+
+sub write_trailer
+{
+	my ($path, $meta) = @_;
+	my $size = -s $path;
+	open my $fh, '+<:raw', $path or croak "could not open $path: $!";
+	my $tail_len = $size < $TRAILER_MAX_BYTES ? $size : $TRAILER_MAX_BYTES;
+	seek($fh, $size - $tail_len, 0) or croak "seek $path: $!";
+	my $tail = '';
+	read($fh, $tail, $tail_len) == $tail_len or croak "short read of $path";
+	my ($frame, $footer_magic) = unpack('V a4', substr($tail, -8));
+	croak "$path has no trailer" if $footer_magic ne 'WVMT' || $frame > $tail_len;
+	my $json = JSON::PP->new->canonical->encode($meta);
+	my $content = length($json) + 8;
+	truncate($fh, $size - $frame) or croak "truncate $path: $!";
+	seek($fh, $size - $frame, 0) or croak "seek $path: $!";
+	print $fh pack('V V', $TRAILER_FRAME_MAGIC, $content), $json, pack('V', $content + 8), 'WVMT'
+	  or croak "write $path: $!";
+	close $fh or croak "close $path: $!";
+	return;
+}
+
+=pod
+
 =item decode_object(path [, out_path])
 
 Runs the stock "zstd -d" on an object. Returns (sha256 hex, length) of what it
@@ -310,12 +345,31 @@ sub file_sha256
 
 =pod
 
+=item file_xxh3_128(path)
+
+XXH3-128 of a file in hex, as "xxhsum -H2" prints it.
+
+=cut
+
+sub file_xxh3_128
+{
+	my ($path) = @_;
+	open(my $fh, '-|', $XXHSUM, '-H2', $path) or croak "could not run $XXHSUM: $!";
+	my $line = <$fh> // '';
+	close $fh or croak "$XXHSUM -H2 $path failed: exit status " . ($? >> 8);
+	$line =~ /^([0-9a-f]{32})\s/ or croak "unexpected output of $XXHSUM: $line";
+	return $1;
+}
+
+=pod
+
 =item check_archived(repo, original, name [, label])
 
 Three tests for one archived file: its object exists at the documented key,
 "zstd -d" restores exactly the original (the file at path original, compared
 by sha256 and length), and the trailer names the file and records the
-original's length and sha256. Returns the trailer (or undef).
+original's length, sha256 and xxh3_128 (as xxhsum computes it). Returns the
+trailer (or undef).
 
 original may be a node, meaning the file name in its pg_wal.
 
@@ -348,12 +402,19 @@ sub check_archived
 		? {
 			format => $meta->{format},
 			name   => $meta->{name},
-			length => $meta->{length},
-			sha256 => $meta->{sha256}
+			length   => $meta->{length},
+			sha256   => $meta->{sha256},
+			xxh3_128 => $meta->{xxh3_128}
 		  }
 		: undef,
-		{ format => 1, name => $name, length => $orig_len, sha256 => $orig_sha },
-		"$label: trailer records name, length and sha256 of the original");
+		{
+			format   => 1,
+			name     => $name,
+			length   => $orig_len,
+			sha256   => $orig_sha,
+			xxh3_128 => file_xxh3_128($orig_path)
+		},
+		"$label: trailer records name, length, sha256 and xxh3_128 of the original");
 	return $meta;
 }
 

@@ -58,6 +58,36 @@ is($rc, 0, 'wal-fetch of an archived segment exits 0');
 is((file_sha256("$dir/out"))[0], read_trailer(object_path($repo, $segments[0]))->{sha256},
 	'and writes the original bytes (the sha256 recorded at archiving)');
 ok(-s "$dir/out" == segment_size($primary), 'destination has a whole segment');
+is(file_xxh3_128("$dir/out"), read_trailer(object_path($repo, $segments[0]))->{xxh3_128},
+	'... whose XXH3-128, which wal-fetch checks, is the one recorded at archiving (xxhsum agrees)');
+
+# Objects of an older walvault, whose trailers have no xxh3_128: served all the same, checked by their sha256.
+my $old = "$dir/oldrepo";
+PostgreSQL::Test::RecursiveCopy::copypath($repo, $old);
+for my $i (0, 1)
+{
+	my $path = object_path($old, $segments[$i]);
+	my $meta = read_trailer($path);
+	delete $meta->{xxh3_128};
+	chmod(0600, $path);
+	write_trailer($path, $meta);
+	ok(!exists read_trailer($path)->{xxh3_128}, "$segments[$i]: the copy's trailer has no xxh3_128");
+}
+$rc = run_log_rc([ $tool, 'wal-fetch', $segments[0], "$dir/old0", '--repo', $old ], \$stdout, \$stderr);
+is($rc, 0, 'wal-fetch of an older walvault\'s object exits 0');
+is((file_sha256("$dir/old0"))[0], read_trailer(object_path($old, $segments[0]))->{sha256},
+	'... with the original bytes');
+# Changed where only a content checksum can tell: a byte of the trailer's sha256 itself.
+{
+	my $path = object_path($old, $segments[1]);
+	my $meta = read_trailer($path);
+	$meta->{sha256} =~ tr/0-9a-f/1-9a-f0/;
+	write_trailer($path, $meta);
+}
+$rc = run_log_rc([ $tool, 'wal-fetch', $segments[1], "$dir/old1", '--repo', $old ], \$stdout, \$stderr);
+cmp_ok($rc, '>', 125, 'an older walvault\'s object that does not match its sha256 stops recovery');
+like($stderr, qr/bytes with sha256/, '... and the message says the sha256 did not match');
+ok(!-e "$dir/old1", '... and nothing is written');
 
 $rc = run_log_rc([ $tool, 'wal-fetch', '00000009.history', "$dir/h", '--repo', $repo ], \$stdout, \$stderr);
 is($rc, 1, 'a file the repository does not have: exit 1');

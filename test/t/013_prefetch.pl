@@ -1,8 +1,9 @@
 # walvault wal-fetch prefetching: a cluster restored from a base backup replays some twenty archived
 # segments with prefetch on; the segments come from the spool (pg_wal/walvault-spool) rather than one
 # round trip each, a planted truncated file and a planted file of another timeline are never served, the
-# spool holds no WAL once recovery is over, and the prefetcher process is gone. A wal-fetch served from the
-# spool loads none of libcrypto, libcurl and libpq (the dynamic loader's own log says so). The same recovery
+# spool holds no WAL once recovery is over, and the prefetcher process is gone. No walvault process of the
+# recovery loads libcrypto, libcurl or libpq (the dynamic loader's own log says so): served from the spool a
+# segment needs no check, and the prefetcher and direct fetches check the xxh3_128. The same recovery
 # with prefetch = 0 must not touch the spool; both replay times are noted for comparison (not asserted).
 use strict;
 use warnings;
@@ -124,18 +125,22 @@ note("stats.json: " . join(', ', map { "$_ $stats{$_}" } sort keys %stats));
 cmp_ok($stats{served} // 0, '>', 0, "segments were served from the spool ($stats{served} of " . scalar(@segments) . ')');
 is($stats{refused}, 1, 'one spooled file refused: the truncated one');
 
-# Served from the spool, a segment needs no checksum, TLS, HTTP or PostgreSQL client library: the tool opens
-# them on first use (tool/lazy_libs.cpp), which saves part of every restore_command's exec.
-my ($lean, $heavy) = (0, 0);
+# From a directory repository, recovery needs no TLS, HTTP or PostgreSQL client library, and no SHA-256: the
+# tool opens those libraries on first use (tool/lazy_libs.cpp), which saves part of every restore_command's
+# exec, and downloads are checked by their xxh3_128 (docs/repository-format.md).
+my ($lean, $heavy, $zstd) = (0, 0, 0);
 for my $file (glob("$ld_log.*"))
 {
 	my $text = slurp_file($file);
 	next unless $text =~ /initialize program: \S*walvault$/m;    # a walvault process (not PostgreSQL's shell)
 	if ($text =~ /(libcrypto|libcurl|libpq)\.so/) { $heavy++ } else { $lean++ }
+	$zstd++ if $text =~ /libzstd\.so/;
 }
 note("wal-fetch and prefetcher processes: $lean loaded none of libcrypto, libcurl, libpq; $heavy did");
-cmp_ok($lean, '>=', $stats{served} // 0, 'every wal-fetch served from the spool loaded none of libcrypto, libcurl and libpq');
-cmp_ok($heavy, '>', 0, 'the direct fetches and the prefetcher did load libcrypto (the loader log is real)');
+cmp_ok($lean, '>', $stats{served} // 0,
+	'more walvault processes than segments served from the spool (the prefetcher, direct fetches) loaded none of them');
+is($heavy, 0, 'no walvault process loaded libcrypto, libcurl or libpq');
+is($zstd, $lean + $heavy, 'every walvault process loaded libzstd (the loader log is real)');
 note(sprintf('replay of %d segments from the start of the server to the end of recovery: '
 		. 'prefetch off %.2f s, prefetch on %.2f s', scalar(@segments), $off_seconds, $on_seconds));
 $on->stop;

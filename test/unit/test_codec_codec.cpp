@@ -2,6 +2,7 @@
 // libzstd restores, then the metadata trailer), encoder/decoder round trips and damage detection.
 #include "core/codec/codec.h"
 
+#include "core/codec/xxh3.h"
 #include "core/storage/posix/posix_storage.h"
 #include "test/unit/test_support.h"
 
@@ -54,23 +55,27 @@ std::vector<uint8_t> encode(const Compression& c, const std::vector<uint8_t>& da
 }
 
 // Decodes an object fed in pieces of chunk bytes.
-Status decode(const std::vector<uint8_t>& object, size_t chunk, std::vector<uint8_t>& out, ObjectMeta& meta)
+Status decode(const std::vector<uint8_t>& object, size_t chunk, std::vector<uint8_t>& out, ObjectMeta& meta,
+    ContentCheck check = ContentCheck::sha256, bool* needs_sha256 = nullptr)
 {
     Decoder decoder;
-    decoder.begin(test::vector_sink(out));
+    decoder.begin(test::vector_sink(out), check);
     for (size_t pos = 0; pos < object.size(); pos += chunk) {
         Status s = decoder.update(object.data() + pos, std::min(chunk, object.size() - pos));
         if (!s.is_ok())
             return s;
     }
-    return decoder.finish(meta);
+    Status s = decoder.finish(meta);
+    if (needs_sha256 != nullptr)
+        *needs_sha256 = decoder.needs_sha256();
+    return s;
 }
 
-Status decode(const std::vector<uint8_t>& object)
+Status decode(const std::vector<uint8_t>& object, ContentCheck check = ContentCheck::sha256)
 {
     std::vector<uint8_t> out;
     ObjectMeta meta;
-    return decode(object, 65536, out, meta);
+    return decode(object, 65536, out, meta, check);
 }
 
 // Plain libzstd over the whole object, as `zstd -d` would run it (skippable frames are skipped).
@@ -142,6 +147,13 @@ ObjectMeta expect_decodes_to(const std::vector<uint8_t>& object, const std::vect
     ObjectMeta meta;
     WV_EXPECT_OK(decode(object, 4096, decoded, meta));
     EXPECT_TRUE(decoded == data) << "the decoder gave " << decoded.size() << " bytes of " << data.size();
+    EXPECT_EQ(meta.sha256, sha256_hex(data.data(), data.size()));
+    EXPECT_EQ(meta.xxh3_128, xxh3_128_hex(data.data(), data.size()));
+    // Checked by the xxh3_128 alone, the same bytes.
+    std::vector<uint8_t> fast;
+    ObjectMeta fast_meta;
+    WV_EXPECT_OK(decode(object, 4096, fast, fast_meta, ContentCheck::xxh3));
+    EXPECT_TRUE(fast == data) << "the fast check gave " << fast.size() << " bytes of " << data.size();
     return meta;
 }
 
@@ -225,6 +237,32 @@ TEST(CompressionParse, CodecTableIsConsistent)
     }
 }
 
+// ---- XXH3-128 -------------------------------------------------------------------------------------------
+
+// Known answers from xxHash's own command-line tool (`xxhsum -H2`, Debian's xxhash 0.8.1), which prints the
+// canonical (big-endian) digest.
+TEST(Xxh3, KnownAnswers)
+{
+    EXPECT_EQ(xxh3_128_hex(nullptr, 0), "99aa06d3014798d86001c324468d497f");
+    const std::string abc = "abc";
+    EXPECT_EQ(
+        xxh3_128_hex(reinterpret_cast<const uint8_t*>(abc.data()), abc.size()), "06b05ab6733a618578af5f94892f3950");
+    const std::vector<uint8_t> mib(k_mib, 'a');
+    EXPECT_EQ(xxh3_128_hex(mib.data(), mib.size()), "d9c8388c188701b8c9b8a70a3f30f7b1");
+}
+
+TEST(Xxh3, AnySplitGivesTheSameDigestAndTheHashStartsOver)
+{
+    const std::vector<uint8_t> data = test::random_bytes(200 * 1024 + 11, 5);
+    const std::string whole = xxh3_128_hex(data.data(), data.size());
+    Xxh3Hash h;  // one object throughout: finish_hex() starts it over
+    for (size_t chunk : {size_t{1}, size_t{7}, size_t{4096}, size_t{65537}, data.size()}) {
+        for (size_t pos = 0; pos < data.size(); pos += chunk)
+            h.update(data.data() + pos, std::min(chunk, data.size() - pos));
+        EXPECT_EQ(h.finish_hex(), whole) << "chunk " << chunk;
+    }
+}
+
 // ---- Trailer ---------------------------------------------------------------------------------------------
 
 TEST(Trailer, ExactBytes)
@@ -254,23 +292,42 @@ TEST(Trailer, ExactBytes)
     EXPECT_TRUE(plain.empty());
 }
 
-TEST(Trailer, ParsesWhatItEncodes)
+TEST(Trailer, ExactBytesWithXxh3)
 {
     ObjectMeta meta;
-    meta.name = "000000010000000000000003.00000028.backup";
-    meta.length = 0xFFFFFFFFFFFFULL;
-    meta.sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-    meta.compression = "none";
-    std::vector<uint8_t> bytes = {1, 2, 3};  // something before the trailer
+    meta.name = k_name;
+    meta.length = 5;
+    meta.sha256 = std::string(64, 'a');
+    meta.xxh3_128 = std::string(32, 'b');
+    meta.compression = "zstd:3";
+    const std::string json = "{\"format\":1,\"name\":\"000000010000000000000003\",\"length\":5,\"sha256\":\"" +
+        std::string(64, 'a') + "\",\"xxh3_128\":\"" + std::string(32, 'b') + "\",\"compression\":\"zstd:3\"}";
     const std::vector<uint8_t> t = encode_trailer(meta);
-    bytes.insert(bytes.end(), t.begin(), t.end());
-    ObjectMeta out;
-    WV_ASSERT_OK(parse_trailer(bytes.data(), bytes.size(), out));
-    EXPECT_EQ(out.format, k_object_format);
-    EXPECT_EQ(out.name, meta.name);
-    EXPECT_EQ(out.length, meta.length);
-    EXPECT_EQ(out.sha256, meta.sha256);
-    EXPECT_EQ(out.compression, meta.compression);
+    ASSERT_EQ(t.size(), 8 + json.size() + 8);
+    EXPECT_EQ(test::to_string(std::vector<uint8_t>(t.begin() + 8, t.end() - 8)), json);
+}
+
+TEST(Trailer, ParsesWhatItEncodes)
+{
+    for (const std::string xxh3 : {"", "0123456789abcdef0123456789abcdef"}) {
+        ObjectMeta meta;
+        meta.name = "000000010000000000000003.00000028.backup";
+        meta.length = 0xFFFFFFFFFFFFULL;
+        meta.sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        meta.xxh3_128 = xxh3;
+        meta.compression = "none";
+        std::vector<uint8_t> bytes = {1, 2, 3};  // something before the trailer
+        const std::vector<uint8_t> t = encode_trailer(meta);
+        bytes.insert(bytes.end(), t.begin(), t.end());
+        ObjectMeta out;
+        WV_ASSERT_OK(parse_trailer(bytes.data(), bytes.size(), out));
+        EXPECT_EQ(out.format, k_object_format);
+        EXPECT_EQ(out.name, meta.name);
+        EXPECT_EQ(out.length, meta.length);
+        EXPECT_EQ(out.sha256, meta.sha256);
+        EXPECT_EQ(out.xxh3_128, xxh3);
+        EXPECT_EQ(out.compression, meta.compression);
+    }
 }
 
 TEST(Trailer, Rejections)
@@ -319,6 +376,9 @@ TEST(Trailer, Rejections)
     expect_corrupt(frame_of("{\"format\":1,\"name\":2,\"length\":1,\"sha256\":\"s\",\"compression\":\"none\"}"),
         "metadata fields missing");
     expect_corrupt(frame_of("{\"format\":\"1\",\"name\":\"n\",\"length\":1,\"sha256\":\"s\",\"compression\":\"none\"}"),
+        "metadata fields missing");
+    expect_corrupt(
+        frame_of("{\"format\":1,\"name\":\"n\",\"length\":1,\"sha256\":\"s\",\"xxh3_128\":7,\"compression\":\"none\"}"),
         "metadata fields missing");
 
     const std::vector<uint8_t> minimal =
@@ -399,6 +459,7 @@ TEST_P(CodecRoundTrip, DecodesToTheOriginal)
     expected_meta.name = k_name;
     expected_meta.length = data.size();
     expected_meta.sha256 = sha;
+    expected_meta.xxh3_128 = xxh3_128_hex(data.data(), data.size());
     expected_meta.compression = c.to_string();
     const std::vector<uint8_t> trailer = encode_trailer(expected_meta);
     EXPECT_EQ(object.size(), frame + trailer.size());
@@ -586,6 +647,7 @@ TEST(Codec, NoneAddsOnlyFrameOverhead)
         meta.name = k_name;
         meta.length = n;
         meta.sha256 = sha256_hex(data.data(), data.size());
+        meta.xxh3_128 = xxh3_128_hex(data.data(), data.size());
         meta.compression = "none";
         const size_t trailer = encode_trailer(meta).size();
         EXPECT_EQ(object.size(), n + k_raw_frame_header_bytes + k_block_header_bytes * (blocks + 1) + trailer)
@@ -663,18 +725,21 @@ protected:
     size_t m_frame = 0;
 };
 
+// Each damage test runs under both content checks: the xxh3_128 must catch what the sha256 catches.
 TEST_P(CodecDamage, FlippedByteInTheData)
 {
-    for (size_t pos = 100; pos < m_frame; pos += m_frame / 7) {
+    for (ContentCheck check : {ContentCheck::sha256, ContentCheck::xxh3}) {
+        for (size_t pos = 100; pos < m_frame; pos += m_frame / 7) {
+            std::vector<uint8_t> damaged = m_object;
+            damaged[pos] ^= 0xFF;
+            const Status s = decode(damaged, check);
+            EXPECT_EQ(s.code(), Code::corrupt) << "byte " << pos << ": " << s.message();
+        }
+        // The last byte of the data frame (zstd: its checksum; none: the last block's payload).
         std::vector<uint8_t> damaged = m_object;
-        damaged[pos] ^= 0xFF;
-        const Status s = decode(damaged);
-        EXPECT_EQ(s.code(), Code::corrupt) << "byte " << pos << ": " << s.message();
+        damaged[m_frame - 1] ^= 0x01;
+        EXPECT_EQ(decode(damaged, check).code(), Code::corrupt);
     }
-    // The last byte of the data frame (zstd: its checksum; none: the last block's payload).
-    std::vector<uint8_t> damaged = m_object;
-    damaged[m_frame - 1] ^= 0x01;
-    EXPECT_EQ(decode(damaged).code(), Code::corrupt);
 }
 
 TEST_P(CodecDamage, TruncatedInTheData)
@@ -683,6 +748,7 @@ TEST_P(CodecDamage, TruncatedInTheData)
         const std::vector<uint8_t> damaged(m_object.begin(), m_object.begin() + static_cast<std::ptrdiff_t>(cut));
         const Status s = decode(damaged);
         EXPECT_EQ(s.code(), Code::corrupt) << "cut at " << cut << ": " << s.message();
+        EXPECT_EQ(decode(damaged, ContentCheck::xxh3).code(), Code::corrupt) << "cut at " << cut;
     }
     const std::vector<uint8_t> half(m_object.begin(), m_object.begin() + static_cast<std::ptrdiff_t>(m_frame / 2));
     EXPECT_EQ(decode(half).message(), "zstd data is truncated");
@@ -715,11 +781,12 @@ TEST_P(CodecDamage, TrailerDoesNotMatchTheData)
 {
     const std::string sha = sha256_hex(m_data.data(), m_data.size());
     const std::string other_sha = sha256_hex(m_data.data(), m_data.size() - 1);
-    auto with_trailer = [&](uint64_t length, const std::string& digest) {
+    auto with_trailer = [&](uint64_t length, const std::string& digest, const std::string& xxh3 = "") {
         ObjectMeta meta;
         meta.name = k_name;
         meta.length = length;
         meta.sha256 = digest;
+        meta.xxh3_128 = xxh3;
         meta.compression = GetParam();
         std::vector<uint8_t> object(m_object.begin(), m_object.begin() + static_cast<std::ptrdiff_t>(m_frame));
         const std::vector<uint8_t> t = encode_trailer(meta);
@@ -737,9 +804,55 @@ TEST_P(CodecDamage, TrailerDoesNotMatchTheData)
     s = decode(with_trailer(m_data.size() + 1, sha));
     EXPECT_EQ(s.code(), Code::corrupt);
     EXPECT_NE(s.message().find("content does not match its metadata"), std::string::npos) << s.message();
+
+    // The xxh3_128: checked alone by the fast check, and beside the sha256 by the full one.
+    const std::string xxh3 = xxh3_128_hex(m_data.data(), m_data.size());
+    const std::string other_xxh3 = xxh3_128_hex(m_data.data(), m_data.size() - 1);
+    WV_ASSERT_OK(decode(with_trailer(m_data.size(), sha, xxh3), ContentCheck::xxh3));
+    WV_ASSERT_OK(decode(with_trailer(m_data.size(), sha, xxh3), ContentCheck::sha256));
+    const std::string xxh3_mismatch = "content does not match its metadata: " + std::to_string(m_data.size()) +
+        " bytes with xxh3_128 " + xxh3 + ", recorded " + std::to_string(m_data.size()) + " bytes with xxh3_128 " +
+        other_xxh3;
+    for (ContentCheck check : {ContentCheck::xxh3, ContentCheck::sha256}) {
+        s = decode(with_trailer(m_data.size(), sha, other_xxh3), check);
+        EXPECT_EQ(s.code(), Code::corrupt);
+        EXPECT_EQ(s.message(), xxh3_mismatch);
+    }
+    s = decode(with_trailer(m_data.size() + 1, sha, xxh3), ContentCheck::xxh3);
+    EXPECT_EQ(s.code(), Code::corrupt);
+    EXPECT_NE(s.message().find("bytes with xxh3_128"), std::string::npos) << s.message();
+    // The fast check does not read the sha256; the full one does.
+    WV_EXPECT_OK(decode(with_trailer(m_data.size(), other_sha, xxh3), ContentCheck::xxh3));
+    EXPECT_EQ(decode(with_trailer(m_data.size(), other_sha, xxh3), ContentCheck::sha256).code(), Code::corrupt);
+
+    // Without xxh3_128 (an older walvault's object) the fast check checks nothing and says so.
+    std::vector<uint8_t> out;
+    ObjectMeta meta;
+    bool needs_sha256 = false;
+    s = decode(with_trailer(m_data.size(), sha), 65536, out, meta, ContentCheck::xxh3, &needs_sha256);
+    EXPECT_EQ(s.code(), Code::corrupt);
+    EXPECT_EQ(s.message(), "the metadata records no xxh3_128 to check the content against");
+    EXPECT_TRUE(needs_sha256);
+    s = decode(with_trailer(m_data.size(), sha, xxh3), 65536, out, meta, ContentCheck::xxh3, &needs_sha256);
+    WV_EXPECT_OK(s);
+    EXPECT_FALSE(needs_sha256);
 }
 
 INSTANTIATE_TEST_SUITE_P(Compressions, CodecDamage, ::testing::Values("none", "zstd:1", "zstd:3"));
+
+// Raw blocks carry no checksum of their own: a byte changed inside one is found by the content checksum
+// alone, under either check, and the message says which.
+TEST(CodecRawDamage, ChangedRawByteIsFoundByTheContentChecksum)
+{
+    std::vector<uint8_t> damaged = encode(compression_of("none"), test::random_bytes(k_mib + 77, 3));
+    damaged[k_raw_frame_header_bytes + k_block_header_bytes + 1000] ^= 0x01;  // in the first block's payload
+    Status s = decode(damaged, ContentCheck::sha256);
+    EXPECT_EQ(s.code(), Code::corrupt);
+    EXPECT_NE(s.message().find("bytes with sha256"), std::string::npos) << s.message();
+    s = decode(damaged, ContentCheck::xxh3);
+    EXPECT_EQ(s.code(), Code::corrupt);
+    EXPECT_NE(s.message().find("bytes with xxh3_128"), std::string::npos) << s.message();
+}
 
 // ---- Files and storage -----------------------------------------------------------------------------------
 
@@ -828,6 +941,57 @@ TEST_F(CodecStorage, DecodeObject)
     // A pure check: the bytes can be thrown away.
     WV_EXPECT_OK(decode_object(
         m_storage, m_key, [](const uint8_t*, size_t) { return Status::ok(); }, meta));
+}
+
+TEST_F(CodecStorage, DecodeObjectFast)
+{
+    const std::vector<uint8_t> data = test::compressible_bytes(3 * k_mib + 5);
+    const std::vector<uint8_t> object = encode(compression_of("zstd:3"), data);
+    int restarts = 0;
+    std::vector<uint8_t> out;
+    auto restart = [&] {
+        ++restarts;
+        out.clear();
+        return Status::ok();
+    };
+
+    // An object with xxh3_128: one pass.
+    place(m_key, object);
+    ObjectMeta meta;
+    WV_ASSERT_OK(decode_object_fast(m_storage, m_key, test::vector_sink(out), restart, meta));
+    EXPECT_TRUE(out == data);
+    EXPECT_EQ(restarts, 0);
+    EXPECT_EQ(meta.xxh3_128, xxh3_128_hex(data.data(), data.size()));
+    EXPECT_EQ(meta.sha256, sha256_hex(data.data(), data.size()));
+
+    // An older walvault's object: a second pass, checked by the sha256, after the caller discarded the first.
+    const std::vector<uint8_t> old = test::without_xxh3(object);
+    place(m_key, old);
+    out.clear();
+    WV_ASSERT_OK(decode_object_fast(m_storage, m_key, test::vector_sink(out), restart, meta));
+    EXPECT_EQ(restarts, 1);
+    EXPECT_TRUE(out == data) << out.size() << " bytes of " << data.size();
+    EXPECT_EQ(meta.xxh3_128, "");
+
+    // ... with a byte changed in a raw block (no zstd checksum there): the second pass's sha256 finds it, and
+    // the error names the object.
+    std::vector<uint8_t> old_damaged = test::without_xxh3(encode(compression_of("none"), data));
+    old_damaged[k_raw_frame_header_bytes + k_block_header_bytes + 1000] ^= 0x10;  // in the first block's payload
+    place(m_key, old_damaged);
+    restarts = 0;
+    Status s = decode_object_fast(m_storage, m_key, test::vector_sink(out), restart, meta);
+    EXPECT_EQ(s.code(), Code::corrupt);
+    EXPECT_EQ(s.message().rfind("object \"" + m_dir.path() + "/" + m_key + "\": content does not match", 0), 0u)
+        << s.message();
+    EXPECT_NE(s.message().find("bytes with sha256"), std::string::npos) << s.message();
+    EXPECT_EQ(restarts, 1);
+
+    // A restart that fails ends the decode with its own error.
+    place(m_key, old);
+    s = decode_object_fast(
+        m_storage, m_key, test::vector_sink(out), [] { return Status::error(Code::io_error, "no rewind"); }, meta);
+    EXPECT_EQ(s.code(), Code::io_error);
+    EXPECT_EQ(s.message(), "no rewind");
 }
 
 TEST_F(CodecStorage, DecodeObjectReportsDamageWithTheLocation)

@@ -90,6 +90,41 @@ TEST_F(BackupFiles, RoundTripKeepsBytesModeAndTime)
     }
 }
 
+// A backup taken by an older walvault (objects without xxh3_128 in their trailers) restores all the same:
+// each object is read a second time and checked by its sha256, whole files and files in parts alike.
+TEST_F(BackupFiles, OlderWalvaultsObjectsRestore)
+{
+    auto make_old = [&](const std::string& object, bool damage) {
+        std::vector<uint8_t> bytes = test::without_xxh3(test::read_file(object));
+        if (damage)
+            bytes[1000] ^= 0x20;  // in the first raw block's payload (its frame and block headers are 9 bytes)
+        ::chmod(object.c_str(), 0600);
+        test::write_file(object, bytes);
+    };
+    const auto whole = test::random_bytes(3 * k_part + 17, 21);
+    const BackupFile w = store("whole", whole, "none");
+    make_old(m_storage.location(key("whole")), false);
+    WV_ASSERT_OK(restore_backup_file(m_storage, key("whole"), m_dst / "whole", w));
+    EXPECT_EQ(test::read_file(m_dst / "whole"), whole);
+
+    const auto data = test::random_bytes(2 * k_part + 5000, 22);
+    test::write_file(m_src / "rel", data);
+    const BackupFile f =
+        parted_entry("rel", {store_part("rel", 0, false), store_part("rel", 1, false), store_part("rel", 2, true)});
+    for (size_t i = 0; i < 3; ++i)
+        make_old(m_storage.location(backup_part_key("b1", "rel", i)), false);
+    WV_ASSERT_OK(restore_backup_file(m_storage, key("rel"), m_dst / "rel", f));
+    EXPECT_EQ(test::read_file(m_dst / "rel"), data);
+
+    // Damaged in a raw block, where only the content checksum can tell: refused, nothing left behind.
+    const BackupFile d = store("damaged", whole, "none");
+    make_old(m_storage.location(key("damaged")), true);
+    const Status s = restore_backup_file(m_storage, key("damaged"), m_dst / "damaged", d);
+    EXPECT_EQ(s.code(), Code::corrupt) << s.message();
+    EXPECT_NE(s.message().find("bytes with sha256"), std::string::npos) << s.message();
+    EXPECT_FALSE(test::file_exists(m_dst / "damaged"));
+}
+
 TEST_F(BackupFiles, EmptyFile)
 {
     const BackupFile f = store("empty", {}, "zstd:3");

@@ -418,6 +418,25 @@ TEST_F(Prefetch, FetchLeavesNothingBehindOnFailure)
     EXPECT_EQ(wal_entries(m_spool), std::vector<std::string>{});
 }
 
+// Segments archived by an older walvault (no xxh3_128 in the trailer) are spooled all the same, checked by
+// their sha256; damaged, they are not.
+TEST_F(Prefetch, FetchSpoolsAnOlderWalvaultsSegment)
+{
+    for (const char* name : {"000000010000000000000005", "000000010000000000000006"}) {
+        archive(name);
+        std::vector<uint8_t> old = test::without_xxh3(test::read_file(object_path(name)));
+        if (std::string(name) == "000000010000000000000006")
+            old[old.size() / 3] ^= 0x04;
+        ::unlink(object_path(name).c_str());
+        test::write_file(object_path(name), old);
+    }
+    WV_ASSERT_OK(m_spool.fetch(m_storage, wal("000000010000000000000005"), k_segsize, {}));
+    EXPECT_EQ(test::read_file(m_spool.path("000000010000000000000005")), segment_data("000000010000000000000005"));
+    const Status s = m_spool.fetch(m_storage, wal("000000010000000000000006"), k_segsize, {});
+    EXPECT_EQ(s.code(), Code::corrupt) << s.message();
+    EXPECT_EQ(wal_entries(m_spool), std::vector<std::string>{"000000010000000000000005"});
+}
+
 TEST_F(Prefetch, FetchesTheWindowAfterThePositionOnItsTimeline)
 {
     for (int i = 1; i <= 8; ++i)

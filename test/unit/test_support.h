@@ -1,7 +1,9 @@
 // Helpers shared by the unit tests: a temporary directory that removes itself, whole-file reads and
-// writes, deterministic test data, and a directory listing that includes hidden files.
+// writes, deterministic test data, a directory listing that includes hidden files, and objects as an older
+// walvault wrote them.
 #pragma once
 
+#include "core/codec/codec.h"
 #include "core/common/status.h"
 #include "core/storage/storage.h"
 
@@ -235,6 +237,23 @@ inline ByteSink vector_sink(std::vector<uint8_t>& out)
         out.insert(out.end(), data, data + len);
         return Status::ok();
     };
+}
+
+// The object with its trailer rewritten without xxh3_128, as walvault wrote objects before it recorded that.
+inline std::vector<uint8_t> without_xxh3(const std::vector<uint8_t>& object)
+{
+    const size_t frame = object.size() < 8
+        ? 0
+        : static_cast<size_t>(object[object.size() - 8]) | static_cast<size_t>(object[object.size() - 7]) << 8 |
+            static_cast<size_t>(object[object.size() - 6]) << 16 | static_cast<size_t>(object[object.size() - 5]) << 24;
+    ObjectMeta meta;
+    if (frame > object.size() || !parse_trailer(object.data(), object.size(), meta).is_ok() || meta.xxh3_128.empty())
+        throw std::runtime_error("without_xxh3: not an object with xxh3_128 in its trailer");
+    meta.xxh3_128.clear();
+    std::vector<uint8_t> out(object.begin(), object.end() - static_cast<std::ptrdiff_t>(frame));
+    const std::vector<uint8_t> trailer = encode_trailer(meta);
+    out.insert(out.end(), trailer.begin(), trailer.end());
+    return out;
 }
 
 }  // namespace walvault::test

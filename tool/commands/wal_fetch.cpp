@@ -64,8 +64,9 @@ Status fetch(Storage& storage, const WalFetchContext& ctx)
     if (fd < 0)
         return Status::error(Code::io_error, "could not create file \"" + temp + "\": " + errno_text(errno));
     ObjectMeta meta;
-    Status s = decode_object(
-        storage, key, [&](const uint8_t* d, size_t n) { return write_all(fd, d, n, temp); }, meta);
+    Status s = decode_object_fast(
+        storage, key, [&](const uint8_t* d, size_t n) { return write_all(fd, d, n, temp); },
+        [&] { return rewind_file(fd, temp); }, meta);
     if (s.is_ok() && meta.name != ctx.file)
         s = Status::error(Code::corrupt,
             "object \"" + storage.location(key) + "\" holds \"" + meta.name + "\", not \"" + ctx.file + "\"");

@@ -4,6 +4,7 @@
 // segment) cannot interleave; a lock dies with its process, so a crashed writer leaves no stale lock.
 #include "core/storage/posix/posix_storage.h"
 
+#include "core/codec/xxh3.h"
 #include "core/common/direct_io.h"
 #include "core/common/file_io.h"
 
@@ -12,10 +13,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-// xxHash header-only (its documented inline mode): nothing to link, no symbol exported.
-#define XXH_INLINE_ALL
-#include <xxhash.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -154,47 +151,12 @@ Status stream_fd(int fd, const std::string& path, const ByteSink& sink)
     }
 }
 
-// The check of the read-back: XXH3-128 of the bytes handed to the file system against the same of the bytes
-// it gives back. It guards against a file that does not hold what was written (short writes, a device or
-// file system error), not against an adversary; the object's own sha256 of its content is in its trailer
-// and checked by every reader. SHA-256 here cost two more passes over every stored byte (~20 ms of CPU per
-// incompressible 16 MiB segment); XXH3 runs at memory speed.
-class StoredChecksum {
-public:
-    StoredChecksum()
-        : m_state(XXH3_createState())
-    {
-        if (m_state)
-            XXH3_128bits_reset(m_state.get());
-    }
-    bool ok() const { return m_state != nullptr; }
-    void update(const uint8_t* data, size_t len)
-    {
-        if (m_state)
-            XXH3_128bits_update(m_state.get(), data, len);
-    }
-    std::string finish_hex() const
-    {
-        if (!m_state)
-            return "(no checksum: out of memory)";
-        XXH128_canonical_t canonical;
-        XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(m_state.get()));
-        static const char digits[] = "0123456789abcdef";
-        std::string hex;
-        for (unsigned char byte : canonical.digest) {
-            hex.push_back(digits[byte >> 4]);
-            hex.push_back(digits[byte & 15]);
-        }
-        return hex;
-    }
-
-private:
-    struct Free {
-        void operator()(XXH3_state_t* s) const { XXH3_freeState(s); }
-    };
-    std::unique_ptr<XXH3_state_t, Free> m_state;
-};
-
+// The check of the read-back (Xxh3Hash): XXH3-128 of the bytes handed to the file system against the same of
+// the bytes it gives back. It guards against a file that does not hold what was written (short writes, a
+// device or file system error), not against an adversary; the object's own checksums of its content are in
+// its trailer and checked by every reader. SHA-256 here cost two more passes over every stored byte (~20 ms
+// of CPU per incompressible 16 MiB segment); XXH3 runs at memory speed.
+//
 // Writes the object to its temp file. With direct I/O (the default where the file system accepts
 // O_DIRECT) the bytes are staged in an aligned buffer and written past the page cache: an archive copy is
 // not read again soon, so it should not evict the database's pages, and copying every stored byte into new
@@ -231,12 +193,8 @@ public:
         if (::fsync(m_fd.get()) != 0)
             return io_error("fsync file", m_temp, errno);
         // Verify what the file system gives back after fsync: length and checksum of the stored bytes.
-        if (!m_hash.ok())
-            return Status::error(Code::io_error, "out of memory checking \"" + m_temp + "\"");
         const std::string written = m_hash.finish_hex();
-        StoredChecksum check;
-        if (!check.ok())
-            return Status::error(Code::io_error, "out of memory checking \"" + m_temp + "\"");
+        Xxh3Hash check;
         uint64_t stored = 0;
         Status s = read_back([&](const uint8_t* d, size_t n) {
             check.update(d, n);
@@ -313,7 +271,7 @@ private:
     Fd m_fd;
     DirectStream m_stream;
     bool m_opened_direct = m_stream.direct();  // the read-back may go past the page cache too
-    StoredChecksum m_hash;
+    Xxh3Hash m_hash;
     uint64_t m_length = 0;
 };
 
