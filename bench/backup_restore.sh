@@ -7,13 +7,15 @@
 #   walvault,   posix repo: backup --parallel 2 --checkpoint fast --compression zstd:3,
 #               restore --parallel 2; archive_library = 'walvault'
 # Times each command wall-clock (and its CPU), prints one line per figure with the ratio pgBackRest/walvault
-# and the stored sizes, then checks both restores: the same relation files (paths and sizes) as the
+# and the stored sizes, then checks the restores: the same relation files (paths and sizes) as the
 # source, pg_verifybackup for walvault's, and the same row counts and balances once each restored cluster
 # has recovered. Usage: bench/backup_restore.sh
 # Each figure is the median of RUNS rounds (default 5; the tools' order alternates between rounds); the
 # ratio of each round, whose two runs shared the machine's load of the moment, is printed too.
 # Settings: SCALE (default 100), RUNS, BENCH_DIR, BENCH_USER, BENCH_PORT, BENCH_BUILD (yes; "no" uses the
-# walvault already installed, without running scripts/deps.sh and scripts/build.sh).
+# walvault already installed, without running scripts/deps.sh and scripts/build.sh), WALVAULT_BIN (measure
+# that walvault binary instead of the installed one), WALVAULT_BIN_B (an A/B of restore: a third restore in
+# every round, walvault_b, restores walvault's backup of the round with this binary; checked the same way).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +35,12 @@ stop_all
 fresh_bench_dir
 
 pin_walvault
+walvault_b=""
+if [ -n "${WALVAULT_BIN_B:-}" ]; then
+    walvault_b=$BENCH_DIR/bin-b/walvault
+    mkdir -p "$BENCH_DIR/bin-b"
+    cp -p "$WALVAULT_BIN_B" "$walvault_b"
+fi
 pgbr_conf=$BENCH_DIR/pgbackrest.conf
 pgbr() { as_user pgbackrest --config="$pgbr_conf" --stanza=bench "$@"; }
 conninfo="host=$BENCH_DIR port=$PORT dbname=postgres"
@@ -163,7 +171,9 @@ restore() {
         t=$(timed "$BENCH_DIR/restore-$c-$run.out" pgbackrest --config="$pgbr_conf" --stanza=bench \
             --pg1-path="$BENCH_DIR/restore-$c" restore --process-max=2)
     else
-        t=$(timed "$BENCH_DIR/restore-$c-$run.out" "$walvault" restore "run$run" --repo "$BENCH_DIR/repo-walvault" \
+        local bin=$walvault
+        [ "$c" = walvault ] || bin=$walvault_b
+        t=$(timed "$BENCH_DIR/restore-$c-$run.out" "$bin" restore "run$run" --repo "$BENCH_DIR/repo-walvault" \
             --pgdata "$BENCH_DIR/restore-$c" --parallel 2)
     fi
     record "restore-$c" "$t"
@@ -183,7 +193,11 @@ for ((run = 1; run <= RUNS; run++)); do
     order="pgbackrest walvault"
     [ $((run % 2)) -eq 1 ] || order="walvault pgbackrest"
     for c in $order; do backup "$c" "$run"; done
-    for c in $order; do restore "$c" "$run"; done
+    restores=$order
+    if [ -n "$walvault_b" ]; then  # B beside walvault, before it in every other round
+        if [ $((run % 2)) -eq 1 ]; then restores="walvault_b $order"; else restores="$order walvault_b"; fi
+    fi
+    for c in $restores; do restore "$c" "$run"; done
 done
 
 # Where the time goes: walvault prints its copy time; pgBackRest's log has the phases' timestamps.
@@ -215,17 +229,27 @@ printf 'stored: walvault %s MB, pgBackRest %s MB (one backup of %s MB); load ave
     "$(mb "$wv_stored")" "$(mb "$pb_stored")" "$source_mb" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'copy phase (median): backup walvault %s s, pgBackRest %s s; restore walvault %s s (the rest: checkpoint, WAL wait, start-up)\n' \
     "${wv_copy:-?}" "${pb_copy:-?}" "${wv_rcopy:-?}"
+if [ -n "$walvault_b" ]; then
+    w=$(echo "${wall[restore-walvault]}" | median) b=$(echo "${wall[restore-walvault_b]}" | median)
+    printf '  restore walvault_b (%s, sha256 %s): %.1f s (rounds:%s), mean CPU %.1f s; walvault %.1f s (rounds:%s), mean CPU %.1f s; walvault_b / walvault %.2fx\n' \
+        "$WALVAULT_BIN_B" "$(sha256sum "$walvault_b" | cut -c1-12)" "$b" "${wall[restore-walvault_b]}" \
+        "$(echo "${cpu[restore-walvault_b]} / $RUNS" | bc -l)" "$w" "${wall[restore-walvault]}" \
+        "$(echo "${cpu[restore-walvault]} / $RUNS" | bc -l)" "$(ratio "$b" "$w")"
+fi
 
 # Correctness of the last round: walvault's manifest, and the same data after recovery.
 as_user "$bindir/pg_verifybackup" -n -q "$BENCH_DIR/restore-walvault"
-for c in walvault pgbackrest; do
+[ -z "$walvault_b" ] || as_user "$bindir/pg_verifybackup" -n -q "$BENCH_DIR/restore-walvault_b"
+checked=(walvault pgbackrest)
+[ -z "$walvault_b" ] || checked+=(walvault_b)
+for c in "${checked[@]}"; do
     pgctl "$BENCH_DIR/restore-$c" start -o "-c archive_mode=off"
     wait_promoted "restore-$c"
     got=$(sql "$check_query")
     pgctl "$BENCH_DIR/restore-$c" stop -m immediate
     [ "$got" = "$expected" ] || { echo "$c restored \"$got\", the source had \"$expected\"" >&2; exit 1; }
 done
-echo "checked: both restores have the source's $(echo "$source_files" | wc -l) relation files (paths and sizes)," \
-    "pg_verifybackup passes on walvault's, and after recovery both give the source's rows and balances ($expected)"
+echo "checked: ${#checked[@]} restores (${checked[*]}) have the source's $(echo "$source_files" | wc -l) relation files (paths and sizes)," \
+    "pg_verifybackup passes on walvault's, and after recovery each gives the source's rows and balances ($expected)"
 stop_all
 rm -rf "$BENCH_DIR"
