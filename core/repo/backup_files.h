@@ -38,7 +38,8 @@ Status store_backup_range(Storage& storage, Encoder& encoder, const Compression&
 // stored as one object). Tasks run in any order, on any threads. The first to start creates dest (which
 // must not exist); each writes its object's bytes at its part's offset (past the page cache for objects of
 // 1 MiB and more, where the file system allows: see core/common/direct_io.h) after checking the object's
-// length, sha256 and name against the manifest (Code::corrupt naming the object); the one that finishes
+// content against its trailer (decode_object_fast) and its length, sha256 and name against the manifest
+// (Code::corrupt naming the object); the one that finishes
 // last sets the length to entry.size (a gap left by a short part stays zeros), gives the file its checksum
 // for PostgreSQL's backup_manifest, and sets mode and mtime. Nothing is fsynced. On any failure dest is
 // removed, and tasks of the file that start afterwards fail at once.

@@ -61,7 +61,7 @@ struct SpoolStats {
 std::string current_boot_id();
 
 // The spool directory. Only final-named files ("000000010000000000000005") are ever served: the prefetcher
-// writes ".<name>.tmp" under flock() and renames it only once its length and sha256 are verified.
+// writes ".<name>.tmp" under flock() and renames it only once its length and checksum are verified.
 // Spooled files are fsynced before their rename, for recovery's speed more than for the spool's sake:
 // PostgreSQL fsyncs each segment restore_command delivers (durable_rename into pg_wal) while recovery waits,
 // and on the development VM that fsync takes ~13 ms for 16 MiB written just before, ~1.5 ms when the data
@@ -95,7 +95,7 @@ public:
         std::chrono::milliseconds stall_timeout = k_spool_stall_timeout);
 
     // Downloads segment `name` from storage into ".<name>.tmp" (streaming, under flock), checks the object's
-    // name, length (= segment_size) and sha256, fsyncs, renames to name. cancelled() is
+    // name, length (= segment_size) and checksum (decode_object_fast), fsyncs, renames to name. cancelled() is
     // polled per chunk. Code::not_found if the repository does not have it; the temporary file is removed on any
     // failure.
     Status fetch(Storage& storage, const WalName& name, uint64_t segment_size, const std::function<bool()>& cancelled);

@@ -1,11 +1,11 @@
 // walvault wal-fetch FILE DEST: the restore_command of walvault. Fetches one WAL file (segment, .history,
-// .partial) from the repository, decompresses it, checks its length and sha256 against the object's
-// metadata, and writes DEST atomically. Exit 1, silently, when the repository does not have the file
-// (PostgreSQL probes for files that do not exist); exit k_exit_fatal on anything else, so that a damaged
-// object or an unreachable store stops recovery instead of ending it early at the wrong point.
-// Run by PostgreSQL in a data directory, it also keeps a prefetcher running there (docs/restore.md,
-// "Prefetch"), which downloads the next segments into pg_wal/walvault-spool; a segment found there, verified,
-// is served by a rename. Nothing about prefetching ever changes the exit status.
+// .partial) from the repository, decompresses it, checks its length and XXH3-128 (sha256 for objects of an
+// older walvault) against the object's metadata, and writes DEST atomically. Exit 1, silently, when the repository does
+// not have the file (PostgreSQL probes for files that do not exist); exit k_exit_fatal on anything else, so that a
+// damaged object or an unreachable store stops recovery instead of ending it early at the wrong point. Run by
+// PostgreSQL in a data directory, it also keeps a prefetcher running there (docs/restore.md, "Prefetch"), which
+// downloads the next segments into pg_wal/walvault-spool; a segment found there, verified, is served by a rename.
+// Nothing about prefetching ever changes the exit status.
 #include "tool/commands/commands.h"
 
 #include "core/codec/codec.h"
