@@ -473,37 +473,43 @@ Status Decoder::finish(ObjectMeta& meta)
     return Status::ok();
 }
 
-Status decode_object(Storage& storage, const std::string& key, const ByteSink& out, ObjectMeta& meta)
+namespace {
+
+// One pass of the decoder over the object under key, unprefixed.
+Status decode_pass(Decoder& decoder, Storage& storage, const std::string& key, const ByteSink& out, ContentCheck check,
+    ObjectMeta& meta)
 {
-    Decoder decoder;
-    decoder.begin(out);
+    decoder.begin(out, check);
     Status s = storage.get(key, [&](const uint8_t* d, size_t n) { return decoder.update(d, n); });
-    if (s.is_ok())
-        s = decoder.finish(meta);
+    return s.is_ok() ? decoder.finish(meta) : s;
+}
+
+Status prefixed(Status s, Storage& storage, const std::string& key)
+{
     if (!s.is_ok() && s.code() != Code::not_found)
         s.prefix("object \"" + storage.location(key) + "\"");
     return s;
+}
+
+}  // namespace
+
+Status decode_object(Storage& storage, const std::string& key, const ByteSink& out, ObjectMeta& meta)
+{
+    Decoder decoder;
+    return prefixed(decode_pass(decoder, storage, key, out, ContentCheck::sha256, meta), storage, key);
 }
 
 Status decode_object_fast(Storage& storage, const std::string& key, const ByteSink& out,
     const std::function<Status()>& restart, ObjectMeta& meta)
 {
     Decoder decoder;
-    decoder.begin(out, ContentCheck::xxh3);
-    Status s = storage.get(key, [&](const uint8_t* d, size_t n) { return decoder.update(d, n); });
-    if (s.is_ok())
-        s = decoder.finish(meta);
+    Status s = decode_pass(decoder, storage, key, out, ContentCheck::xxh3, meta);
     if (!s.is_ok() && decoder.needs_sha256()) {
         if (Status r = restart(); !r.is_ok())
             return r;
-        decoder.begin(out, ContentCheck::sha256);
-        s = storage.get(key, [&](const uint8_t* d, size_t n) { return decoder.update(d, n); });
-        if (s.is_ok())
-            s = decoder.finish(meta);
+        s = decode_pass(decoder, storage, key, out, ContentCheck::sha256, meta);
     }
-    if (!s.is_ok() && s.code() != Code::not_found)
-        s.prefix("object \"" + storage.location(key) + "\"");
-    return s;
+    return prefixed(s, storage, key);
 }
 
 Status read_object_meta(Storage& storage, const std::string& key, ObjectMeta& meta)

@@ -179,7 +179,8 @@ Status FileRestore::restore_task(Storage& storage, size_t index)
     ObjectMeta meta;
     uint64_t written = 0;
     std::optional<DirectStream> out;
-    out.emplace(fd, offset, size >= k_restore_direct_min, k_read_chunk, true);
+    auto open_stream = [&] { out.emplace(fd, offset, size >= k_restore_direct_min, k_read_chunk, true); };
+    open_stream();
     const bool crc = parted && crc32c_available();
     uint32_t part_crc = 0;
     s = decode_object_fast(
@@ -198,7 +199,7 @@ Status FileRestore::restore_task(Storage& storage, size_t index)
         },
         [&] {  // an object without xxh3_128, read again: the same bytes go to the same place
             out.reset();
-            out.emplace(fd, offset, size >= k_restore_direct_min, k_read_chunk, true);
+            open_stream();
             written = 0;
             part_crc = 0;
             return Status::ok();
