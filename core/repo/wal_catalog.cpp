@@ -4,9 +4,11 @@
 
 #include "core/codec/codec.h"
 #include "core/repo/layout.h"
+#include "core/wal/timeline_history.h"
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <string_view>
 
@@ -14,7 +16,8 @@ namespace walvault {
 namespace {
 
 constexpr uint64_t k_xlog_id_span = 0x100000000ULL;  // bytes of WAL per "log" (xlogid), one wal/ directory
-constexpr uint32_t k_max_log = 0xFFFFFFFF;
+constexpr size_t k_catalog_page_keys = 1000;         // keys per list call when looking for one object
+constexpr size_t k_max_history_bytes = 1 << 20;      // history files are a line per timeline switch
 
 uint64_t segments_per_log(uint64_t segment_size)
 {
@@ -41,12 +44,19 @@ std::optional<WalName> wal_name_of_key(std::string_view key, uint64_t segment_si
     return parsed;
 }
 
-// "wal/0000000100000003/": the directory of one timeline and log.
-std::string wal_directory_prefix(uint32_t timeline, uint32_t log)
+// "wal/00000001": what every key of one timeline starts with (its history file and its directories).
+std::string timeline_prefix(uint32_t timeline)
 {
-    char buf[17];
-    std::snprintf(buf, sizeof(buf), "%08X%08X", timeline, log);
-    return std::string(k_wal_prefix) + buf + "/";
+    char buf[9];
+    std::snprintf(buf, sizeof(buf), "%08X", timeline);
+    return std::string(k_wal_prefix) + buf;
+}
+
+// A start_after that skips a timeline's history file ("wal/00000001.history.zst") but none of its
+// directories ("wal/0000000100000000/..."): '.' sorts before '/', and '/' before every hex digit.
+std::string after_history_key(uint32_t timeline)
+{
+    return timeline_prefix(timeline) + "/";
 }
 
 struct TimelineObjects {
@@ -56,35 +66,116 @@ struct TimelineObjects {
     std::vector<std::string> partials;
 };
 
-// What one wal/ directory listing says about segment number `missing` on timeline `timeline`.
-struct Neighbours {
-    bool earlier = false;                 // a full segment before it
-    std::optional<uint64_t> later_segno;  // the nearest segment or partial after it
-    std::string later_name;
-};
-
-void scan_directory(const std::vector<ObjectInfo>& objects, uint32_t timeline, uint64_t missing, uint64_t segment_size,
-    Neighbours& found)
+// The first WAL object under prefix, after start_after in key order, for which stop() is true; pages
+// through the listing, so it reads only as far as it must.
+Status first_wal_object(Storage& storage, const std::string& prefix, std::string start_after, uint64_t segment_size,
+    const std::function<bool(const WalName&)>& stop, std::optional<WalName>& found)
 {
-    for (const ObjectInfo& object : objects) {
-        const std::optional<WalName> name = wal_name_of_key(object.key, segment_size);
-        if (!name || name->timeline != timeline)
-            continue;
-        if (name->kind != WalKind::segment && name->kind != WalKind::partial)
-            continue;
-        const uint64_t segno = segment_number(*name, segment_size);
-        // Only a full segment shows that the timeline existed before the missing one; a partial after it
-        // shows the timeline went on past it just as well as a segment does.
-        if (segno < missing && name->kind == WalKind::segment)
-            found.earlier = true;
-        // At equal numbers the full segment wins: it is the name to report.
-        if (segno > missing &&
-            (!found.later_segno || segno < *found.later_segno ||
-                (segno == *found.later_segno && name->kind == WalKind::segment))) {
-            found.later_segno = segno;
-            found.later_name = name->text;
+    found.reset();
+    std::vector<ObjectInfo> page;
+    for (;;) {
+        Status s = storage.list(prefix, ListRange{start_after, k_catalog_page_keys}, page);
+        if (!s.is_ok())
+            return s;
+        for (const ObjectInfo& object : page) {
+            const std::optional<WalName> name = wal_name_of_key(object.key, segment_size);
+            if (name && stop(*name)) {
+                found = name;
+                return Status::ok();
+            }
         }
+        if (page.size() < k_catalog_page_keys)
+            return Status::ok();
+        start_after = page.back().key;
     }
+}
+
+bool is_segment_or_partial(const WalName& name)
+{
+    return name.kind == WalKind::segment || name.kind == WalKind::partial;
+}
+
+// The nearest segment or partial of `timeline` after segment number `segno`, in whichever of its
+// directories it lies.
+Status later_on_timeline(
+    Storage& storage, const WalName& missing, uint64_t segno, uint64_t segment_size, std::optional<WalName>& later)
+{
+    Status s = first_wal_object(
+        storage, timeline_prefix(missing.timeline), wal_object_key(missing), segment_size,
+        [&](const WalName& name) {
+            return name.timeline == missing.timeline && is_segment_or_partial(name) &&
+                segment_number(name, segment_size) > segno;
+        },
+        later);
+    if (!s.is_ok() || !later || later->kind != WalKind::partial)
+        return s;
+    // A partial sorts before the full segment of the same number; the full one, if there, is the name to report.
+    const std::optional<WalName> full = parse_wal_name(later->text.substr(0, k_xlog_fname_len));
+    ObjectInfo info;
+    s = storage.head(wal_object_key(*full), info);
+    if (s.is_ok())
+        later = full;
+    return s.code() == Code::not_found ? Status::ok() : s;
+}
+
+// Whether `timeline` has a full segment before segment number `segno`: its first segment decides.
+Status earlier_on_timeline(Storage& storage, uint32_t timeline, uint64_t segno, uint64_t segment_size, bool& earlier)
+{
+    std::optional<WalName> first;
+    Status s = first_wal_object(
+        storage, timeline_prefix(timeline), after_history_key(timeline), segment_size,
+        [&](const WalName& name) {
+            return name.timeline == timeline &&
+                (name.kind == WalKind::segment || segment_number(name, segment_size) >= segno);
+        },
+        first);
+    earlier = s.is_ok() && first && first->kind == WalKind::segment && segment_number(*first, segment_size) < segno;
+    return s;
+}
+
+// The first segment or partial of a timeline whose history left `missing`'s timeline after the segment
+// that contains segno (so that its lineage needs that segment whole). Timelines are looked for as
+// PostgreSQL does (findNewestTimeLine): history files from timeline + 1 upwards until one is absent.
+Status later_on_descendant(
+    Storage& storage, const WalName& missing, uint64_t segno, uint64_t segment_size, std::optional<WalName>& later)
+{
+    later.reset();
+    for (uint32_t timeline = missing.timeline + 1; timeline != 0; ++timeline) {
+        const std::string name = history_file_name(timeline);
+        std::string text;
+        ObjectMeta meta;
+        const std::string key = wal_object_key(*parse_wal_name(name));
+        Status s = decode_object_fast(
+            storage, key,
+            [&](const uint8_t* data, size_t len) {
+                text.append(reinterpret_cast<const char*>(data), len);
+                return text.size() <= k_max_history_bytes ? Status::ok()
+                                                          : Status::error(Code::corrupt,
+                                                                "history file \"" + name + "\" is larger than " +
+                                                                    std::to_string(k_max_history_bytes) + " bytes");
+            },
+            [&] {
+                text.clear();
+                return Status::ok();
+            },
+            meta);
+        if (s.code() == Code::not_found)
+            return Status::ok();
+        std::vector<TimelineSwitch> history;
+        if (s.is_ok())
+            s = parse_timeline_history(text, timeline, history);
+        if (!s.is_ok())
+            return s.prefix("could not read \"" + storage.location(key) + "\"");
+        const std::optional<uint64_t> left = switch_point_from(history, missing.timeline);
+        if (!left || *left / segment_size <= segno)
+            continue;  // not a descendant, or it left before or inside the missing segment
+        s = first_wal_object(
+            storage, timeline_prefix(timeline), after_history_key(timeline), segment_size,
+            [&](const WalName& n) { return n.timeline == timeline && is_segment_or_partial(n); }, later);
+        if (!s.is_ok() || later)
+            return s;
+    }
+    return Status::ok();
 }
 
 }  // namespace
@@ -148,11 +239,9 @@ std::vector<TimelineSummary> summarize_wal(const std::vector<ObjectInfo>& object
     return out;
 }
 
-// Cost: one list of the missing segment's directory; the next directory only if nothing later is in it
-// (at the normal end of the archive that is the last call); the previous directory only if something later
-// was found and nothing earlier. So a hole wider than a whole directory (256 segments of 16 MiB) beside the
-// missing segment's directory is not seen, and is taken for the end of the archive or for a probe: the
-// price of not listing a whole timeline on every miss.
+// Cost at the normal end of the archive (the usual miss): one list of what follows the missing key on its
+// timeline (empty), and one GET per newer timeline's history file (the first absent one included), as
+// PostgreSQL's own probing makes. A hole costs a few more pages of listing, once.
 Status find_later_segment(
     Storage& storage, const WalName& missing, uint64_t segment_size, std::optional<std::string>& later)
 {
@@ -166,33 +255,19 @@ Status find_later_segment(
         return Status::ok();
 
     const uint64_t segno = segment_number(missing, segment_size);
-    Neighbours found;
-    std::vector<ObjectInfo> listed;
+    std::optional<WalName> found;
+    Status s = later_on_timeline(storage, missing, segno, segment_size, found);
+    if (s.is_ok() && !found)
+        s = later_on_descendant(storage, missing, segno, segment_size, found);
+    if (!s.is_ok() || !found)
+        return s;  // the end of what this timeline, and every timeline that needs it, has archived
 
-    Status s = storage.list(wal_directory_prefix(missing.timeline, missing.log), listed);
-    if (!s.is_ok())
-        return s;
-    scan_directory(listed, missing.timeline, segno, segment_size, found);
+    bool earlier = false;
+    s = earlier_on_timeline(storage, missing.timeline, segno, segment_size, earlier);
+    if (!s.is_ok() || !earlier)
+        return s;  // before the timeline began (or before its archiving did): not a hole
 
-    if (!found.later_segno && missing.log < k_max_log) {
-        s = storage.list(wal_directory_prefix(missing.timeline, missing.log + 1), listed);
-        if (!s.is_ok())
-            return s;
-        scan_directory(listed, missing.timeline, segno, segment_size, found);
-    }
-    if (!found.later_segno)
-        return Status::ok();  // the end of what this timeline has archived
-
-    if (!found.earlier && missing.log > 0) {
-        s = storage.list(wal_directory_prefix(missing.timeline, missing.log - 1), listed);
-        if (!s.is_ok())
-            return s;
-        scan_directory(listed, missing.timeline, segno, segment_size, found);
-    }
-    if (!found.earlier)
-        return Status::ok();  // before the timeline began: PostgreSQL probing a newer timeline
-
-    later = found.later_name;
+    later = found->text;
     return Status::ok();
 }
 

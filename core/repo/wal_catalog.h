@@ -35,10 +35,12 @@ struct TimelineSummary {
 // objects are ignored), by timeline in ascending order.
 std::vector<TimelineSummary> summarize_wal(const std::vector<ObjectInfo>& objects, uint64_t segment_size);
 
-// For a segment that is not in the repository: the name of the nearest archived segment after it on the
-// same timeline, if there is one AND an archived segment before it on that timeline too (then the missing
-// one is a hole, not the end of the archive, and not a segment of an older timeline's range that
-// PostgreSQL probes on a newer timeline). nullopt otherwise. Lists at most three wal/ directories.
+// For a segment that is not in the repository: the name of the nearest archived segment (or partial) after
+// it on the same timeline, in any later directory, or else the first segment of a newer timeline whose
+// history left this timeline after the missing segment (its lineage needs the segment whole) — if there is
+// one AND an archived segment before the missing one on its timeline too. Then the missing one is a hole,
+// not the end of the archive, and not a segment from before the timeline began that PostgreSQL probes.
+// nullopt otherwise. A history file that cannot be read or parsed is an error, never "no hole".
 Status find_later_segment(
     Storage& storage, const WalName& missing, uint64_t segment_size, std::optional<std::string>& later);
 

@@ -19,6 +19,14 @@ struct ObjectInfo {
     uint64_t size = 0;  // stored bytes
 };
 
+// Which part of a listing to return: the keys after start_after (all keys if empty), and of those the
+// first max_keys (all if 0). Lets a caller page through a large prefix, or ask "what comes next after this
+// key" without listing what lies before it.
+struct ListRange {
+    std::string start_after;
+    size_t max_keys = 0;
+};
+
 // Receives the bytes of an object in order; a non-ok Status stops the transfer and is returned.
 using ByteSink = std::function<Status(const uint8_t* data, size_t len)>;
 
@@ -52,8 +60,11 @@ public:
     virtual Status get(const std::string& key, const ByteSink& sink) = 0;
     // Reads len bytes at offset (less only at the end of the object).
     virtual Status get_range(const std::string& key, uint64_t offset, size_t len, std::vector<uint8_t>& out) = 0;
-    // Objects whose key starts with prefix, sorted by key. Writes in progress are not listed.
-    virtual Status list(const std::string& prefix, std::vector<ObjectInfo>& out) = 0;
+    // Objects whose key starts with prefix and sorts after range.start_after, sorted by key (byte order),
+    // at most range.max_keys of them: the first ones. Writes in progress are not listed.
+    virtual Status list(const std::string& prefix, const ListRange& range, std::vector<ObjectInfo>& out) = 0;
+    // Every object whose key starts with prefix, sorted by key.
+    Status list(const std::string& prefix, std::vector<ObjectInfo>& out) { return list(prefix, ListRange{}, out); }
     // Deletes an object; ok if it was already absent.
     virtual Status remove(const std::string& key) = 0;
     // Deletes many objects (absent ones are ok); object stores batch them. The default calls remove().

@@ -2,7 +2,9 @@
 // foreign keys, 1 MiB segments), and telling a hole from the end of the archive in a real PosixStorage.
 #include "core/repo/wal_catalog.h"
 
+#include "core/codec/codec.h"
 #include "core/repo/layout.h"
+#include "core/repo/wal_archive.h"
 #include "core/storage/posix/posix_storage.h"
 #include "test/unit/test_support.h"
 
@@ -220,7 +222,8 @@ TEST(SummarizeWal, InvalidSegmentSizeGivesNothing)
 // ---------------------------------------------------------------------------------------------------------
 // find_later_segment
 
-// A PosixStorage that records the prefixes it is asked to list, and can be told to fail list().
+// A PosixStorage that records the prefixes it is asked to list and the keys it is asked to read, and can
+// be told to fail list().
 class RecordingStorage final : public Storage {
 public:
     explicit RecordingStorage(std::string root)
@@ -232,22 +235,29 @@ public:
     std::string location(const std::string& key) const override { return m_inner.location(key); }
     Status head(const std::string& key, ObjectInfo& out) override { return m_inner.head(key, out); }
     Status create(const std::string& key, std::unique_ptr<Writer>& out) override { return m_inner.create(key, out); }
-    Status get(const std::string& key, const ByteSink& sink) override { return m_inner.get(key, sink); }
+    Status get(const std::string& key, const ByteSink& sink) override
+    {
+        read.push_back(key);
+        return m_inner.get(key, sink);
+    }
     Status get_range(const std::string& key, uint64_t offset, size_t len, std::vector<uint8_t>& out) override
     {
+        read.push_back(key);
         return m_inner.get_range(key, offset, len, out);
     }
-    Status list(const std::string& prefix, std::vector<ObjectInfo>& out) override
+    using Storage::list;
+    Status list(const std::string& prefix, const ListRange& range, std::vector<ObjectInfo>& out) override
     {
         listed.push_back(prefix);
         if (fail_list)
             return Status::error(Code::io_error, "could not open directory \"" + prefix + "\": Input/output error");
-        return m_inner.list(prefix, out);
+        return m_inner.list(prefix, range, out);
     }
     Status remove(const std::string& key) override { return m_inner.remove(key); }
     Status sync(const std::string& key) override { return m_inner.sync(key); }
 
     std::vector<std::string> listed;
+    std::vector<std::string> read;
     bool fail_list = false;
 
 private:
@@ -256,7 +266,7 @@ private:
 
 class FindLaterSegment : public ::testing::Test {
 protected:
-    // Archives a WAL file name (any bytes will do: only the key matters here).
+    // Archives a segment, partial or backup file name (any bytes will do: only the key matters).
     void put(const std::string& text)
     {
         std::unique_ptr<Writer> w;
@@ -266,10 +276,21 @@ protected:
         WV_ASSERT_OK(w->commit());
     }
 
-    // find_later_segment for a missing name; the recorded list calls start afresh.
+    // Archives timeline `timeline`'s history file with this content, as the archive module does.
+    void put_history(uint32_t timeline, const std::string& content)
+    {
+        const std::string path = m_dir / "history";
+        test::write_file(path, content);
+        Encoder encoder;
+        ArchiveReport report;
+        WV_ASSERT_OK(archive_wal_file(m_storage, encoder, Compression{}, history_file_name(timeline), path, report));
+    }
+
+    // find_later_segment for a missing name; the recorded calls start afresh.
     std::optional<std::string> later_than(const std::string& text, uint64_t segment_size = k_16_mib)
     {
         m_storage.listed.clear();
+        m_storage.read.clear();
         const std::optional<WalName> name = parse_wal_name(text);
         EXPECT_TRUE(name.has_value()) << text;
         std::optional<std::string> later = "left over";  // reset by the call
@@ -278,11 +299,24 @@ protected:
         return later;
     }
 
+    Status later_status(const std::string& text)
+    {
+        const std::optional<WalName> name = parse_wal_name(text);
+        EXPECT_TRUE(name.has_value()) << text;
+        std::optional<std::string> later = "left over";
+        const Status s = find_later_segment(m_storage, *name, k_16_mib, later);
+        EXPECT_EQ(later, std::nullopt);
+        return s;
+    }
+
     std::vector<std::string> listed() const { return m_storage.listed; }
+    std::vector<std::string> read() const { return m_storage.read; }
 
     TempDir m_dir;
     RecordingStorage m_storage{m_dir / "repo"};
 };
+
+using Strings = std::vector<std::string>;
 
 TEST_F(FindLaterSegment, HoleInTheMiddle)
 {
@@ -291,11 +325,11 @@ TEST_F(FindLaterSegment, HoleInTheMiddle)
         put(name);
 
     EXPECT_EQ(later_than("000000010000000000000004"), "000000010000000000000006");
-    // Both neighbours are in the missing segment's own directory: one list.
-    EXPECT_EQ(listed(), std::vector<std::string>{"wal/0000000100000000/"});
+    // What follows the missing key on its timeline, then the timeline's first segment: two lists, no read.
+    EXPECT_EQ(listed(), (Strings{"wal/00000001", "wal/00000001"}));
+    EXPECT_EQ(read(), Strings{});
 
     EXPECT_EQ(later_than("000000010000000000000005"), "000000010000000000000006");
-    EXPECT_EQ(listed(), std::vector<std::string>{"wal/0000000100000000/"});
 }
 
 TEST_F(FindLaterSegment, EndOfTheArchive)
@@ -304,39 +338,41 @@ TEST_F(FindLaterSegment, EndOfTheArchive)
         put(name);
 
     EXPECT_EQ(later_than("000000010000000000000004"), std::nullopt);
-    // Nothing later here, nor in the next directory; the previous one is not needed.
-    EXPECT_EQ(listed(), (std::vector<std::string>{"wal/0000000100000000/", "wal/0000000100000001/"}));
+    // Nothing follows on timeline 1, and there is no timeline 2 (PostgreSQL probes the same history file).
+    EXPECT_EQ(listed(), Strings{"wal/00000001"});
+    EXPECT_EQ(read(), (Strings{"wal/00000002.history.zst"}));
 
     EXPECT_EQ(later_than("0000000100000000000000FF"), std::nullopt);
     EXPECT_EQ(later_than("000000010000000500000000"), std::nullopt);
 }
 
-TEST_F(FindLaterSegment, LaterTimelinesDoNotCount)
+TEST_F(FindLaterSegment, LaterTimelinesThatLeftBeforeDoNotCount)
 {
-    // Timeline 1 ends at 3 (its partial), timeline 2 goes on from there: asking for timeline 1's segment 4
-    // is the end of timeline 1, whatever timeline 2 holds.
-    for (const char* name :
-        {"00000002.history", "000000010000000000000001", "000000010000000000000002", "000000010000000000000003.partial",
-            "000000020000000000000003", "000000020000000000000004", "000000020000000000000005"})
+    // Timeline 1 ends in segment 3 (its partial), timeline 2 goes on from there: asking for timeline 1's
+    // segment 3 or 4 is the end of timeline 1, whatever timeline 2 holds.
+    put_history(2, "1\t0/3000028\tno recovery target specified\n");
+    for (const char* name : {"000000010000000000000001", "000000010000000000000002", "000000010000000000000003.partial",
+             "000000020000000000000003", "000000020000000000000004", "000000020000000000000005"})
         put(name);
 
     EXPECT_EQ(later_than("000000010000000000000003"), std::nullopt);
     EXPECT_EQ(later_than("000000010000000000000004"), std::nullopt);
     EXPECT_EQ(later_than("000000020000000000000006"), std::nullopt);
+    EXPECT_EQ(read(), (Strings{"wal/00000003.history.zst"}));
 }
 
 TEST_F(FindLaterSegment, NewerTimelineProbe)
 {
     // Timeline 2 began in segment 0000000100000003 00000005; timeline 1 goes on to 00000009.
+    put_history(2, "1\t3/5000000\tno recovery target specified\n");
     for (const char* name : {"000000010000000300000001", "000000010000000300000002", "000000010000000300000003",
-             "000000010000000300000004", "000000010000000300000005", "000000010000000300000009", "00000002.history",
+             "000000010000000300000004", "000000010000000300000005", "000000010000000300000009",
              "000000020000000300000005", "000000020000000300000006"})
         put(name);
 
     // A segment from before timeline 2 began, asked for on timeline 2: not a hole, even though timeline 1
     // has that segment and timeline 2 has later ones.
     EXPECT_EQ(later_than("000000020000000300000004"), std::nullopt);
-    EXPECT_EQ(listed(), (std::vector<std::string>{"wal/0000000200000003/", "wal/0000000200000002/"}));
     EXPECT_EQ(later_than("000000020000000300000001"), std::nullopt);
 
     // On timeline 1, 6 to 8 are a hole.
@@ -351,11 +387,21 @@ TEST_F(FindLaterSegment, HoleAcrossADirectoryBoundary)
 
     // The earlier segment is in the same directory, the later one in the next.
     EXPECT_EQ(later_than("0000000100000000000000FF"), "000000010000000100000001");
-    EXPECT_EQ(listed(), (std::vector<std::string>{"wal/0000000100000000/", "wal/0000000100000001/"}));
-
     // The later segment is in the same directory, the earlier one in the previous.
     EXPECT_EQ(later_than("000000010000000100000000"), "000000010000000100000001");
-    EXPECT_EQ(listed(), (std::vector<std::string>{"wal/0000000100000001/", "wal/0000000100000000/"}));
+}
+
+TEST_F(FindLaterSegment, HoleOfWholeDirectories)
+{
+    // Nothing at all was archived for logs 1 to 3 of timeline 1: wider than any one directory.
+    for (const char* name : {"0000000100000000000000FD", "0000000100000000000000FE", "000000010000000400000000",
+             "000000010000000400000001"})
+        put(name);
+
+    EXPECT_EQ(later_than("0000000100000000000000FF"), "000000010000000400000000");
+    EXPECT_EQ(later_than("000000010000000200000005"), "000000010000000400000000");
+    EXPECT_EQ(later_than("0000000100000003000000FF"), "000000010000000400000000");
+    EXPECT_EQ(later_than("000000010000000400000002"), std::nullopt);
 }
 
 TEST_F(FindLaterSegment, HoleAcrossADirectoryBoundaryWithOneMibSegments)
@@ -368,19 +414,61 @@ TEST_F(FindLaterSegment, HoleAcrossADirectoryBoundaryWithOneMibSegments)
     EXPECT_EQ(later_than("000000010000000100000002", k_mib), std::nullopt);
 }
 
-TEST_F(FindLaterSegment, MissingDirectory)
+TEST_F(FindLaterSegment, HoleBeforeADescendantTimeline)
 {
-    // Nothing at all was archived for log 1 of timeline 1.
-    for (const char* name : {"000000010000000000000001", "0000000100000000000000FF", "000000010000000200000000",
-             "000000010000000200000001"})
+    // Timeline 1 archived up to 2; 3 to 5 never reached the archive; a standby promoted in segment 6
+    // made timeline 2, which archived on. Recovery to timeline 2 needs timeline 1's 3 to 5: a hole.
+    put_history(2, "1\t0/6000060\tno recovery target specified\n");
+    for (const char* name : {"000000010000000000000001", "000000010000000000000002", "000000020000000000000006",
+             "000000020000000000000007"})
         put(name);
 
-    EXPECT_EQ(later_than("000000010000000100000005"), "000000010000000200000000");
-    EXPECT_EQ(listed(),
-        (std::vector<std::string>{"wal/0000000100000001/", "wal/0000000100000002/", "wal/0000000100000000/"}));
+    EXPECT_EQ(later_than("000000010000000000000003"), "000000020000000000000006");
+    EXPECT_EQ(later_than("000000010000000000000005"), "000000020000000000000006");
+    // Segment 6 of timeline 1 is where timeline 2 left it: timeline 1's copy is partial, not needed whole.
+    EXPECT_EQ(later_than("000000010000000000000006"), std::nullopt);
+    EXPECT_EQ(later_than("000000010000000000000007"), std::nullopt);
+}
 
-    // Next to the end of the archive, the directory after is missing too.
-    EXPECT_EQ(later_than("000000010000000200000002"), std::nullopt);
+TEST_F(FindLaterSegment, HoleBeforeADescendantOfADescendant)
+{
+    // Timeline 3 descends from 1 through 2, and only timeline 3 has archived segments after the hole.
+    put_history(2, "1\t0/6000060\tno recovery target specified\n");
+    put_history(3, "1\t0/6000060\tno recovery target specified\n2\t0/8000028\tno recovery target specified\n");
+    for (const char* name : {"000000010000000000000001", "000000030000000000000008", "000000030000000000000009"})
+        put(name);
+
+    EXPECT_EQ(later_than("000000010000000000000002"), "000000030000000000000008");
+    EXPECT_EQ(read(), (Strings{"wal/00000002.history.zst", "wal/00000003.history.zst"}));
+    // Timeline 2's segment 7: timeline 3 left timeline 2 in segment 8. Timeline 2 has no segment before 7
+    // archived, so 7 is taken for a probe from before it began, not a hole.
+    EXPECT_EQ(later_than("000000020000000000000007"), std::nullopt);
+}
+
+TEST_F(FindLaterSegment, ADescendantWithNothingArchivedIsTheEnd)
+{
+    put_history(2, "1\t0/6000060\tno recovery target specified\n");
+    for (const char* name : {"000000010000000000000001", "000000010000000000000002"})
+        put(name);
+    EXPECT_EQ(later_than("000000010000000000000003"), std::nullopt);
+}
+
+TEST_F(FindLaterSegment, AnUnreadableHistoryFileIsAnError)
+{
+    put("000000010000000000000001");
+    put("00000002.history");  // "bytes of 00000002.history": not an object the codec can decode
+    Status s = later_status("000000010000000000000002");
+    EXPECT_EQ(s.code(), Code::corrupt) << s.message();
+    EXPECT_NE(s.message().find("could not read \"" + m_storage.location("wal/00000002.history.zst") + "\""),
+        std::string::npos)
+        << s.message();
+
+    WV_ASSERT_OK(m_storage.remove("wal/00000002.history.zst"));
+    put_history(2, "not a history file\n");
+    s = later_status("000000010000000000000002");
+    EXPECT_EQ(s.code(), Code::corrupt);
+    EXPECT_NE(s.message().find("syntax error in history file \"00000002.history\", line 1"), std::string::npos)
+        << s.message();
 }
 
 TEST_F(FindLaterSegment, EmptyOrAbsentRepository)
@@ -394,8 +482,9 @@ TEST_F(FindLaterSegment, APartialShowsTheTimelineWentOn)
 {
     // A promoted standby archived timeline 1's last segment as a partial, but 4 and 5 never reached the
     // archive: recovery along timeline 1 cannot get past 3.
+    put_history(2, "1\t0/6000060\tno recovery target specified\n");
     for (const char* name : {"000000010000000000000002", "000000010000000000000003", "000000010000000000000006.partial",
-             "00000002.history", "000000020000000000000006"})
+             "000000020000000000000006"})
         put(name);
 
     EXPECT_EQ(later_than("000000010000000000000004"), "000000010000000000000006.partial");
@@ -408,6 +497,7 @@ TEST_F(FindLaterSegment, TheNearestLaterSegment)
     for (const char* name : {"000000010000000000000001", "000000010000000000000008", "000000010000000000000005",
              "000000010000000000000005.partial", "000000010000000000000006"})
         put(name);
+    // At equal numbers the full segment is the name to report (its partial sorts first).
     EXPECT_EQ(later_than("000000010000000000000003"), "000000010000000000000005");
 }
 
@@ -446,13 +536,9 @@ TEST_F(FindLaterSegment, ListFailureIsReturned)
 {
     put("000000010000000000000001");
     m_storage.fail_list = true;
-    const std::optional<WalName> name = parse_wal_name("000000010000000000000002");
-    ASSERT_TRUE(name.has_value());
-    std::optional<std::string> later = "left over";
-    const Status s = find_later_segment(m_storage, *name, k_16_mib, later);
+    const Status s = later_status("000000010000000000000002");
     EXPECT_EQ(s.code(), Code::io_error);
-    EXPECT_EQ(s.message(), "could not open directory \"wal/0000000100000000/\": Input/output error");
-    EXPECT_EQ(later, std::nullopt);
+    EXPECT_EQ(s.message(), "could not open directory \"wal/00000001\": Input/output error");
 }
 
 }  // namespace

@@ -420,6 +420,37 @@ TEST_F(PosixStorageTest, ListIsSortedFilteredAndIgnoresHiddenFiles)
     EXPECT_EQ(listed[2].size, 3u);
 }
 
+TEST_F(PosixStorageTest, ListRangeStartsAfterAKeyAndStopsAtMaxKeys)
+{
+    // Keys in byte order: "a.x" < "a/b/1" ('.' sorts before '/'), "a/b/2" < "a0" ('/' before '0').
+    for (const char* key : {"a.x", "a/b/1", "a/b/2", "a/c/3", "a0", "b"})
+        put_by_hand(m_dir, std::string("repo/") + key, to_bytes(key));
+
+    auto keys = [&](const std::string& prefix, const std::string& after, size_t max_keys) {
+        std::vector<ObjectInfo> listed{ObjectInfo{"stale", 1}};
+        const Status s = m_storage.list(prefix, ListRange{after, max_keys}, listed);
+        EXPECT_TRUE(s.is_ok()) << s.message();
+        std::vector<std::string> out;
+        for (const ObjectInfo& o : listed)
+            out.push_back(o.key);
+        return out;
+    };
+    using V = std::vector<std::string>;
+    EXPECT_EQ(keys("", "", 0), (V{"a.x", "a/b/1", "a/b/2", "a/c/3", "a0", "b"}));
+    EXPECT_EQ(keys("", "a.x", 0), (V{"a/b/1", "a/b/2", "a/c/3", "a0", "b"}));
+    EXPECT_EQ(keys("", "a/", 0), (V{"a/b/1", "a/b/2", "a/c/3", "a0", "b"}));
+    EXPECT_EQ(keys("", "a/b/1", 0), (V{"a/b/2", "a/c/3", "a0", "b"}));
+    EXPECT_EQ(keys("", "a/b/9", 0), (V{"a/c/3", "a0", "b"}));
+    EXPECT_EQ(keys("", "a/z", 0), (V{"a0", "b"}));
+    EXPECT_EQ(keys("a", "a/b/2", 0), (V{"a/c/3", "a0"}));
+    EXPECT_EQ(keys("a/", "a/b/2", 0), (V{"a/c/3"}));
+    EXPECT_EQ(keys("", "b", 0), V{});
+    EXPECT_EQ(keys("", "", 2), (V{"a.x", "a/b/1"}));
+    EXPECT_EQ(keys("", "a/b/1", 2), (V{"a/b/2", "a/c/3"}));
+    EXPECT_EQ(keys("a/", "", 1), (V{"a/b/1"}));
+    EXPECT_EQ(keys("", "a0", 5), (V{"b"}));
+}
+
 TEST_F(PosixStorageTest, ListNeverLeavesTheRepository)
 {
     // No valid key starts with "..": a prefix that does cannot name objects of this repository.

@@ -197,7 +197,7 @@ TEST_F(S3StorageTest, MultipartUploadsAreVerifiedAndWhole)
 
 TEST_F(S3StorageTest, ListPaginatesAndRemoveManyBatches)
 {
-    // More than one ListObjectsV2 page (1000 keys) and more than one DeleteObjects batch (1000 keys).
+    // More than one ListObjectsV2 page (1000 keys) and more than one DeleteObjects batch (1000 keys); ranges.
     constexpr int k_count = 1100;
     std::vector<std::string> keys;
     for (int i = 0; i < k_count; ++i) {
@@ -216,6 +216,28 @@ TEST_F(S3StorageTest, ListPaginatesAndRemoveManyBatches)
     }
     WV_ASSERT_OK(m_storage->list("", listed));
     EXPECT_EQ(listed.size(), static_cast<size_t>(k_count + 1));
+
+    // ListRange: start_after skips a whole page; max_keys above 1000 needs a continuation.
+    WV_ASSERT_OK(m_storage->list("wal/", ListRange{"wal/1000.zst", 0}, listed));
+    ASSERT_EQ(listed.size(), 99u);
+    EXPECT_EQ(listed.front().key, "wal/1001.zst");
+    EXPECT_EQ(listed.back().key, "wal/1099.zst");
+    WV_ASSERT_OK(m_storage->list("wal/", ListRange{"", 3}, listed));
+    ASSERT_EQ(listed.size(), 3u);
+    EXPECT_EQ(listed[0].key, "wal/0000.zst");
+    EXPECT_EQ(listed[2].key, "wal/0002.zst");
+    EXPECT_EQ(listed[2].size, 12u);
+    WV_ASSERT_OK(m_storage->list("wal/", ListRange{"wal/0049.zst", 1001}, listed));  // 1000 keys, then 1
+    ASSERT_EQ(listed.size(), 1001u);
+    EXPECT_EQ(listed.front().key, "wal/0050.zst");
+    EXPECT_EQ(listed.back().key, "wal/1050.zst");
+    WV_ASSERT_OK(m_storage->list("", ListRange{"other/", 2}, listed));
+    ASSERT_EQ(listed.size(), 2u);
+    EXPECT_EQ(listed[0].key, "other/x");
+    EXPECT_EQ(listed[1].key, "wal/0000.zst");
+    WV_ASSERT_OK(m_storage->list("wal/", ListRange{"wal/1099.zst", 0}, listed));
+    EXPECT_TRUE(listed.empty());
+
     keys.push_back("never/existed");
     WV_ASSERT_OK(m_storage->remove_many(keys));
     WV_ASSERT_OK(m_storage->list("", listed));

@@ -362,7 +362,7 @@ int run(const WalFetchContext& ctx)
         s = !gap.is_ok()
             ? gap
             : Status::error(Code::not_found,
-                  "\"" + ctx.file + "\" is missing from the repository, but later WAL of its timeline is there (\"" +
+                  "\"" + ctx.file + "\" is missing from the repository, but later WAL that needs it is there (\"" +
                       *later + "\"): the archive has a gap",
                   "Recovery cannot go past the gap. Find the missing file (pg_wal of the old primary, another "
                   "copy of the archive) and copy it into the repository, or recover to a target before it.");

@@ -364,7 +364,7 @@ Status PosixStorage::get_range(const std::string& key, uint64_t offset, size_t l
     return read_at(fd.get(), offset, len, out, path);
 }
 
-Status PosixStorage::list(const std::string& prefix, std::vector<ObjectInfo>& out)
+Status PosixStorage::list(const std::string& prefix, const ListRange& range, std::vector<ObjectInfo>& out)
 {
     out.clear();
     if (!valid_prefix(prefix))
@@ -392,6 +392,10 @@ Status PosixStorage::list(const std::string& prefix, std::vector<ObjectInfo>& ou
             const size_t common = std::min(key.size(), prefix.size());
             if (key.compare(0, common, prefix, 0, common) != 0)
                 continue;
+            // Prune what sorts entirely before start_after: a directory's keys all lie between
+            // key + "/" and key + "0" ('0' follows '/'), a file's key is itself.
+            if (!range.start_after.empty() && range.start_after.compare(key + "0") >= 0)
+                continue;
             struct stat st;
             if (::stat((m_root + "/" + key).c_str(), &st) != 0)
                 continue;  // removed meanwhile
@@ -399,7 +403,7 @@ Status PosixStorage::list(const std::string& prefix, std::vector<ObjectInfo>& ou
                 Status s = walk(key);
                 if (!s.is_ok())
                     return s;
-            } else if (S_ISREG(st.st_mode) && key.compare(0, prefix.size(), prefix) == 0) {
+            } else if (S_ISREG(st.st_mode) && key.compare(0, prefix.size(), prefix) == 0 && key > range.start_after) {
                 out.push_back(ObjectInfo{key, static_cast<uint64_t>(st.st_size)});
             }
         }
@@ -407,6 +411,8 @@ Status PosixStorage::list(const std::string& prefix, std::vector<ObjectInfo>& ou
     };
     Status s = walk(start);
     std::sort(out.begin(), out.end(), [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
+    if (range.max_keys != 0 && out.size() > range.max_keys)
+        out.resize(range.max_keys);
     return s;
 }
 

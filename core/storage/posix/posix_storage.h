@@ -31,7 +31,8 @@ public:
     Status create(const std::string& key, std::unique_ptr<Writer>& out) override;
     Status get(const std::string& key, const ByteSink& sink) override;
     Status get_range(const std::string& key, uint64_t offset, size_t len, std::vector<uint8_t>& out) override;
-    Status list(const std::string& prefix, std::vector<ObjectInfo>& out) override;
+    using Storage::list;
+    Status list(const std::string& prefix, const ListRange& range, std::vector<ObjectInfo>& out) override;
     Status remove(const std::string& key) override;
     Status sync(const std::string& key) override;
 

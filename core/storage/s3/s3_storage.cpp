@@ -215,7 +215,8 @@ public:
     Status create(const std::string& key, std::unique_ptr<Writer>& out) override;
     Status get(const std::string& key, const ByteSink& sink) override;
     Status get_range(const std::string& key, uint64_t offset, size_t len, std::vector<uint8_t>& out) override;
-    Status list(const std::string& prefix, std::vector<ObjectInfo>& out) override;
+    using Storage::list;
+    Status list(const std::string& prefix, const ListRange& range, std::vector<ObjectInfo>& out) override;
     Status remove(const std::string& key) override;
     Status remove_many(const std::vector<std::string>& keys) override;
     Status sync(const std::string&) override { return Status::ok(); }  // S3 acknowledges durable writes only
@@ -475,7 +476,7 @@ Status S3Storage::get_range(const std::string& key, uint64_t offset, size_t len,
     return Status::ok();
 }
 
-Status S3Storage::list(const std::string& prefix, std::vector<ObjectInfo>& out)
+Status S3Storage::list(const std::string& prefix, const ListRange& range, std::vector<ObjectInfo>& out)
 {
     out.clear();
     const std::string full = object_key(prefix);
@@ -485,6 +486,10 @@ Status S3Storage::list(const std::string& prefix, std::vector<ObjectInfo>& out)
         Call c;
         c.method = "GET";
         c.query = {{"list-type", "2"}, {"prefix", full}};
+        if (!range.start_after.empty())
+            c.query.emplace_back("start-after", object_key(range.start_after));
+        if (range.max_keys != 0)
+            c.query.emplace_back("max-keys", std::to_string(std::min(range.max_keys - out.size(), k_s3_max_list_keys)));
         if (!token.empty())
             c.query.emplace_back("continuation-token", token);
         c.context = "could not list \"" + location(prefix) + "\"";
@@ -499,13 +504,15 @@ Status S3Storage::list(const std::string& prefix, std::vector<ObjectInfo>& out)
         for (ObjectInfo& o : page.objects)
             if (o.key.size() > strip)
                 out.push_back(ObjectInfo{o.key.substr(strip), o.size});
-        if (!page.truncated)
+        if (!page.truncated || (range.max_keys != 0 && out.size() >= range.max_keys))
             break;
         if (page.next_continuation_token.empty())
             return Status::error(Code::io_error, c.context + ": truncated listing without a continuation token");
         token = page.next_continuation_token;
     }
     std::sort(out.begin(), out.end(), [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
+    if (range.max_keys != 0 && out.size() > range.max_keys)
+        out.resize(range.max_keys);  // a store that ignores max-keys
     return Status::ok();
 }
 

@@ -15,6 +15,7 @@ constexpr uint64_t k_s3_min_part_size = 5ULL * 1024 * 1024;         // S3 limit 
 constexpr uint64_t k_s3_max_part_size = 5ULL * 1024 * 1024 * 1024;  // S3 limit
 constexpr int k_s3_max_parts = 10000;                               // S3 limit
 constexpr const char* k_s3_default_region = "us-east-1";
+constexpr size_t k_s3_max_list_keys = 1000;  // S3 limit: keys per ListObjectsV2 page
 // Bytes of an object a writer keeps in memory; the rest goes to an unlinked file in the temporary
 // directory (StorageOptions::temp_directory), so memory per upload does not grow with the part size.
 constexpr size_t k_s3_writer_memory = 256U * 1024;
