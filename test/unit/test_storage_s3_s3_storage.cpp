@@ -245,6 +245,30 @@ TEST_F(S3StorageTest, ListPaginatesAndRemoveManyBatches)
     EXPECT_EQ(listed[0].key, "other/x");
 }
 
+TEST_F(S3StorageTest, NoCredentialsIsNotNotFound)
+{
+    // No credentials anywhere (no file, no environment, no HOME, instance metadata off): every request fails
+    // as a setup problem, never as "no such object", which restore_command would read as the end of the archive.
+    StorageOptions options = m_options;
+    options.s3_credentials_file.clear();
+    options.getenv = [](const std::string& name) -> std::optional<std::string> {
+        if (name == "AWS_EC2_METADATA_DISABLED")
+            return "true";
+        return std::nullopt;
+    };
+    std::unique_ptr<Storage> storage;
+    WV_ASSERT_OK(open_storage(std::string("s3://") + k_bucket + "/" + m_prefix, options, storage));
+    ObjectInfo info;
+    Status s = storage->head("identity.json", info);
+    EXPECT_EQ(s.code(), Code::invalid);
+    EXPECT_NE(s.message().find("no AWS credentials found"), std::string::npos) << s.message();
+    std::vector<uint8_t> out;
+    s = storage->get("wal/a.zst", test::vector_sink(out));
+    EXPECT_EQ(s.code(), Code::invalid);
+    std::vector<ObjectInfo> listed;
+    EXPECT_EQ(storage->list("wal/", listed).code(), Code::invalid);
+}
+
 TEST_F(S3StorageTest, StoreErrorsKeepTheirCodes)
 {
     test::write_file(

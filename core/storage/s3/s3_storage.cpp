@@ -350,6 +350,10 @@ Status S3Storage::request(const Call& call, HttpResponse& response)
         AwsCredentials creds;
         Status s = m_credentials->get(creds);
         if (!s.is_ok()) {
+            // "No credentials anywhere" is a setup problem, never "no such object": a caller that reads
+            // not_found as "absent" (restore_command's exit 1) must not end a recovery over it.
+            if (s.code() == Code::not_found)
+                s = Status::error(Code::invalid, s.message(), s.hint());
             result = s.prefix(call.context);
             break;
         }
