@@ -19,8 +19,10 @@ namespace walvault {
 
 constexpr int k_exit_ok = 0;
 constexpr int k_exit_failure = 1;  // also "not found" for wal-fetch, as restore_command expects
+constexpr int k_exit_usage = 2;    // a command line that does not parse (but see k_exit_fatal)
 // For restore_command, PostgreSQL reads 1-125 as "file not found" and ends recovery there; above 125 it
-// stops instead. A damaged object or an unreachable repository must never end recovery early.
+// stops instead. A damaged object, an unreachable repository or a misspelled restore_command must never
+// end recovery early.
 constexpr int k_exit_fatal = 200;
 
 struct CommonOptions {

@@ -1,5 +1,6 @@
 // walvault: the command-line tool. Commands live in tool/commands/, one file each; this file only
-// assembles them. Exit status: 0 success, 1 usage error or failure.
+// assembles them. Exit status: 0 success, 1 failure, 2 usage error; for wal-fetch, and for a command line
+// that names no command (it may be a restore_command with a typo), a usage error exits k_exit_fatal.
 #include "core/common/status.h"
 #include "tool/commands/commands.h"
 #include "tool/lazy_libs.h"
@@ -11,6 +12,27 @@
 #include <cstring>
 #include <exception>
 #include <string>
+#include <string_view>
+
+namespace {
+
+// The exit status of a command line that does not parse. PostgreSQL reads 1-125 from restore_command as
+// "file not found" and ends recovery there, so a misspelled option in restore_command must not exit 2:
+// only a command line that names a command other than wal-fetch gets the conventional usage status.
+int usage_exit_code(const CLI::App& app, int argc, char** argv)
+{
+    if (argc < 2)
+        return walvault::k_exit_usage;  // "walvault" alone: nobody's restore_command
+    const std::string_view first = argv[1];
+    if (first == "wal-fetch")
+        return walvault::k_exit_fatal;
+    for (const CLI::App* command : app.get_subcommands([](const CLI::App*) { return true; }))
+        if (command->get_name() == first)
+            return walvault::k_exit_usage;
+    return walvault::k_exit_fatal;
+}
+
+}  // namespace
 
 int main(int argc, char** argv)
 {
@@ -31,14 +53,19 @@ int main(int argc, char** argv)
         walvault::add_backup_delete_command(app, exit_code);
     }
     walvault::add_wal_fetch_command(app, exit_code);
-    app.failure_message([](const CLI::App*, const CLI::Error& e) {
-        return "walvault: " + std::string(e.what()) + "\nTry \"walvault --help\" for more information.\n";
+    const int usage_code = usage_exit_code(app, argc, argv);
+    app.failure_message([usage_code](const CLI::App*, const CLI::Error& e) {
+        std::string text = "walvault: " + std::string(e.what()) + "\n";
+        if (usage_code == walvault::k_exit_fatal)
+            text += "walvault: exiting with status " + std::to_string(usage_code) +
+                " so that a recovery running this as restore_command stops instead of ending early\n";
+        return text + "Try \"walvault --help\" for more information.\n";
     });
 
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e) == 0 ? 0 : 1;  // --help and --version are "errors" that exit 0
+        return app.exit(e) == 0 ? 0 : usage_code;  // --help and --version are "errors" that exit 0
     } catch (const std::exception& e) {
         // A bug, not an expected failure (those are Status values): say so, and never exit 1, which
         // restore_command would read as "file not found".
@@ -48,8 +75,8 @@ int main(int argc, char** argv)
         return walvault::k_exit_fatal;
     }
     if (app.get_subcommands().empty()) {
-        std::fputs(app.help().c_str(), stdout);
-        return 0;
+        std::fputs(app.help().c_str(), stderr);
+        return walvault::k_exit_usage;  // a command is required
     }
     return exit_code;
 }

@@ -382,7 +382,8 @@ void add_wal_fetch_command(CLI::App& app, int& exit_code)
         "Restore one WAL file from the repository (restore_command = 'exec walvault wal-fetch %f %p'). Exits 1 if the "
         "repository does not have it, " +
             std::to_string(k_exit_fatal) +
-            " on any other failure. Run by the server, it also prefetches the next segments (setting prefetch).");
+            " on any other failure, a misspelled command line included. Run by the server, it also prefetches the next "
+            "segments (setting prefetch).");
     cmd->add_option("FILE", ctx->file, "WAL file name (%f)")->required();
     cmd->add_option("DEST", ctx->dest, "destination path (%p)")->required();
     cmd->add_option(k_lock_fd_option, ctx->prefetch_lock_fd, "internal: the prefetcher process")->group("");
