@@ -73,7 +73,7 @@ $(WV_BUILD)/tool/pg_client.o $(WV_BUILD)/tool/lazy_libs.o: WV_FLAGS += -I$(shell
 # the same reason: each shared library costs every exec its loading, relocation and copy-on-write pages,
 # and on a VM each new page is a fault that costs tens of microseconds; libpugixml.so alone pulls in
 # libstdc++.so. Measured with 200 wal-fetch calls served from the spool, each as PostgreSQL makes them:
-# 8.6 ms of CPU per call with these shared, 6.6 ms static (docs/benchmarks.md, "Replay", R18). pugixml
+# 8.6 ms of CPU per call with these shared, 6.6 ms static (docs/benchmarks.md, "Static libstdc++ in the tool"). pugixml
 # then gets its fixes with a rebuild of walvault, like the header-only nlohmann_json and CLI11 already do.
 # zstd stays shared (it gets Debian's updates; static it saved nothing measurable). The executable
 # exports none of these symbols (no -rdynamic), so the libraries opened on first use keep their own.

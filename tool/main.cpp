@@ -44,7 +44,7 @@ int main(int argc, char** argv)
     int exit_code = 0;
     // restore_command runs "walvault wal-fetch" once per WAL segment: it gets only its own command, since
     // building the others' options costs every call ~1 ms of allocations and new pages (docs/benchmarks.md,
-    // "Replay"). Anything else, "walvault --help" too, sees every command.
+    // "Static libstdc++ in the tool"). Anything else, "walvault --help" too, sees every command.
     const bool wal_fetch_only = argc > 1 && std::strcmp(argv[1], "wal-fetch") == 0;
     if (!wal_fetch_only) {
         walvault::add_backup_command(app, exit_code);

@@ -32,7 +32,7 @@ constexpr size_t k_frame_bytes = 1024 * 1024;    // original bytes per data fram
 // The archive module's frames. A file in flight holds one frame of input and one of output, and the archiver
 // has up to 16 in flight: 512 KiB frames keep its peak under 64 MiB on S3 (72 -> 56 MiB). They cost 1.4 %
 // more stored bytes on bulk-load WAL and, measured on backups, ~8 % more encoding time and more decoding
-// CPU, so backups keep 1 MiB frames (docs/benchmarks.md: Archiver memory, Replay R9, Base backup runs D–F).
+// CPU, so backups keep 1 MiB frames (docs/benchmarks.md, "512 KiB frames for WAL, 1 MiB for backups").
 constexpr size_t k_wal_frame_bytes = 512 * 1024;
 constexpr size_t k_probe_bytes = 16 * 1024;             // sample of a frame compressed at level 1 first
 constexpr int k_low_saving_level = -1;                  // zstd level of frames whose sample barely compresses

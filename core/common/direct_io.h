@@ -36,8 +36,8 @@ bool set_direct(int fd, bool on);
 // cache. Nothing is fsynced. Errors are errno values, for the caller's message.
 // With overlap, a full buffer is written on a thread of the stream's own while the caller fills a second
 // one: a direct write returns only once the device has the bytes, and the caller decodes meanwhile
-// (restore: 7-9 % faster in alternating runs, docs/benchmarks.md run L). An error of that write is returned
-// by the next call.
+// (restore: 7-9 % faster in alternating runs, docs/benchmarks.md, "Restore writes past the page cache").
+// An error of that write is returned by the next call.
 // One caller thread per stream.
 class DirectStream {
 public:

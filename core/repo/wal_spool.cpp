@@ -133,12 +133,12 @@ Status write_small_file(const std::string& path, const std::string& text)
 // so the two inodes take turns and "path.new" keeps the previous text. Unlike write_small_file, nothing
 // is created, truncated or freed, and ext4 starts no write-out (a rename over an existing file makes it
 // flush the new file's data, auto_da_alloc); beside the prefetcher's fsyncs that made each call wait
-// ~6 ms for the two files (docs/benchmarks.md, Replay, R18). A reader that still holds the old inode open
-// when the next call (another process, milliseconds later) rewrites it could read a mix. What does not
-// parse is ignored (the prefetcher keeps its position; the counters start again from zero); a mixed but
-// valid position could make the prefetcher prune too early, which costs direct fetches, never a wrong
-// file: the spool only serves verified files of the right name. Where the exchange is not supported, a
-// plain rename.
+// ~6 ms for the two files (docs/benchmarks.md, "wal-fetch swaps its small files with renameat2"). A reader
+// that still holds the old inode open when the next call (another process, milliseconds later) rewrites it
+// could read a mix. What does not parse is ignored (the prefetcher keeps its position; the counters start
+// again from zero); a mixed but valid position could make the prefetcher prune too early, which costs
+// direct fetches, never a wrong file: the spool only serves verified files of the right name. Where the
+// exchange is not supported, a plain rename.
 Status rewrite_small_file(const std::string& path, const std::string& text)
 {
     const std::string other = path + k_small_file_suffix;

@@ -1,4 +1,4 @@
-# Archive order and shutdown with work in flight (issue 5).
+# Archive order and shutdown with work in flight.
 #  - .history first: a standby promoted while archiving is not configured (walvault.repo = '') has
 #    00000002.history, the .partial of timeline 1 and new segments of timeline 2 .ready at once. With
 #    walvault.parallel = 1, once walvault.repo is set, the history file is archived first and the rest in
