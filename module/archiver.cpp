@@ -240,7 +240,7 @@ void Archiver::ensure_workers()
     const size_t want = static_cast<size_t>(m_context->settings.parallel);
     if (m_threads.size() >= want)
         return;
-    // Memory must not grow with uptime (issue 5: <= 64 MiB at the largest look-ahead). glibc would give
+    // Memory must not grow with uptime (<= 64 MiB at the largest look-ahead, bench/memory.sh). glibc would give
     // each thread its own arena and, after the first free of a large buffer, stop returning 1 MiB buffers
     // to the system; a fixed mmap threshold returns them at once, two arenas bound fragmentation. Only in
     // the archiver process, once, before the first thread.
@@ -342,8 +342,9 @@ wv_status Archiver::archive_locked(std::unique_lock<std::mutex>& lock, const wv_
             if (!old->done)
                 return WV_PENDING;
             m_retired.erase(file);
-            // Archived under the old settings into the repository we use now: that is still true.
-            if (old->status.is_ok() && old->context->storage->location() == m_context->storage->location()) {
+            // Archived under the old settings into the store we use now: that is still true. Only the full
+            // identity tells (the same s3://bucket/prefix may be another store at another endpoint).
+            if (old->status.is_ok() && old->context->storage->identity() == m_context->storage->identity()) {
                 old->requested = true;
                 it = m_jobs.emplace(file, old).first;
             }

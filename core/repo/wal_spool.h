@@ -30,7 +30,7 @@ constexpr auto k_spool_stall_timeout = std::chrono::seconds(5);  // wal-fetch wa
 // Which repository and database system the spooled files come from. A spool whose marker differs is
 // wiped before use and never served from.
 struct SpoolMarker {
-    std::string repository;  // Storage::location(), plus the endpoint for S3
+    std::string repository;  // Storage::identity(): the store itself, endpoint and all
     uint64_t system_identifier = 0;
     uint64_t wal_segment_size = 0;  // from the repository's identity; the size of every servable file
     std::string boot_id;            // the machine's boot the spool was adopted in (written by adopt())

@@ -51,6 +51,11 @@ public:
     virtual std::string location() const = 0;
     // Where one object is, for messages: "/var/lib/walvault/main/wal/.../X.zst".
     virtual std::string location(const std::string& key) const = 0;
+    // Names the store fully: two Storage objects with equal identities read and write the same objects, and
+    // two that differ in anything that can send a request elsewhere (for S3: endpoint, region, URI style,
+    // bucket, prefix; for a directory: its real path) have different identities. Use it, never location(),
+    // wherever "is this the same repository?" is asked.
+    virtual std::string identity() const = 0;
 
     // Size of an object; Code::not_found if absent.
     virtual Status head(const std::string& key, ObjectInfo& out) = 0;

@@ -6,6 +6,7 @@
 # segment needs no check, and the prefetcher and direct fetches check the xxh3_128. The same recovery
 # with prefetch = 0 must not touch the spool; both replay times are noted for comparison (not asserted).
 use strict;
+use Cwd ();
 use warnings;
 
 use Fcntl qw(:flock);
@@ -98,8 +99,10 @@ my ($on, $on_seconds) = restored_node(
 		my ($node) = @_;
 		my $spool = $node->data_dir . "/$spool_rel";
 		mkdir($spool, 0700) or die "mkdir $spool: $!";
+		# The store's identity: "file://" and the repository directory's real path.
+		my $identity = 'file://' . Cwd::realpath($repo);
 		append_to_file("$spool/spool.json",
-			qq({"repository":"$repo","system_identifier":"$sysid","wal_segment_size":$segsize,"boot_id":"$boot_id"}\n));
+			qq({"repository":"$identity","system_identifier":"$sysid","wal_segment_size":$segsize,"boot_id":"$boot_id"}\n));
 		append_to_file("$spool/$truncated", 'x' x 8192);
 		append_to_file("$spool/$other_timeline", "\0" x $segsize);
 	},

@@ -233,6 +233,7 @@ public:
 
     std::string location() const override { return m_inner.location(); }
     std::string location(const std::string& key) const override { return m_inner.location(key); }
+    std::string identity() const override { return m_inner.identity(); }
     Status head(const std::string& key, ObjectInfo& out) override { return m_inner.head(key, out); }
     Status create(const std::string& key, std::unique_ptr<Writer>& out) override { return m_inner.create(key, out); }
     Status get(const std::string& key, const ByteSink& sink) override

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -74,6 +76,22 @@ TEST_F(PosixStorageTest, Location)
     PosixStorage trailing(m_root + "//");
     EXPECT_EQ(trailing.location(), m_root);
     EXPECT_EQ(trailing.location("a"), m_root + "/a");
+}
+
+TEST_F(PosixStorageTest, IdentityIsTheRealPath)
+{
+    const std::string real = std::filesystem::canonical(m_dir.path()).string();
+    // Not created yet: the real path of what exists, and the rest as given.
+    EXPECT_EQ(m_storage.identity(), "file://" + real + "/repo");
+    EXPECT_EQ(PosixStorage(m_root + "/a/b").identity(), "file://" + real + "/repo/a/b");
+    std::filesystem::create_directories(m_root);
+    EXPECT_EQ(m_storage.identity(), "file://" + real + "/repo");
+    // Another name for the same directory is the same store; another directory is not.
+    std::filesystem::create_directory_symlink(m_root, m_dir / "link");
+    EXPECT_EQ(PosixStorage(m_dir / "link").identity(), m_storage.identity());
+    EXPECT_EQ(PosixStorage(m_dir / "link/../repo").identity(), m_storage.identity());
+    EXPECT_NE(PosixStorage(m_dir / "other").identity(), m_storage.identity());
+    EXPECT_EQ(PosixStorage("/").identity(), "file:///");
 }
 
 TEST_F(PosixStorageTest, WriteCommitThenReadBack)

@@ -245,6 +245,30 @@ TEST_F(S3StorageTest, ListPaginatesAndRemoveManyBatches)
     EXPECT_EQ(listed[0].key, "other/x");
 }
 
+TEST_F(S3StorageTest, IdentityNamesEverythingThatPicksTheStore)
+{
+    auto identity = [&](const std::string& repo, const std::function<void(StorageOptions&)>& change) {
+        StorageOptions options = m_options;
+        change(options);
+        std::unique_ptr<Storage> storage;
+        const Status s = open_storage(repo, options, storage);
+        EXPECT_TRUE(s.is_ok()) << s.message();
+        return storage ? storage->identity() : std::string();
+    };
+    const std::string repo = std::string("s3://") + k_bucket + "/" + m_prefix;
+    const std::string base = identity(repo, [](StorageOptions&) {});
+    EXPECT_EQ(base, m_storage->identity());
+    EXPECT_EQ(base, repo + " at " + m_options.s3_endpoint + " (region us-east-1, path-style URIs)");
+    // The same location() at another endpoint, region or URI style is another store.
+    EXPECT_NE(identity(repo, [](StorageOptions& o) { o.s3_endpoint = "http://127.0.0.1:1"; }), base);
+    EXPECT_NE(identity(repo, [](StorageOptions& o) { o.s3_region = "eu-west-1"; }), base);
+    EXPECT_NE(identity(repo, [](StorageOptions& o) { o.s3_uri_style = "host"; }), base);
+    EXPECT_NE(identity(repo + "/more", [](StorageOptions&) {}), base);
+    // Credentials and write options do not change where objects are.
+    EXPECT_EQ(identity(repo, [](StorageOptions& o) { o.s3_storage_class = "STANDARD_IA"; }), base);
+    EXPECT_EQ(identity(repo, [](StorageOptions& o) { o.s3_profile = "other"; }), base);
+}
+
 TEST_F(S3StorageTest, NoCredentialsIsNotNotFound)
 {
     // No credentials anywhere (no file, no environment, no HOME, instance metadata off): every request fails

@@ -101,13 +101,6 @@ Status check_cluster(const Storage& storage, const RepoIdentity& identity)
 
 // ---- prefetch ---------------------------------------------------------------------------------------------
 
-// Where the spooled files come from: the repository, and for S3 the endpoint (one bucket name, two stores).
-std::string spool_source(const ResolvedSettings& settings, const Storage& storage)
-{
-    const std::string endpoint = setting(settings, "s3_endpoint");
-    return endpoint.empty() ? storage.location() : storage.location() + " at " + endpoint;
-}
-
 int int_setting(const ResolvedSettings& settings, const char* name, int fallback)
 {
     const std::string v = setting(settings, name);
@@ -142,7 +135,7 @@ std::optional<SpoolUse> spool_use(const ResolvedSettings& settings, const Storag
     SpoolUse use;
     if (!read_system_identifier(".", use.expected.system_identifier).is_ok())
         return std::nullopt;
-    use.expected.repository = spool_source(settings, storage);
+    use.expected.repository = storage.identity();  // the store itself: one bucket name may be two stores
     return use;
 }
 
@@ -285,8 +278,7 @@ int run_prefetcher_process(const WalFetchContext& ctx)
         s = read_system_identifier(".", ours);
     if (!s.is_ok() || identity.system_identifier != ours)
         return k_exit_failure;  // wal-fetch fetches directly and says what is wrong
-    const SpoolMarker marker{
-        spool_source(settings, *storage), ours, identity.wal_segment_size, {}};  // boot id: adopt() writes it
+    const SpoolMarker marker{storage->identity(), ours, identity.wal_segment_size, {}};  // boot id: adopt() writes it
     WalSpool spool(k_spool_dir);
     if (!spool.adopt(marker).is_ok())
         return k_exit_failure;

@@ -290,6 +290,28 @@ std::string PosixStorage::location(const std::string& key) const
     return m_root + "/" + key;
 }
 
+std::string PosixStorage::identity() const
+{
+    // Resolve the longest prefix of the root that exists; what follows it is not there yet, so no link in it.
+    std::string existing = m_root;
+    std::string rest;
+    for (;;) {
+        char* real = ::realpath(existing.c_str(), nullptr);
+        if (real != nullptr) {
+            std::string resolved(real);
+            std::free(real);
+            if (resolved == "/" && !rest.empty())
+                resolved.clear();
+            return "file://" + resolved + rest;
+        }
+        const size_t slash = existing.rfind('/');
+        if (slash == std::string::npos || existing == "/")
+            return "file://" + m_root;  // nothing resolvable (the root is always absolute, so unreachable)
+        rest = existing.substr(slash) + rest;
+        existing = slash == 0 ? "/" : existing.substr(0, slash);
+    }
+}
+
 Status PosixStorage::head(const std::string& key, ObjectInfo& out)
 {
     if (!valid_key(key))

@@ -27,6 +27,9 @@ public:
 
     std::string location() const override { return m_root; }
     std::string location(const std::string& key) const override;
+    // "file://" and the real path of the root (symbolic links resolved; a root not created yet is named
+    // by the real path of its deepest existing ancestor and the rest as given).
+    std::string identity() const override;
     Status head(const std::string& key, ObjectInfo& out) override;
     Status create(const std::string& key, std::unique_ptr<Writer>& out) override;
     Status get(const std::string& key, const ByteSink& sink) override;

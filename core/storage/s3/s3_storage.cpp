@@ -209,6 +209,13 @@ public:
         return std::string(k_s3_scheme) + m_bucket + (m_prefix.empty() ? "" : "/" + m_prefix);
     }
     std::string location(const std::string& key) const override { return location() + "/" + key; }
+    // Everything that decides where a request goes: "s3://bucket/prefix at https://host:port (region
+    // eu-west-1, path-style URIs)".
+    std::string identity() const override
+    {
+        return location() + " at " + m_endpoint.scheme + "://" + m_endpoint.host + " (region " + m_region + ", " +
+            (m_path_style ? "path" : "host") + "-style URIs)";
+    }
     std::string object_key(const std::string& key) const { return m_prefix.empty() ? key : m_prefix + "/" + key; }
 
     Status head(const std::string& key, ObjectInfo& out) override;
