@@ -138,13 +138,17 @@ PG_FUNCTION_INFO_V1(walvault_reset_status);
 void
 _PG_init(void)
 {
+	/*
+	 * Settings that name a host, a path, a key or a credentials profile are GUC_SUPERUSER_ONLY: only
+	 * superusers and members of pg_read_all_settings see them (docs/configuration.md lists them).
+	 */
 	DefineCustomStringVariable("walvault.repo",
 							   "Repository that WAL is archived to: an absolute directory path or s3://BUCKET/PREFIX.",
 							   NULL,
 							   &walvault_repo,
 							   "",
 							   PGC_SIGHUP,
-							   0,
+							   GUC_SUPERUSER_ONLY,
 							   check_repo, NULL, NULL);
 
 	DefineCustomStringVariable("walvault.compression",
@@ -177,7 +181,7 @@ _PG_init(void)
 
 	DefineCustomStringVariable("walvault.s3_endpoint",
 							   "S3-compatible endpoint URL; empty means AWS_ENDPOINT_URL, else AWS for the region.",
-							   NULL, &walvault_s3_endpoint, "", PGC_SIGHUP, 0,
+							   NULL, &walvault_s3_endpoint, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY,
 							   check_s3_endpoint, NULL, NULL);
 	DefineCustomStringVariable("walvault.s3_region",
 							   "S3 region; empty means AWS_REGION, AWS_DEFAULT_REGION, the profile's region, else us-east-1.",
@@ -189,7 +193,7 @@ _PG_init(void)
 							   check_s3_uri_style, NULL, NULL);
 	DefineCustomStringVariable("walvault.s3_ca_file",
 							   "PEM file of the certificate authorities that sign the S3 endpoint's certificate.",
-							   NULL, &walvault_s3_ca_file, "", PGC_SIGHUP, 0,
+							   NULL, &walvault_s3_ca_file, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY,
 							   check_s3_ca_file, NULL, NULL);
 	DefineCustomStringVariable("walvault.s3_sse",
 							   "S3 server-side encryption: \"AES256\" or \"aws:kms\"; empty means the bucket's default.",
@@ -197,7 +201,7 @@ _PG_init(void)
 							   check_s3_sse, NULL, NULL);
 	DefineCustomStringVariable("walvault.s3_sse_kms_key_id",
 							   "KMS key for walvault.s3_sse = 'aws:kms'; empty means the account's default key.",
-							   NULL, &walvault_s3_sse_kms_key_id, "", PGC_SIGHUP, 0,
+							   NULL, &walvault_s3_sse_kms_key_id, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY,
 							   NULL, NULL, NULL);
 	DefineCustomStringVariable("walvault.s3_storage_class",
 							   "S3 storage class of archived objects; empty means the bucket's default.",
@@ -209,7 +213,7 @@ _PG_init(void)
 							   check_s3_credentials_file, NULL, NULL);
 	DefineCustomStringVariable("walvault.s3_profile",
 							   "Profile in the credentials files; empty means AWS_PROFILE, else \"default\".",
-							   NULL, &walvault_s3_profile, "", PGC_SIGHUP, 0,
+							   NULL, &walvault_s3_profile, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY,
 							   NULL, NULL, NULL);
 	DefineCustomIntVariable("walvault.s3_part_size",
 							"Part size of S3 multipart uploads; larger objects are uploaded in parts. 0 means 32MB.",
