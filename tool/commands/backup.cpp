@@ -56,15 +56,20 @@ Status fail(const std::string& message, const std::string& hint = {})
     return Status::error(Code::invalid, message, hint);
 }
 
-// Server facts, checked before anything is written.
+// Server facts, checked before anything is written. Everything here is readable by a role with no more
+// than EXECUTE on pg_backup_start and pg_backup_stop (docs/restore.md): settings that PostgreSQL shows only
+// to superusers and pg_read_all_settings (data_directory, archive_library, archive_command) are read from
+// pg_settings, which leaves out the rows such a role may not see, and their checks are skipped then.
 Status inspect_server(BackupContext& ctx)
 {
     PgRow row;
     Status s = ctx.pg.query_row(
         "SELECT current_setting('server_version_num'), (SELECT system_identifier FROM pg_control_system()), "
-        "current_setting('data_directory', true), (SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'), "
-        "pg_is_in_recovery(), current_setting('archive_mode'), current_setting('archive_library'), "
-        "current_setting('archive_command')",
+        "(SELECT setting FROM pg_settings WHERE name = 'data_directory'), "
+        "(SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'), pg_is_in_recovery(), "
+        "current_setting('archive_mode'), (SELECT setting FROM pg_settings WHERE name = 'archive_library'), "
+        "(SELECT setting FROM pg_settings WHERE name = 'archive_command'), "
+        "(SELECT count(*) FROM pg_settings WHERE name IN ('archive_library', 'archive_command'))",
         {}, row);
     if (!s.is_ok())
         return s.prefix("could not read the server's settings");
@@ -81,14 +86,16 @@ Status inspect_server(BackupContext& ctx)
         return fail("archive_mode is off on the server",
             "A backup is restorable only with the WAL written during it: set archive_mode = on and "
             "archive_library = 'walvault' (restart needed).");
-    if (row[6].empty() && row[7].empty())
+    const bool archiving_visible = row[8] == "2";  // else waiting for the backup's WAL is the only check
+    if (archiving_visible && row[6].empty() && row[7].empty())
         return fail("neither archive_library nor archive_command is set on the server",
             "Set archive_library = 'walvault' and walvault.repo to this repository.");
     if (ctx.pgdata.empty())
         ctx.pgdata = row[2];
     if (ctx.pgdata.empty())
-        return fail("the server does not show its data_directory to this role",
-            "Pass --pgdata, or connect as a superuser or a member of pg_read_all_settings.");
+        return fail("the server does not show its data_directory to this role, and --pgdata is not given",
+            "Pass --pgdata with the server's data directory, or connect as a superuser or a member of "
+            "pg_read_all_settings.");
     uint64_t local_id = 0;
     s = read_system_identifier(ctx.pgdata, local_id);
     if (!s.is_ok())
