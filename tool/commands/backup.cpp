@@ -17,7 +17,6 @@
 #include "tool/progress.h"
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -48,7 +47,8 @@ struct BackupContext {
     uint64_t part_size = k_default_part_size_mib * 1024 * 1024;  // bytes
     PgClient pg;
     BackupManifest manifest;
-    bool started = false;  // objects may exist under the label's prefix
+    bool started = false;     // objects of ours may exist under the label's prefix
+    std::string claim_token;  // in started.json while the label is ours (claim_backup_label)
 };
 
 Status fail(const std::string& message, const std::string& hint = {})
@@ -149,14 +149,22 @@ Status put_small_object(Storage& storage, const std::string& key, const std::str
     return s;
 }
 
+// Whether the label is still ours; if not, what is under it is the other run's and must be left alone.
+Status check_claim(BackupContext& ctx)
+{
+    Status s = check_backup_claim(*ctx.storage, ctx.label, ctx.claim_token);
+    if (s.code() == Code::already_exists)
+        ctx.started = false;
+    return s;
+}
+
 Status start_backup(BackupContext& ctx)
 {
-    nlohmann::json started = {{"label", ctx.label}, {"started", format_utc_time(std::time(nullptr))},
-        {"system_identifier", std::to_string(ctx.manifest.system_identifier)}};
-    ctx.started = true;
-    Status s = put_small_object(*ctx.storage, backup_started_key(ctx.label), started.dump(1) + "\n");
+    Status s = claim_backup_label(
+        *ctx.storage, ctx.label, format_utc_time(std::time(nullptr)), ctx.manifest.system_identifier, ctx.claim_token);
     if (!s.is_ok())
         return s;
+    ctx.started = true;
     PgRow row;
     s = ctx.pg.query_row("SELECT pg_backup_start($1, $2), to_char(now(), 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
         {"walvault " + ctx.label, ctx.checkpoint == "fast" ? "true" : "false"}, row);
@@ -164,7 +172,9 @@ Status start_backup(BackupContext& ctx)
         return s.prefix("pg_backup_start failed");
     ctx.manifest.start_lsn = parse_lsn(row[0]).value_or(0);
     ctx.manifest.start_time = row[1];
-    return Status::ok();
+    // Again before the first file: on a store that ignores create-only writes, a run that claimed the
+    // label just after us has replaced started.json by now (the checkpoint takes longer than a claim).
+    return check_claim(ctx);
 }
 
 struct CopyPlan {
@@ -417,6 +427,8 @@ Status backup(BackupContext& ctx)
         s = stop_backup(ctx);
     if (s.is_ok())
         s = wait_for_wal(ctx);
+    if (s.is_ok())
+        s = check_claim(ctx);
     if (s.is_ok())
         s = put_small_object(*ctx.storage, backup_manifest_key(ctx.label), manifest_to_json(ctx.manifest));
     if (!s.is_ok()) {
