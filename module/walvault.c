@@ -47,6 +47,7 @@ PG_MODULE_MAGIC;
 
 #define WV_WAIT_SLICE_MS 100	/* how often a waiting archive call looks for shutdown */
 #define WV_THREAD_EXIT_WAIT_MS 2000 /* how long the archiver's exit waits for uploads under way */
+#define WV_PG_RETRY_PAUSE_MS 1000	/* pgarch.c's pause before it retries a failed file */
 #define WV_NAME_LEN 64
 
 typedef struct WalvaultShared
@@ -499,6 +500,20 @@ shutdown_budget_left_ms(void)
 	return spent_ms >= walvault_shutdown_timeout ? 0 : walvault_shutdown_timeout - spent_ms;
 }
 
+/*
+ * At a server stop, ends the archiver when what is left of the shutdown budget would not even cover
+ * PostgreSQL's pause before it retries a file: that is what pgarch.c does once its last pass ends, and
+ * returning false would not be quicker. PostgreSQL retries a failed file three times, 1 s apart, and when
+ * the stop came during a pass it makes one more pass, up to 4 s of sleeping past walvault.shutdown_timeout.
+ * The shutdown callback still runs (a before_shmem_exit callback); no C++ frame is below the caller.
+ */
+static void
+exit_if_out_of_time(void)
+{
+	if (stop_requested && !ShutdownRequestPending && shutdown_budget_left_ms() < WV_PG_RETRY_PAUSE_MS)
+		proc_exit(0);
+}
+
 /* True when this archive call must give up: the server is going down, or past the shutdown budget. */
 static bool
 must_give_up(void)
@@ -542,16 +557,7 @@ archive_one(const char *file, const char *path)
 					(errmsg("%s", result.message),
 					 errhint("The file stays ready and is archived when the server starts again.")));
 			report_result(file, false, &result);
-
-			/*
-			 * Past the shutdown budget the archiver exits now, as it would once its last pass over the
-			 * ready files ends. Returning false would not be quicker: PostgreSQL retries a failed file
-			 * three times, 1 s apart, and when the stop came during a pass it makes one more pass, up to
-			 * 4 s of sleeping past walvault.shutdown_timeout. The shutdown callback still runs (it is a
-			 * before_shmem_exit callback); no C++ frame is below us.
-			 */
-			if (stop_requested && !ShutdownRequestPending)
-				proc_exit(0);
+			exit_if_out_of_time();
 			return false;
 		}
 		status = wv_archive(&settings, file, path, WV_WAIT_SLICE_MS, &result);
@@ -567,6 +573,7 @@ archive_one(const char *file, const char *path)
 		else
 			ereport(WARNING, (errmsg("%s", result.message)));
 		report_result(file, false, &result);
+		exit_if_out_of_time();
 		return false;
 	}
 
