@@ -47,6 +47,7 @@ PG_MODULE_MAGIC;
 
 #define WV_WAIT_SLICE_MS 100	/* how often a waiting archive call looks for shutdown */
 #define WV_THREAD_EXIT_WAIT_MS 2000 /* how long the archiver's exit waits for uploads under way */
+#define WV_PG_RETRY_PAUSE_MS 1000	/* pgarch.c's pause before it retries a failed file */
 #define WV_NAME_LEN 64
 
 typedef struct WalvaultShared
@@ -138,13 +139,17 @@ PG_FUNCTION_INFO_V1(walvault_reset_status);
 void
 _PG_init(void)
 {
+	/*
+	 * Settings that name a host, a path, a key or a credentials profile are GUC_SUPERUSER_ONLY: only
+	 * superusers and members of pg_read_all_settings see them (docs/configuration.md lists them).
+	 */
 	DefineCustomStringVariable("walvault.repo",
 							   "Repository that WAL is archived to: an absolute directory path or s3://BUCKET/PREFIX.",
 							   NULL,
 							   &walvault_repo,
 							   "",
 							   PGC_SIGHUP,
-							   0,
+							   GUC_SUPERUSER_ONLY,
 							   check_repo, NULL, NULL);
 
 	DefineCustomStringVariable("walvault.compression",
@@ -177,7 +182,7 @@ _PG_init(void)
 
 	DefineCustomStringVariable("walvault.s3_endpoint",
 							   "S3-compatible endpoint URL; empty means AWS_ENDPOINT_URL, else AWS for the region.",
-							   NULL, &walvault_s3_endpoint, "", PGC_SIGHUP, 0,
+							   NULL, &walvault_s3_endpoint, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY,
 							   check_s3_endpoint, NULL, NULL);
 	DefineCustomStringVariable("walvault.s3_region",
 							   "S3 region; empty means AWS_REGION, AWS_DEFAULT_REGION, the profile's region, else us-east-1.",
@@ -189,7 +194,7 @@ _PG_init(void)
 							   check_s3_uri_style, NULL, NULL);
 	DefineCustomStringVariable("walvault.s3_ca_file",
 							   "PEM file of the certificate authorities that sign the S3 endpoint's certificate.",
-							   NULL, &walvault_s3_ca_file, "", PGC_SIGHUP, 0,
+							   NULL, &walvault_s3_ca_file, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY,
 							   check_s3_ca_file, NULL, NULL);
 	DefineCustomStringVariable("walvault.s3_sse",
 							   "S3 server-side encryption: \"AES256\" or \"aws:kms\"; empty means the bucket's default.",
@@ -197,7 +202,7 @@ _PG_init(void)
 							   check_s3_sse, NULL, NULL);
 	DefineCustomStringVariable("walvault.s3_sse_kms_key_id",
 							   "KMS key for walvault.s3_sse = 'aws:kms'; empty means the account's default key.",
-							   NULL, &walvault_s3_sse_kms_key_id, "", PGC_SIGHUP, 0,
+							   NULL, &walvault_s3_sse_kms_key_id, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY,
 							   NULL, NULL, NULL);
 	DefineCustomStringVariable("walvault.s3_storage_class",
 							   "S3 storage class of archived objects; empty means the bucket's default.",
@@ -209,7 +214,7 @@ _PG_init(void)
 							   check_s3_credentials_file, NULL, NULL);
 	DefineCustomStringVariable("walvault.s3_profile",
 							   "Profile in the credentials files; empty means AWS_PROFILE, else \"default\".",
-							   NULL, &walvault_s3_profile, "", PGC_SIGHUP, 0,
+							   NULL, &walvault_s3_profile, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY,
 							   NULL, NULL, NULL);
 	DefineCustomIntVariable("walvault.s3_part_size",
 							"Part size of S3 multipart uploads; larger objects are uploaded in parts. 0 means 32MB.",
@@ -480,19 +485,42 @@ report_in_flight(uint64_t count)
 	SpinLockRelease(&wv_shared->mutex);
 }
 
+/* Milliseconds left of walvault.shutdown_timeout since the stop was first noticed; 0 once it is spent. */
+static long
+shutdown_budget_left_ms(void)
+{
+	long		secs;
+	int			usecs;
+	long		spent_ms;
+
+	if (stop_requested_at == 0)
+		stop_requested_at = GetCurrentTimestamp();
+	TimestampDifference(stop_requested_at, GetCurrentTimestamp(), &secs, &usecs);
+	spent_ms = secs * 1000 + usecs / 1000;
+	return spent_ms >= walvault_shutdown_timeout ? 0 : walvault_shutdown_timeout - spent_ms;
+}
+
+/*
+ * At a server stop, ends the archiver when what is left of the shutdown budget would not even cover
+ * PostgreSQL's pause before it retries a file: that is what pgarch.c does once its last pass ends, and
+ * returning false would not be quicker. PostgreSQL retries a failed file three times, 1 s apart, and when
+ * the stop came during a pass it makes one more pass, up to 4 s of sleeping past walvault.shutdown_timeout.
+ * The shutdown callback still runs (a before_shmem_exit callback); no C++ frame is below the caller.
+ */
+static void
+exit_if_out_of_time(void)
+{
+	if (stop_requested && !ShutdownRequestPending && shutdown_budget_left_ms() < WV_PG_RETRY_PAUSE_MS)
+		proc_exit(0);
+}
+
 /* True when this archive call must give up: the server is going down, or past the shutdown budget. */
 static bool
 must_give_up(void)
 {
 	if (ShutdownRequestPending || !PostmasterIsAlive())
 		return true;
-	if (stop_requested)
-	{
-		if (stop_requested_at == 0)
-			stop_requested_at = GetCurrentTimestamp();
-		return TimestampDifferenceExceeds(stop_requested_at, GetCurrentTimestamp(), walvault_shutdown_timeout);
-	}
-	return false;
+	return stop_requested && shutdown_budget_left_ms() == 0;
 }
 
 static bool
@@ -529,6 +557,7 @@ archive_one(const char *file, const char *path)
 					(errmsg("%s", result.message),
 					 errhint("The file stays ready and is archived when the server starts again.")));
 			report_result(file, false, &result);
+			exit_if_out_of_time();
 			return false;
 		}
 		status = wv_archive(&settings, file, path, WV_WAIT_SLICE_MS, &result);
@@ -544,6 +573,7 @@ archive_one(const char *file, const char *path)
 		else
 			ereport(WARNING, (errmsg("%s", result.message)));
 		report_result(file, false, &result);
+		exit_if_out_of_time();
 		return false;
 	}
 
@@ -559,7 +589,12 @@ archive_one(const char *file, const char *path)
 static void
 shutdown_workers(void)
 {
-	wv_shutdown(WV_THREAD_EXIT_WAIT_MS);
+	long		wait_ms = WV_THREAD_EXIT_WAIT_MS;
+
+	/* At a server stop, waiting for uploads under way is part of walvault.shutdown_timeout. */
+	if (stop_requested)
+		wait_ms = Min(wait_ms, shutdown_budget_left_ms());
+	wv_shutdown((int) wait_ms);
 	/* Uploads still under way are abandoned with the process: nothing is in flight any more. */
 	report_in_flight(0);
 }

@@ -34,8 +34,8 @@ LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION walvault_reset_status() IS
     'Resets the counters of walvault_status()';
 
--- Only superusers and members of pg_monitor see archive status or reset it.
+-- Superusers and members of pg_monitor see archive status; only superusers reset it (a superuser may
+-- GRANT EXECUTE ON FUNCTION walvault_reset_status() to a role that should).
 REVOKE ALL ON FUNCTION walvault_status() FROM PUBLIC;
 REVOKE ALL ON FUNCTION walvault_reset_status() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION walvault_status() TO pg_monitor;
-GRANT EXECUTE ON FUNCTION walvault_reset_status() TO pg_monitor;

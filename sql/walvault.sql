@@ -47,18 +47,40 @@ ALTER SYSTEM RESET ALL;
 -- The prefix is reserved: typos are caught.
 SET walvault.compresion = 'zstd';
 
--- Only superusers and pg_monitor members see status or reset it.
+-- Only superusers and pg_monitor members see status; only superusers reset it.
 CREATE ROLE regress_walvault_user;
 SET ROLE regress_walvault_user;
 SELECT archived_count FROM walvault_status();
 SELECT walvault_reset_status();
--- The credentials file setting is visible to superusers and pg_read_all_settings (part of pg_monitor) only.
+-- Settings that name a host, a path or a key are visible to superusers and pg_read_all_settings only.
 SHOW walvault.s3_credentials_file;
+SHOW walvault.repo;
+SHOW walvault.s3_endpoint;
+SHOW walvault.s3_ca_file;
+SHOW walvault.s3_sse_kms_key_id;
+SHOW walvault.s3_profile;
+SELECT current_setting('walvault.repo');
+SELECT name FROM pg_settings WHERE name LIKE 'walvault.%' ORDER BY name;
+-- Settings that name nothing of the infrastructure stay visible to all.
+SHOW walvault.compression;
 RESET ROLE;
 GRANT pg_monitor TO regress_walvault_user;
 SET ROLE regress_walvault_user;
 SELECT archived_count FROM walvault_status();
+SELECT walvault_reset_status();
 RESET ROLE;
+REVOKE pg_monitor FROM regress_walvault_user;
+GRANT pg_read_all_settings TO regress_walvault_user;
+SET ROLE regress_walvault_user;
+SHOW walvault.repo;
+SELECT name, setting FROM pg_settings WHERE name IN ('walvault.repo', 'walvault.s3_endpoint') ORDER BY name;
+RESET ROLE;
+-- A superuser may grant the reset explicitly.
+GRANT EXECUTE ON FUNCTION walvault_reset_status() TO regress_walvault_user;
+SET ROLE regress_walvault_user;
+SELECT walvault_reset_status();
+RESET ROLE;
+REVOKE EXECUTE ON FUNCTION walvault_reset_status() FROM regress_walvault_user;
 DROP ROLE regress_walvault_user;
 
 DROP EXTENSION walvault;

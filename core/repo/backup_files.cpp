@@ -8,13 +8,17 @@
 #include "core/common/direct_io.h"
 #include "core/common/file_io.h"
 
+#include <nlohmann/json.hpp>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <optional>
+#include <random>
 #include <vector>
 
 namespace walvault {
@@ -310,6 +314,75 @@ Status restore_backup_file(Storage& storage, const std::string& key, const std::
     if (!s.is_ok())
         ::unlink(dest.c_str());
     return s;
+}
+
+namespace {
+
+constexpr const char* k_claim_field = "claim";
+constexpr size_t k_claim_token_bytes = 16;
+
+std::string random_token()
+{
+    std::random_device device;  // getrandom() on Linux
+    std::string token;
+    for (size_t i = 0; i < k_claim_token_bytes; i++) {
+        char hex[3];
+        std::snprintf(hex, sizeof(hex), "%02x", static_cast<unsigned>(device() & 0xff));
+        token += hex;
+    }
+    return token;
+}
+
+Status label_taken(Storage& storage, const std::string& label)
+{
+    return Status::error(Code::already_exists,
+        "backup \"" + label + "\" is already being taken, or exists, in \"" + storage.location() + "\"",
+        "Another walvault backup has claimed this label. Choose another --label, or wait for that backup to "
+        "end and look at walvault list.");
+}
+
+}  // namespace
+
+Status claim_backup_label(Storage& storage, const std::string& label, const std::string& started,
+    uint64_t system_identifier, std::string& token)
+{
+    token = random_token();
+    const nlohmann::json doc = {{"label", label}, {"started", started},
+        {"system_identifier", std::to_string(system_identifier)}, {k_claim_field, token}};
+    const std::string text = doc.dump(1) + "\n";
+    std::unique_ptr<Writer> writer;
+    Status s = storage.create(backup_started_key(label), writer);
+    if (s.is_ok())
+        s = writer->write(reinterpret_cast<const uint8_t*>(text.data()), text.size());
+    if (s.is_ok())
+        s = writer->commit();
+    if (!s.is_ok()) {
+        if (writer)
+            writer->abort();
+        // Taken by a writer that finished (already_exists) or one that is writing it now (busy).
+        if (s.code() == Code::already_exists || s.code() == Code::busy)
+            return label_taken(storage, label);
+        return s;
+    }
+    return check_backup_claim(storage, label, token);
+}
+
+Status check_backup_claim(Storage& storage, const std::string& label, const std::string& token)
+{
+    std::string text;
+    Status s = storage.get(backup_started_key(label), [&](const uint8_t* data, size_t len) {
+        text.append(reinterpret_cast<const char*>(data), len);
+        return Status::ok();
+    });
+    if (s.code() == Code::not_found)
+        return label_taken(storage, label);  // removed under us: by backup-delete, or a run that lost it
+    if (!s.is_ok())
+        return s.prefix("could not read back \"" + storage.location(backup_started_key(label)) + "\"");
+    const nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+    if (!doc.is_object() || !doc.contains(k_claim_field) || !doc[k_claim_field].is_string() ||
+        doc[k_claim_field].get<std::string>() != token)
+        return label_taken(storage, label);
+    return Status::ok();
 }
 
 }  // namespace walvault

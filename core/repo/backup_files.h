@@ -84,4 +84,14 @@ private:
 // it. Code::corrupt names the object if anything differs from the manifest; dest is removed on any failure.
 Status restore_backup_file(Storage& storage, const std::string& key, const std::string& dest, const BackupFile& entry);
 
+// Claims a label for one run of walvault backup, before anything else is written under it: creates
+// backup/<label>/started.json (create-only) with the label, started (ISO 8601 UTC), system_identifier and a
+// random "claim" token, returned in token, then reads it back and checks that the token is ours. A store
+// that ignores create-only writes (If-None-Match) lets a second run replace the object: the read-back, and
+// check_backup_claim() later on, see that. Code::already_exists, naming the label, when another run has it.
+Status claim_backup_label(Storage& storage, const std::string& label, const std::string& started,
+    uint64_t system_identifier, std::string& token);
+// Ok while backup/<label>/started.json still holds token; else Code::already_exists, naming the label.
+Status check_backup_claim(Storage& storage, const std::string& label, const std::string& token);
+
 }  // namespace walvault

@@ -1,6 +1,8 @@
 # A slow repository must not hold up "pg_ctl stop": once the postmaster asks the archiver to finish,
 # walvault keeps archiving at most walvault.shutdown_timeout, and what is left stays .ready for the next
 # start. Nothing is lost: after a restart every segment of the backlog is archived and restores.
+# With a store that never answers, the whole pg_ctl stop stays within walvault.shutdown_timeout plus
+# $stop_margin (docs/configuration.md).
 
 use strict;
 use warnings;
@@ -8,10 +10,13 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IO::Socket::INET;
+use POSIX ();
 use Time::HiRes qw(time);
 use WalvaultTest;
 
 my $backlog_size = 50;
+my $stop_margin  = 1.5;    # seconds past walvault.shutdown_timeout a stop may take (docs/configuration.md)
 
 # walvault.repo = '' means "not configured": PostgreSQL lets .ready files pile up.
 my $node = walvault_node('main', conf => "walvault.repo = ''\n");
@@ -122,6 +127,72 @@ ok(!$node->log_contains(qr/archiver process \(PID \d+\) (was terminated by signa
 	'archiver exited cleanly');
 $node->start;
 check_nothing_lost('plain stop', @plain);
+
+# ---- stalled store: an S3 endpoint on 127.0.0.1 that accepts connections and never answers ----
+# (a child process that accepts and holds every connection; killed by its PID below)
+my $listener = IO::Socket::INET->new(
+	LocalAddr => '127.0.0.1',
+	LocalPort => 0,
+	Proto     => 'tcp',
+	Listen    => 64,
+	ReuseAddr => 1) or die "could not listen on 127.0.0.1: $!";
+my $stall_port = $listener->sockport;
+my $stall_pid  = fork();
+die "fork failed: $!" unless defined $stall_pid;
+if ($stall_pid == 0)
+{
+	my @held;
+	while (my $conn = $listener->accept) { push @held, $conn; }
+	POSIX::_exit(0);
+}
+close $listener;
+note("stalled store: pid $stall_pid, http://127.0.0.1:$stall_port");
+
+my $creds = $node->basedir . '/aws-credentials';
+open my $fh, '>', $creds or die "could not write $creds: $!";
+print $fh "[default]\naws_access_key_id = STALLED\naws_secret_access_key = STALLED\n";
+close $fh;
+chmod 0600, $creds;
+
+set_conf($node, 'walvault.repo' => "''");
+$node->reload;
+ok($node->poll_query_until('postgres', 'SHOW walvault.repo', ''), 'walvault.repo unset for the stalled store');
+my @stalled = make_segments($node, 3, 'empty');
+set_conf(
+	$node,
+	'walvault.repo'                => "'s3://walvault/stalled'",
+	'walvault.s3_endpoint'         => "'http://127.0.0.1:$stall_port'",
+	'walvault.s3_region'           => "'us-east-1'",
+	'walvault.s3_credentials_file' => "'$creds'",
+	'walvault.shutdown_timeout'    => "'5s'");
+$node->reload;
+ok($node->poll_query_until('postgres', 'SHOW walvault.repo', 's3://walvault/stalled'), 'walvault.repo set to the stalled store');
+# The archiver is waiting on the store: files in flight, none archived.
+ok($node->poll_query_until('postgres', 'SELECT in_flight_count > 0 FROM walvault_status()'),
+	'stalled store: files in flight');
+sleep 1;
+$log_offset = -s $node->logfile;
+$elapsed = timed_stop();
+note(sprintf('pg_ctl stop -m fast took %.1f s with a stalled store and shutdown_timeout 5s', $elapsed));
+cmp_ok($elapsed, '<=', 5 + $stop_margin,
+	sprintf('stalled store: stop within shutdown_timeout 5s + %.1f s (%.1f s)', $stop_margin, $elapsed));
+ok($node->log_contains(qr/WARNING:  archiving of "[0-9A-F]{24}" stopped because the server is shutting down/, $log_offset),
+	'stalled store: server log: archiving stopped because the server is shutting down');
+ok(wait_until(sub { $node->log_contains(qr/database system is shut down/, $log_offset) }, 10),
+	'stalled store: server log: database system is shut down');
+ok(!$node->log_contains(qr/archiver process \(PID \d+\) (was terminated by signal|exited with exit code [1-9])/, $log_offset),
+	'stalled store: archiver exited cleanly');
+kill 'KILL', $stall_pid;
+waitpid($stall_pid, 0);
+
+# Back to the directory: what the stalled store never got is archived after the restart.
+set_conf(
+	$node,
+	'walvault.repo'                => "'$repo'",
+	'walvault.s3_endpoint'         => "''",
+	'walvault.s3_credentials_file' => "''");
+$node->start;
+check_nothing_lost('stalled store', @stalled);
 
 $node->stop;
 done_testing();

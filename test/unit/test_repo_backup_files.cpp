@@ -1,12 +1,15 @@
 // Unit tests for core/repo/backup_files: a file into a PosixStorage and back, whole or in parts, with its
 // length, sha256, mode and mtime; a part read short leaves zeros at the right offsets; damage and
-// mismatches are refused, name the object and leave nothing behind.
+// mismatches are refused, name the object and leave nothing behind. A label is claimed by one run only,
+// also on a store that ignores create-only writes.
 #include "core/repo/backup_files.h"
 
 #include "core/codec/crc32c.h"
 #include "core/codec/sha256.h"
 #include "core/storage/posix/posix_storage.h"
 #include "test/unit/test_support.h"
+
+#include <nlohmann/json.hpp>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -369,6 +372,85 @@ TEST_F(BackupFiles, RangeOfAVanishedFileIsNotFound)
     std::vector<ObjectInfo> listed;
     WV_ASSERT_OK(m_storage.list("", listed));
     EXPECT_TRUE(listed.empty());
+}
+
+// A store that ignores create-only writes, as s3rver ignores If-None-Match: the last writer of a key wins.
+class OverwritingStorage : public Storage {
+public:
+    explicit OverwritingStorage(Storage& inner)
+        : m_inner(inner)
+    {
+    }
+    std::string location() const override { return m_inner.location(); }
+    std::string location(const std::string& key) const override { return m_inner.location(key); }
+    Status head(const std::string& key, ObjectInfo& out) override { return m_inner.head(key, out); }
+    Status create(const std::string& key, std::unique_ptr<Writer>& out) override
+    {
+        Status s = m_inner.remove(key);
+        return s.is_ok() ? m_inner.create(key, out) : s;
+    }
+    Status get(const std::string& key, const ByteSink& sink) override { return m_inner.get(key, sink); }
+    Status get_range(const std::string& key, uint64_t offset, size_t len, std::vector<uint8_t>& out) override
+    {
+        return m_inner.get_range(key, offset, len, out);
+    }
+    Status list(const std::string& prefix, std::vector<ObjectInfo>& out) override { return m_inner.list(prefix, out); }
+    Status remove(const std::string& key) override { return m_inner.remove(key); }
+    Status sync(const std::string& key) override { return m_inner.sync(key); }
+
+private:
+    Storage& m_inner;
+};
+
+std::string label_taken_message(const Storage& storage, const std::string& label)
+{
+    return "backup \"" + label + "\" is already being taken, or exists, in \"" + storage.location() + "\"";
+}
+
+TEST_F(BackupFiles, ClaimTakesALabelOnce)
+{
+    std::string first, second;
+    WV_ASSERT_OK(claim_backup_label(m_storage, "SAME", "2026-11-23T10:15:00Z", 7400000000000000001, first));
+    EXPECT_EQ(first.size(), 32u);
+
+    std::string text;
+    WV_ASSERT_OK(m_storage.get(backup_started_key("SAME"), [&](const uint8_t* d, size_t n) {
+        text.append(reinterpret_cast<const char*>(d), n);
+        return Status::ok();
+    }));
+    const nlohmann::json doc = nlohmann::json::parse(text);
+    EXPECT_EQ(doc["label"], "SAME");
+    EXPECT_EQ(doc["started"], "2026-11-23T10:15:00Z");
+    EXPECT_EQ(doc["system_identifier"], "7400000000000000001");
+    EXPECT_EQ(doc["claim"], first);
+
+    const Status s = claim_backup_label(m_storage, "SAME", "2026-11-23T10:15:01Z", 7400000000000000001, second);
+    EXPECT_EQ(s.code(), Code::already_exists);
+    EXPECT_EQ(s.message(), label_taken_message(m_storage, "SAME"));
+    EXPECT_EQ(s.hint(),
+        "Another walvault backup has claimed this label. Choose another --label, or wait for that backup to end "
+        "and look at walvault list.");
+    WV_EXPECT_OK(check_backup_claim(m_storage, "SAME", first));
+
+    // Another label is free; a claim removed under its run is lost.
+    WV_ASSERT_OK(claim_backup_label(m_storage, "OTHER", "2026-11-23T10:15:02Z", 1, second));
+    EXPECT_NE(second, first);
+    WV_ASSERT_OK(m_storage.remove(backup_started_key("OTHER")));
+    EXPECT_EQ(check_backup_claim(m_storage, "OTHER", second).code(), Code::already_exists);
+}
+
+TEST_F(BackupFiles, ClaimOnAStoreThatIgnoresCreateOnly)
+{
+    OverwritingStorage store(m_storage);
+    std::string first, second;
+    WV_ASSERT_OK(claim_backup_label(store, "SAME", "2026-11-23T10:15:00Z", 1, first));
+    // The second claim replaces the first's started.json: the second run holds the label now ...
+    WV_ASSERT_OK(claim_backup_label(store, "SAME", "2026-11-23T10:15:00Z", 1, second));
+    WV_EXPECT_OK(check_backup_claim(store, "SAME", second));
+    // ... and the first sees that it lost it.
+    const Status s = check_backup_claim(store, "SAME", first);
+    EXPECT_EQ(s.code(), Code::already_exists);
+    EXPECT_EQ(s.message(), label_taken_message(store, "SAME"));
 }
 
 }  // namespace

@@ -358,8 +358,11 @@ TEST_F(PosixStorageTest, SecondWriterOfTheSameKeyIsBusy)
     std::unique_ptr<Writer> second;
     const Status s = m_storage.create("wal/seg.zst", second);
     EXPECT_EQ(s.code(), Code::busy);
-    EXPECT_EQ(s.message(), "another process is writing \"" + m_root + "/wal/seg.zst\"");
-    EXPECT_EQ(s.hint(), "Check that no other cluster or tool archives into this repository.");
+    EXPECT_EQ(s.message(), "another process is writing \"" + m_root + "/wal/seg.zst\" at the same time");
+    EXPECT_EQ(s.hint(),
+        "Another cluster of the same database system, such as a standby with archive_mode = always, may be "
+        "archiving the same file at the same time. That is harmless when the content is identical: the next "
+        "attempt finds the identical object and succeeds.");
     EXPECT_EQ(second, nullptr);
 
     // Another storage object on the same directory is just as excluded.

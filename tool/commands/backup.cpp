@@ -17,7 +17,6 @@
 #include "tool/progress.h"
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -48,7 +47,8 @@ struct BackupContext {
     uint64_t part_size = k_default_part_size_mib * 1024 * 1024;  // bytes
     PgClient pg;
     BackupManifest manifest;
-    bool started = false;  // objects may exist under the label's prefix
+    bool started = false;     // objects of ours may exist under the label's prefix
+    std::string claim_token;  // in started.json while the label is ours (claim_backup_label)
 };
 
 Status fail(const std::string& message, const std::string& hint = {})
@@ -56,15 +56,20 @@ Status fail(const std::string& message, const std::string& hint = {})
     return Status::error(Code::invalid, message, hint);
 }
 
-// Server facts, checked before anything is written.
+// Server facts, checked before anything is written. Everything here is readable by a role with no more
+// than EXECUTE on pg_backup_start and pg_backup_stop (docs/restore.md): settings that PostgreSQL shows only
+// to superusers and pg_read_all_settings (data_directory, archive_library, archive_command) are read from
+// pg_settings, which leaves out the rows such a role may not see, and their checks are skipped then.
 Status inspect_server(BackupContext& ctx)
 {
     PgRow row;
     Status s = ctx.pg.query_row(
         "SELECT current_setting('server_version_num'), (SELECT system_identifier FROM pg_control_system()), "
-        "current_setting('data_directory', true), (SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'), "
-        "pg_is_in_recovery(), current_setting('archive_mode'), current_setting('archive_library'), "
-        "current_setting('archive_command')",
+        "(SELECT setting FROM pg_settings WHERE name = 'data_directory'), "
+        "(SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'), pg_is_in_recovery(), "
+        "current_setting('archive_mode'), (SELECT setting FROM pg_settings WHERE name = 'archive_library'), "
+        "(SELECT setting FROM pg_settings WHERE name = 'archive_command'), "
+        "(SELECT count(*) FROM pg_settings WHERE name IN ('archive_library', 'archive_command'))",
         {}, row);
     if (!s.is_ok())
         return s.prefix("could not read the server's settings");
@@ -81,14 +86,16 @@ Status inspect_server(BackupContext& ctx)
         return fail("archive_mode is off on the server",
             "A backup is restorable only with the WAL written during it: set archive_mode = on and "
             "archive_library = 'walvault' (restart needed).");
-    if (row[6].empty() && row[7].empty())
+    const bool archiving_visible = row[8] == "2";  // else waiting for the backup's WAL is the only check
+    if (archiving_visible && row[6].empty() && row[7].empty())
         return fail("neither archive_library nor archive_command is set on the server",
             "Set archive_library = 'walvault' and walvault.repo to this repository.");
     if (ctx.pgdata.empty())
         ctx.pgdata = row[2];
     if (ctx.pgdata.empty())
-        return fail("the server does not show its data_directory to this role",
-            "Pass --pgdata, or connect as a superuser or a member of pg_read_all_settings.");
+        return fail("the server does not show its data_directory to this role, and --pgdata is not given",
+            "Pass --pgdata with the server's data directory, or connect as a superuser or a member of "
+            "pg_read_all_settings.");
     uint64_t local_id = 0;
     s = read_system_identifier(ctx.pgdata, local_id);
     if (!s.is_ok())
@@ -142,14 +149,22 @@ Status put_small_object(Storage& storage, const std::string& key, const std::str
     return s;
 }
 
+// Whether the label is still ours; if not, what is under it is the other run's and must be left alone.
+Status check_claim(BackupContext& ctx)
+{
+    Status s = check_backup_claim(*ctx.storage, ctx.label, ctx.claim_token);
+    if (s.code() == Code::already_exists)
+        ctx.started = false;
+    return s;
+}
+
 Status start_backup(BackupContext& ctx)
 {
-    nlohmann::json started = {{"label", ctx.label}, {"started", format_utc_time(std::time(nullptr))},
-        {"system_identifier", std::to_string(ctx.manifest.system_identifier)}};
-    ctx.started = true;
-    Status s = put_small_object(*ctx.storage, backup_started_key(ctx.label), started.dump(1) + "\n");
+    Status s = claim_backup_label(
+        *ctx.storage, ctx.label, format_utc_time(std::time(nullptr)), ctx.manifest.system_identifier, ctx.claim_token);
     if (!s.is_ok())
         return s;
+    ctx.started = true;
     PgRow row;
     s = ctx.pg.query_row("SELECT pg_backup_start($1, $2), to_char(now(), 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
         {"walvault " + ctx.label, ctx.checkpoint == "fast" ? "true" : "false"}, row);
@@ -157,7 +172,9 @@ Status start_backup(BackupContext& ctx)
         return s.prefix("pg_backup_start failed");
     ctx.manifest.start_lsn = parse_lsn(row[0]).value_or(0);
     ctx.manifest.start_time = row[1];
-    return Status::ok();
+    // Again before the first file: on a store that ignores create-only writes, a run that claimed the
+    // label just after us has replaced started.json by now (the checkpoint takes longer than a claim).
+    return check_claim(ctx);
 }
 
 struct CopyPlan {
@@ -410,6 +427,8 @@ Status backup(BackupContext& ctx)
         s = stop_backup(ctx);
     if (s.is_ok())
         s = wait_for_wal(ctx);
+    if (s.is_ok())
+        s = check_claim(ctx);
     if (s.is_ok())
         s = put_small_object(*ctx.storage, backup_manifest_key(ctx.label), manifest_to_json(ctx.manifest));
     if (!s.is_ok()) {

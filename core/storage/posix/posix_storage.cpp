@@ -24,6 +24,13 @@
 namespace walvault {
 namespace {
 
+// Two writers of one key at once: most often a primary and its standby (archive_mode = always) archiving
+// the same segment into a shared repository. The later one retries and then finds the object written.
+constexpr const char* k_busy_hint =
+    "Another cluster of the same database system, such as a standby with archive_mode = always, may be "
+    "archiving the same file at the same time. That is harmless when the content is identical: the next "
+    "attempt finds the identical object and succeeds.";
+
 Status io_error(const std::string& what, const std::string& path, int err)
 {
     return Status::error(err == ENOENT ? Code::not_found : Code::io_error,
@@ -345,8 +352,8 @@ Status PosixStorage::create(const std::string& key, std::unique_ptr<Writer>& out
             return io_error("create file", temp_path, errno);
         if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
             if (errno == EWOULDBLOCK)
-                return Status::error(Code::busy, "another process is writing \"" + final_path + "\"",
-                    "Check that no other cluster or tool archives into this repository.");
+                return Status::error(
+                    Code::busy, "another process is writing \"" + final_path + "\" at the same time", k_busy_hint);
             return io_error("lock file", temp_path, errno);
         }
         struct stat by_fd, by_path;
