@@ -5,7 +5,7 @@
 #   make install         into the PostgreSQL installation that pg_config names: walvault.so and the tool
 #                        stripped, their debug information in separate files below DEBUGDIR (see below)
 #   make test            unit tests, pg_regress on a temporary instance, TAP tests (needs make install)
-#   make format | lint   clang-format | clang-tidy over our sources
+#   make format | lint   clang-format | clang-tidy over our sources; make format-check: what format would change
 
 MODULE_big = walvault
 OBJS = module/walvault.o module/archiver.o
@@ -49,6 +49,8 @@ CRC_LIBS = -lcrcutil
 $(WV_BUILD)/core/codec/crc32c_sse42.o: WV_FLAGS += -msse4.2
 # XXH3's AVX2 loop (core/codec/xxh3.cpp): the same arrangement, the one file compiled with -mavx2.
 $(WV_BUILD)/core/codec/xxh3_avx2.o: WV_FLAGS += -mavx2
+lint/core/codec/crc32c_sse42.cpp: LINT_FLAGS += -msse4.2
+lint/core/codec/xxh3_avx2.cpp: LINT_FLAGS += -mavx2
 endif
 
 $(WV_BUILD)/%.o: %.cpp
@@ -67,6 +69,7 @@ module/archiver.o: $(CORE_LIB)
 # libpq, the client library, is the one PostgreSQL header the tool sees, and only in tool/pg_client.cpp
 # and tool/lazy_libs.cpp.
 $(WV_BUILD)/tool/pg_client.o $(WV_BUILD)/tool/lazy_libs.o: WV_FLAGS += -I$(shell $(PG_CONFIG) --includedir)
+lint/tool/pg_client.cpp lint/tool/lazy_libs.cpp: LINT_FLAGS += -I$(shell $(PG_CONFIG) --includedir)
 
 # No -lcurl, -lpq or -lcrypto: the tool opens them on first use (tool/lazy_libs.cpp), so that a wal-fetch,
 # run once per WAL segment by restore_command, does not load ~60 libraries it never calls.
@@ -141,7 +144,7 @@ ifeq ($(shell id -u),0)
 AS_TEST_USER = runuser -u $(TEST_USER) --
 endif
 
-.PHONY: test unit unit-sanitize regress tap format lint install-tool install-debug-info uninstall-tool clean-build
+.PHONY: test unit unit-sanitize regress tap format format-check lint install-tool install-debug-info uninstall-tool clean-build
 
 test: unit unit-sanitize regress tap
 
@@ -181,9 +184,27 @@ tap: test-out
 		$(PROVE) -I $(pgxsdir)/src/test/perl -I $(TEST_OUT)/src/test/lib $(PROVE_FLAGS) \
 		$(if $(PROVE_TESTS),$(PROVE_TESTS),t/*.pl)
 
+# format-check and lint print one line per file, "ok - TOOL FILE" or "not ok - TOOL FILE" (scripts/test.sh
+# counts them), the findings above it, and fail if any file is not ok.
 FORMAT_SRCS = $(CORE_SRCS) $(TOOL_SRCS) $(UNIT_SRCS) module/archiver.cpp \
 	$(wildcard core/*/*.h core/*/*/*.h tool/*.h tool/commands/*.h)
 format:
 	clang-format -i $(FORMAT_SRCS)
-lint:
-	clang-tidy $(CORE_SRCS) $(TOOL_SRCS) -- -std=c++20 -I$(srcdir)
+format-check:
+	@status=0; for f in $(FORMAT_SRCS); do \
+		if clang-format --dry-run --Werror $$f; then echo "ok - clang-format $$f"; \
+		else echo "not ok - clang-format $$f"; status=1; fi; \
+	done; exit $$status
+
+# clang-tidy (.clang-tidy) over core/ and tool/ with each file's compile flags, one file per job: about 10 s
+# of CPU per file (most of it in the headers of nlohmann_json, CLI11 and libstdc++), so use make -j.
+# Any finding fails (--warnings-as-errors).
+LINT_SRCS = $(CORE_SRCS) $(TOOL_SRCS)
+LINT_TARGETS = $(addprefix lint/,$(LINT_SRCS))
+LINT_FLAGS = -std=c++20 -I$(srcdir)
+lint: $(LINT_TARGETS)
+.PHONY: $(LINT_TARGETS)
+$(LINT_TARGETS): lint/%:
+	@out=$$(clang-tidy --quiet --warnings-as-errors='*' $* -- $(LINT_FLAGS) 2>&1); rc=$$?; \
+	printf '%s\n' "$$out" | grep -v '^[0-9]* warnings\? generated\.$$' | grep .; \
+	if [ $$rc -eq 0 ]; then echo "ok - clang-tidy $*"; else echo "not ok - clang-tidy $*"; exit 1; fi
