@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-    build-essential g++ make pkg-config
+    build-essential g++ make pkg-config clang-format clang-tidy
     postgresql-15 postgresql-server-dev-15 postgresql-contrib libpq-dev
     libzstd-dev zstd libxxhash-dev xxhash libssl-dev libcurl4-openssl-dev nlohmann-json3-dev libpugixml-dev libcli11-dev
     libcrcutil-dev

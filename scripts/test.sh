@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every walvault test: unit tests (GoogleTest), pg_regress on a temporary instance, and the TAP tests
-# on real PostgreSQL clusters. Installs what it needs first. Ends with one line: "tests: N passed, N failed".
-# Time: the sanitizer build of the unit tests (a second compile of core/ and test/unit/) runs in the
-# background while the PostgreSQL tests, which mostly wait on clusters, run two TAP files at a time
-# (TAP_JOBS, default 2). Each section header says when it started.
+# on real PostgreSQL clusters, and checks the sources: clang-format (make format-check) and clang-tidy
+# (make lint), each file one test. Installs what it needs first. Ends with one line: "tests: N passed,
+# N failed". Time: the sanitizer build of the unit tests (a second compile of core/ and test/unit/) and
+# clang-tidy (~10 s of CPU per file) run in the background while the PostgreSQL tests, which mostly wait on
+# clusters, run two TAP files at a time (TAP_JOBS, default 2). Each section header says when it started.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 started=$SECONDS
@@ -28,9 +29,26 @@ count_gtest() {
     [ -n "$p$f" ] || failed=$((failed + 1))
 }
 
-# In the background from here on, at a lower priority than the clusters; its results are counted at the end.
+# "ok - " and "not ok - " lines (make format-check, make lint): one test each. Prints
+# the section's own count line.
+count_ok_lines() {
+    local p f
+    p=$(grep -c '^ok - ' "$1"); f=$(grep -c '^not ok - ' "$1")
+    echo "$2: $p passed, $f failed"
+    passed=$((passed + p)); failed=$((failed + f))
+    [ $((p + f)) -gt 0 ] || failed=$((failed + 1))
+}
+
+# In the background from here on, at a lower priority than the clusters; their results are counted at the end.
 nice -n 10 make --no-print-directory -j"$(nproc)" unit-sanitize > "$logs/sanitize.log" 2>&1 &
 sanitize_pid=$!
+nice -n 10 make --no-print-directory -k -O -j"$(nproc)" lint > "$logs/lint.log" 2>&1 &
+lint_pid=$!
+
+section "clang-format (make format-check)"
+make --no-print-directory format-check > "$logs/format.log" 2>&1 || status=1
+grep -v '^ok - ' "$logs/format.log"
+count_ok_lines "$logs/format.log" "format-check"
 
 section "unit tests"
 make --no-print-directory unit 2>&1 | tee "$logs/unit.log"
@@ -68,6 +86,11 @@ wait "$sanitize_pid"
 [ $? -eq 0 ] || { status=1; cat "$logs/sanitize.log"; }
 grep -E '^\[  (PASSED|FAILED)  \]' "$logs/sanitize.log"
 count_gtest "$logs/sanitize.log"
+
+section "clang-tidy (make lint, run in the background)"
+wait "$lint_pid" || status=1
+grep -v '^ok - ' "$logs/lint.log"
+count_ok_lines "$logs/lint.log" "lint"
 
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 

@@ -43,6 +43,7 @@ Status PgClient::query(const std::string& sql, const std::vector<std::string>& p
 {
     rows.clear();
     std::vector<const char*> values;
+    values.reserve(params.size());
     for (const std::string& p : params)
         values.push_back(p.c_str());
     PGresult* res = params.empty() ? PQexec(m_conn, sql.c_str())

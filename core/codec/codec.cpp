@@ -21,8 +21,8 @@
 namespace walvault {
 namespace {
 
-constexpr size_t k_read_chunk = 256 * 1024;              // bytes read from a file per step
-constexpr size_t k_raw_block_max = 128 * 1024;           // zstd Block_Maximum_Size
+constexpr size_t k_read_chunk = 256UL * 1024;            // bytes read from a file per step
+constexpr size_t k_raw_block_max = 128UL * 1024;         // zstd Block_Maximum_Size
 constexpr uint32_t k_zstd_frame_magic = 0xFD2FB528;      // RFC 8878
 constexpr uint8_t k_raw_frame_header_descriptor = 0x00;  // no content size, no checksum, no dictionary
 constexpr uint8_t k_raw_window_descriptor = 7 << 3;      // window 2^(10+7) = 128 KiB

@@ -28,13 +28,13 @@ class Xxh3Hash;  // XXH3-128 (xxHash), kept out of this header
 constexpr int k_object_format = 1;               // "format" in the trailer; bump on incompatible change
 constexpr const char* k_object_suffix = ".zst";  // every object is a zstd stream, whatever the compression
 constexpr size_t k_max_trailer_bytes = 4096;     // the metadata frame is never larger
-constexpr size_t k_frame_bytes = 1024 * 1024;    // original bytes per data frame (zstd): backups, the tool
+constexpr size_t k_frame_bytes = 1024UL * 1024;  // original bytes per data frame (zstd): backups, the tool
 // The archive module's frames. A file in flight holds one frame of input and one of output, and the archiver
 // has up to 16 in flight: 512 KiB frames keep its peak under 64 MiB on S3 (72 -> 56 MiB). They cost 1.4 %
 // more stored bytes on bulk-load WAL and, measured on backups, ~8 % more encoding time and more decoding
 // CPU, so backups keep 1 MiB frames (docs/benchmarks.md, "512 KiB frames for WAL, 1 MiB for backups").
-constexpr size_t k_wal_frame_bytes = 512 * 1024;
-constexpr size_t k_probe_bytes = 16 * 1024;             // sample of a frame compressed at level 1 first
+constexpr size_t k_wal_frame_bytes = 512UL * 1024;
+constexpr size_t k_probe_bytes = 16UL * 1024;           // sample of a frame compressed at level 1 first
 constexpr int k_low_saving_level = -1;                  // zstd level of frames whose sample barely compresses
 constexpr uint32_t k_trailer_frame_magic = 0x184D2A57;  // a zstd skippable-frame magic (0x184D2A5?)
 constexpr const char k_trailer_footer_magic[4] = {'W', 'V', 'M', 'T'};

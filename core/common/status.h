@@ -23,8 +23,9 @@ enum class Code {
 };
 
 // A result code with a message in PostgreSQL style (lower case, no final period) and an optional hint
-// (a full sentence). Cheap to copy when ok.
-class Status {
+// (a full sentence). Cheap to copy when ok. [[nodiscard]]: every function returning a Status by value
+// must have its result checked, or discarded with a (void) cast and a comment saying why that is safe.
+class [[nodiscard]] Status {
 public:
     Status() = default;
     static Status ok() { return Status(); }

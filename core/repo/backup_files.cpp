@@ -24,10 +24,10 @@
 namespace walvault {
 namespace {
 
-constexpr size_t k_read_chunk = 1024 * 1024;  // bytes per pread()
+constexpr size_t k_read_chunk = 1024UL * 1024;  // bytes per pread()
 // Restore writes an object of at least this many bytes past the page cache, in writes of k_read_chunk;
 // smaller ones (most files of a data directory, but few of its bytes) through it.
-constexpr uint64_t k_restore_direct_min = 1024 * 1024;
+constexpr uint64_t k_restore_direct_min = 1024UL * 1024;
 
 struct FdCloser {
     int fd;

@@ -73,7 +73,7 @@ Status read_identity(Storage& storage, RepoIdentity& out)
 {
     std::string text;
     Status s = storage.get(k_identity_key, [&](const uint8_t* d, size_t n) {
-        if (text.size() + n > 64 * 1024)
+        if (text.size() + n > 64UL * 1024)
             return Status::error(Code::corrupt, "repository identity is larger than 64 kB");
         text.append(reinterpret_cast<const char*>(d), n);
         return Status::ok();

@@ -717,7 +717,7 @@ Status run_prefetcher(WalSpool& spool, Storage& storage, const SpoolMarker& mark
                     return n.timeline != w->timeline || segno(n) <= segno(*w);
                 };
                 pool.cancel_if(behind);
-                (void)spool.prune(*w, segsize);
+                (void)spool.prune(*w, segsize);  // a file it could not remove is tried again at the next prune
                 for (std::set<std::string>* set : {&done, &failed})
                     for (auto it = set->begin(); it != set->end();) {
                         const auto n = parse_wal_name(*it);
@@ -739,7 +739,7 @@ Status run_prefetcher(WalSpool& spool, Storage& storage, const SpoolMarker& mark
             const bool behind = f.name.timeline != position->timeline || segno(f.name) <= segno(*position);
             if (f.status.is_ok()) {
                 ++result.fetched;
-                if (behind)  // finished after recovery went past it
+                if (behind)  // finished after recovery went past it; if not removed now, at the next prune
                     (void)spool.prune(*position, segsize);
                 else
                     done.insert(f.name.text);
@@ -795,6 +795,7 @@ Status run_prefetcher(WalSpool& spool, Storage& storage, const SpoolMarker& mark
         finished = pool.wait(options.poll_interval);  // handled at the top of the next round
     }
     pool.stop();
+    // What is left behind only takes disk space until a later prune (or adopt() of a new source) removes it.
     if (position)
         (void)spool.prune(*position, segsize);
     return Status::ok();

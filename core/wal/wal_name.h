@@ -11,9 +11,9 @@
 
 namespace walvault {
 
-constexpr uint64_t k_default_wal_segment_size = 16 * 1024 * 1024;  // PostgreSQL's default, bytes
-constexpr uint64_t k_min_wal_segment_size = 1024 * 1024;           // initdb --wal-segsize limits
-constexpr uint64_t k_max_wal_segment_size = 1024 * 1024 * 1024;
+constexpr uint64_t k_default_wal_segment_size = 16UL * 1024 * 1024;  // PostgreSQL's default, bytes
+constexpr uint64_t k_min_wal_segment_size = 1024UL * 1024;           // initdb --wal-segsize limits
+constexpr uint64_t k_max_wal_segment_size = 1024UL * 1024 * 1024;
 constexpr size_t k_xlog_fname_len = 24;         // XLOG_FNAME_LEN
 constexpr size_t k_max_wal_file_name_len = 40;  // MAX_XFN_CHARS in pgarch.h
 

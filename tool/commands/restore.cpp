@@ -425,6 +425,7 @@ Status write_pg_manifest(RestoreContext& ctx, const std::map<std::string, PgChec
     }
     const std::string& label = ctx.manifest.backup_label;
     int64_t stop = 0;
+    // Only backup_label's Last-Modified, which pg_verifybackup does not check: 0 if stop_time is unreadable.
     (void)parse_utc_time(ctx.manifest.stop_time, stop);
     files.push_back({"backup_label", label.size(), stop, k_pg_checksum_sha256,
         sha256_hex(reinterpret_cast<const uint8_t*>(label.data()), label.size())});

@@ -141,7 +141,7 @@ std::optional<SpoolUse> spool_use(const ResolvedSettings& settings, const Storag
 
 void count(SpoolUse& use, const SpoolStats& delta)
 {
-    (void)use.spool.add_stats(delta);
+    (void)use.spool.add_stats(delta);  // statistics only: wal-fetch's result does not depend on them
 }
 
 // Serves ctx.file from the spool if a verified copy is there (waiting for a download of it under way).

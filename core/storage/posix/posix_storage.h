@@ -8,12 +8,12 @@
 
 namespace walvault {
 
-constexpr unsigned k_posix_dir_mode = 0750;      // new repository directories
-constexpr unsigned k_posix_file_mode = 0640;     // objects
-constexpr size_t k_posix_io_chunk = 256 * 1024;  // bytes per read() when streaming
+constexpr unsigned k_posix_dir_mode = 0750;        // new repository directories
+constexpr unsigned k_posix_file_mode = 0640;       // objects
+constexpr size_t k_posix_io_chunk = 256UL * 1024;  // bytes per read() when streaming
 // Direct I/O of objects being written: the staging buffer (one per writer, also used for the read-back),
 // a multiple of k_direct_align (core/common/direct_io.h).
-constexpr size_t k_posix_direct_chunk = 512 * 1024;
+constexpr size_t k_posix_direct_chunk = 512UL * 1024;
 
 // Temporary files are ".<name>.tmp" beside the final object: hidden from list(), reused (under flock)
 // by the next writer of the same key, so a crash leaves nothing that is ever read as data.

@@ -768,7 +768,7 @@ std::optional<std::chrono::system_clock::time_point> parse_aws_timestamp(std::st
         second > 60)
         return std::nullopt;
     const int64_t seconds = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
-        hour * 3600 + minute * 60 + second - offset_minutes * 60;
+        int64_t{hour} * 3600 + int64_t{minute} * 60 + second - int64_t{offset_minutes} * 60;
     return TimePoint(
         std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(seconds) + std::chrono::nanoseconds(nanos)));
 }

@@ -40,7 +40,7 @@ constexpr auto k_expiry_margin = std::chrono::minutes(1);
 constexpr auto k_min_refresh_interval = std::chrono::seconds(30);        // never ask an endpoint more often
 constexpr auto k_failure_retry_interval = std::chrono::seconds(5);       // a failed fetch is answered from memory
 constexpr auto k_refresh_without_expiration = std::chrono::minutes(15);  // an answer without "Expiration"
-constexpr size_t k_max_credentials_file_bytes = 1024 * 1024;             // credentials files are a few hundred bytes
+constexpr size_t k_max_credentials_file_bytes = 1024UL * 1024;           // credentials files are a few hundred bytes
 
 struct AwsCredentials {
     std::string access_key_id;

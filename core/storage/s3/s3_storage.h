@@ -18,7 +18,7 @@ constexpr const char* k_s3_default_region = "us-east-1";
 constexpr size_t k_s3_max_list_keys = 1000;  // S3 limit: keys per ListObjectsV2 page
 // Bytes of an object a writer keeps in memory; the rest goes to an unlinked file in the temporary
 // directory (StorageOptions::temp_directory), so memory per upload does not grow with the part size.
-constexpr size_t k_s3_writer_memory = 256U * 1024;
+constexpr size_t k_s3_writer_memory = 256UL * 1024;
 // Spill files kept open for reuse by later writers of one storage, and the most each may hold allocated.
 constexpr size_t k_s3_kept_spill_files = 16;
 constexpr uint64_t k_s3_kept_spill_bytes = 64ULL * 1024 * 1024;

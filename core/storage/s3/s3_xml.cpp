@@ -162,7 +162,7 @@ std::string without_final_period(std::string_view text)
 
 std::string http_status_text(long http_status)
 {
-    const std::string number = "HTTP status " + std::to_string(http_status);
+    std::string number = "HTTP status " + std::to_string(http_status);
     for (const HttpReason& reason : k_http_reasons)
         if (reason.status == http_status)
             return std::string(reason.text) + " (" + number + ")";
