@@ -32,9 +32,7 @@ int usage_exit_code(const CLI::App& app, int argc, char** argv)
     return walvault::k_exit_fatal;
 }
 
-}  // namespace
-
-int main(int argc, char** argv)
+int run(int argc, char** argv)
 {
     CLI::App app{"walvault: continuous WAL archiving and point-in-time recovery for PostgreSQL", "walvault"};
     app.set_version_flag("-V,--version", std::string("walvault ") + walvault::k_version);
@@ -79,4 +77,20 @@ int main(int argc, char** argv)
         return walvault::k_exit_usage;  // a command is required
     }
     return exit_code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    // Setting up the commands can throw too (std::bad_alloc): never let it end in std::terminate, whose
+    // abort a restore_command caller could not tell from other signals.
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "walvault: internal error: %s\n", e.what());
+    } catch (...) {
+        std::fprintf(stderr, "walvault: internal error\n");
+    }
+    return walvault::k_exit_fatal;
 }

@@ -17,18 +17,18 @@ namespace walvault {
 struct WalGap {
     std::string first_missing;  // segment names
     std::string last_missing;
-    uint64_t segments = 0;      // how many are missing
+    uint64_t segments = 0;  // how many are missing
 };
 
 struct TimelineSummary {
     uint32_t timeline = 0;
-    bool has_history = false;       // <TLI>.history is archived (always false for timeline 1)
-    std::string first_segment;      // "" if the timeline has no segment (only a .history or .partial)
+    bool has_history = false;   // <TLI>.history is archived (always false for timeline 1)
+    std::string first_segment;  // "" if the timeline has no segment (only a .history or .partial)
     std::string last_segment;
-    uint64_t segments = 0;          // full segments archived
-    uint64_t stored_bytes = 0;      // of segments, partials, history and .backup files of this timeline
+    uint64_t segments = 0;              // full segments archived
+    uint64_t stored_bytes = 0;          // of segments, partials, history and .backup files of this timeline
     std::vector<std::string> partials;  // .partial file names
-    std::vector<WalGap> gaps;       // holes between first_segment and last_segment, in order
+    std::vector<WalGap> gaps;           // holes between first_segment and last_segment, in order
 };
 
 // Summarizes a listing of the wal/ prefix (keys as Storage::list returns them; keys that are not WAL

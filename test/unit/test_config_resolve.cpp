@@ -84,7 +84,8 @@ TEST(ResolveSettings, BadValuesNameTheirSource)
     ResolvedSettings out;
     Status s = resolve_settings({}, "", env_of({{"WALVAULT_REPO", "relative/dir"}}), out);
     EXPECT_EQ(s.code(), Code::invalid);
-    EXPECT_EQ(s.message(), "walvault.repo must be an absolute directory path or s3://BUCKET/PREFIX (from WALVAULT_REPO)");
+    EXPECT_EQ(
+        s.message(), "walvault.repo must be an absolute directory path or s3://BUCKET/PREFIX (from WALVAULT_REPO)");
     s = resolve_settings({{"s3_uri_style", "virtual"}}, "", env_of({}), out);
     EXPECT_EQ(s.message(), "unknown walvault.s3_uri_style \"virtual\" (from --s3_uri_style)");
     s = resolve_settings({{"s3_part_size", "64MB"}}, "", env_of({}), out);
@@ -94,9 +95,10 @@ TEST(ResolveSettings, BadValuesNameTheirSource)
 TEST(ResolveSettings, StorageOptionsCarryEverySetting)
 {
     ResolvedSettings out;
-    WV_ASSERT_OK(resolve_settings({{"repo", "s3://b/p"}, {"s3_endpoint", "http://127.0.0.1:9000"},
-                                      {"s3_part_size", "64"}, {"s3_sse", "AES256"}, {"s3_storage_class", "STANDARD_IA"}},
-        "", env_of({{"WALVAULT_S3_PROFILE", "prod"}}), out));
+    WV_ASSERT_OK(
+        resolve_settings({{"repo", "s3://b/p"}, {"s3_endpoint", "http://127.0.0.1:9000"}, {"s3_part_size", "64"},
+                             {"s3_sse", "AES256"}, {"s3_storage_class", "STANDARD_IA"}},
+            "", env_of({{"WALVAULT_S3_PROFILE", "prod"}}), out));
     const StorageOptions o = storage_options(out);
     EXPECT_EQ(setting(out, "repo"), "s3://b/p");
     EXPECT_EQ(o.s3_endpoint, "http://127.0.0.1:9000");

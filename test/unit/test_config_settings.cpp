@@ -74,7 +74,8 @@ TEST(CheckRepoSetting, RelativePathIsRejected)
             EXPECT_FALSE(check_repo_setting(value, check_access, message, hint)) << value;
             EXPECT_EQ(message, "walvault.repo must be an absolute directory path or s3://BUCKET/PREFIX");
             EXPECT_NE(message.find("walvault.repo"), std::string::npos);
-            EXPECT_EQ(hint, "Use a path such as \"/var/lib/walvault/main\" or a location such as \"s3://backups/prod/main\".");
+            EXPECT_EQ(hint,
+                "Use a path such as \"/var/lib/walvault/main\" or a location such as \"s3://backups/prod/main\".");
         }
     }
 }

@@ -383,6 +383,7 @@ public:
     }
     std::string location() const override { return m_inner.location(); }
     std::string location(const std::string& key) const override { return m_inner.location(key); }
+    std::string identity() const override { return m_inner.identity(); }
     Status head(const std::string& key, ObjectInfo& out) override { return m_inner.head(key, out); }
     Status create(const std::string& key, std::unique_ptr<Writer>& out) override
     {
@@ -394,7 +395,11 @@ public:
     {
         return m_inner.get_range(key, offset, len, out);
     }
-    Status list(const std::string& prefix, std::vector<ObjectInfo>& out) override { return m_inner.list(prefix, out); }
+    using Storage::list;
+    Status list(const std::string& prefix, const ListRange& range, std::vector<ObjectInfo>& out) override
+    {
+        return m_inner.list(prefix, range, out);
+    }
     Status remove(const std::string& key) override { return m_inner.remove(key); }
     Status sync(const std::string& key) override { return m_inner.sync(key); }
 

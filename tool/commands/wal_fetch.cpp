@@ -176,6 +176,7 @@ void start_prefetcher(const WalFetchContext& ctx, int lock_fd, const std::string
     args.push_back(ctx.file);
     args.push_back(data_dir);
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (std::string& a : args)
         argv.push_back(a.data());
     argv.push_back(nullptr);

@@ -48,7 +48,6 @@ constexpr int k_max_timestamp_year = 2200;
 constexpr const char* k_unsupported_profile_keys[] = {
     "role_arn", "credential_process", "sso_session", "sso_start_url", "web_identity_token_file", "credential_source"};
 
-
 bool is_blank(char c)
 {
     return c == ' ' || c == '\t' || c == '\v' || c == '\f';

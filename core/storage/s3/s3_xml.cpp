@@ -70,7 +70,6 @@ bool is_one_of(std::string_view value, const auto& list)
     return false;
 }
 
-
 std::string_view trimmed(std::string_view text)
 {
     return trim(text, " \t\r\n");  // XML white space
