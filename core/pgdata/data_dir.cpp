@@ -546,4 +546,16 @@ Status read_system_identifier(const std::string& pgdata, uint64_t& out)
     return Status::ok();
 }
 
+Status check_data_directory_creator(uint32_t euid, const std::string& command)
+{
+    if (euid != 0)
+        return Status::ok();
+    return Status::error(Code::invalid,
+        "walvault " + command +
+            " cannot be run as root: the data directory would be owned by root, and "
+            "PostgreSQL does not start a cluster owned by root",
+        "Run it as the operating-system user that will own the cluster, for example \"sudo -u postgres walvault " +
+            command + " ...\".");
+}
+
 }  // namespace walvault

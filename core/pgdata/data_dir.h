@@ -45,4 +45,9 @@ Status walk_data_directory(const std::string& pgdata, int pg_major, std::vector<
 // global/pg_control, in the machine's byte order (ControlFileData begins with it in every release).
 Status read_system_identifier(const std::string& pgdata, uint64_t& out);
 
+// Whether a process running as effective user `euid` may create a data directory: not as root, since
+// PostgreSQL refuses to start a cluster owned by root (and to run as root at all). The error's hint says
+// how to run it instead.
+Status check_data_directory_creator(uint32_t euid, const std::string& command);
+
 }  // namespace walvault

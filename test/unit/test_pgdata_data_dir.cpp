@@ -447,6 +447,20 @@ TEST(ReadSystemIdentifier, ReadsTheFirstEightBytesOfPgControl)
     EXPECT_EQ(id, k_fake_system_identifier);
 }
 
+TEST(CheckDataDirectoryCreator, RootIsRefusedWithAHint)
+{
+    WV_EXPECT_OK(check_data_directory_creator(1000, "restore"));
+    WV_EXPECT_OK(check_data_directory_creator(107, "restore"));
+    const Status s = check_data_directory_creator(0, "restore");
+    EXPECT_EQ(s.code(), Code::invalid);
+    EXPECT_EQ(s.message(),
+        "walvault restore cannot be run as root: the data directory would be owned by root, and PostgreSQL does "
+        "not start a cluster owned by root");
+    EXPECT_EQ(s.hint(),
+        "Run it as the operating-system user that will own the cluster, for example \"sudo -u postgres walvault "
+        "restore ...\".");
+}
+
 TEST(ReadSystemIdentifier, MissingPgControl)
 {
     TempDir tmp;

@@ -11,6 +11,7 @@
 #include "core/common/utc_time.h"
 #include "core/config/recovery.h"
 #include "core/config/settings.h"
+#include "core/pgdata/data_dir.h"
 #include "core/pgdata/pg_backup_manifest.h"
 #include "core/repo/backup_files.h"
 #include "core/repo/identity.h"
@@ -527,13 +528,16 @@ Status restore_files(RestoreContext& ctx, Progress& progress)
 
 Status restore(RestoreContext& ctx)
 {
+    Status s = check_data_directory_creator(::geteuid(), k_command);
+    if (!s.is_ok())
+        return s;
     if (ctx.pgdata.empty() || ctx.pgdata[0] != '/') {
         std::error_code ec;
         ctx.pgdata = fs::absolute(ctx.pgdata, ec).lexically_normal().string();
     }
     while (ctx.pgdata.size() > 1 && ctx.pgdata.back() == '/')
         ctx.pgdata.pop_back();
-    Status s = parse_target(ctx);
+    s = parse_target(ctx);
     if (s.is_ok())
         s = open_repository(ctx.common, ctx.settings, ctx.storage);
     if (!s.is_ok())
