@@ -122,8 +122,9 @@ ok(-e "$status_dir/$crafted.ready", "$crafted still .ready");
 is((file_sha256($crafted_object))[0], $crafted_object_sha, 'archived object still unchanged after retries');
 
 # ---- the right bytes back: it succeeds, and archiving goes on ----
-write_crafted($original_bytes);
+# The counters are read first: the archiver may retry the file as soon as its bytes are back.
 $before = walvault_status($node);
+write_crafted($original_bytes);
 my $after = switch_wal($node);
 ok(wait_for_done($node, $crafted, $after), "$crafted archived once its original bytes are back");
 $st = wait_for_status($node, sub { $_[0]{archived_count} >= $before->{archived_count} + 2 });
