@@ -62,6 +62,18 @@ mode_t current_umask()
     return mask;
 }
 
+// The keys list() returns (the output vector starts with a stale entry: list() must clear it).
+std::vector<std::string> listed_keys(Storage& storage, const std::string& prefix, const ListRange& range)
+{
+    std::vector<ObjectInfo> listed{ObjectInfo{"stale", 1}};
+    const Status s = storage.list(prefix, range, listed);
+    EXPECT_TRUE(s.is_ok()) << s.message();
+    std::vector<std::string> out;
+    for (const ObjectInfo& o : listed)
+        out.push_back(o.key);
+    return out;
+}
+
 class PosixStorageTest : public ::testing::Test {
 protected:
     TempDir m_dir;
@@ -410,15 +422,7 @@ TEST_F(PosixStorageTest, ListIsSortedFilteredAndIgnoresHiddenFiles)
     put_by_hand(m_dir, "repo/.ab.tmp", to_bytes("hidden"));
     std::filesystem::create_directories(m_root + "/emptydir");
 
-    auto keys = [&](const std::string& prefix) {
-        std::vector<ObjectInfo> listed;
-        const Status s = m_storage.list(prefix, listed);
-        EXPECT_TRUE(s.is_ok()) << s.message();
-        std::vector<std::string> out;
-        for (const ObjectInfo& o : listed)
-            out.push_back(o.key);
-        return out;
-    };
+    auto keys = [&](const std::string& prefix) { return listed_keys(m_storage, prefix, ListRange{}); };
     using V = std::vector<std::string>;
     EXPECT_EQ(keys(""), (V{"a/b/1", "a/b/2", "a/c/3", "ab", "b"}));
     EXPECT_EQ(keys("a"), (V{"a/b/1", "a/b/2", "a/c/3", "ab"}));
@@ -448,13 +452,7 @@ TEST_F(PosixStorageTest, ListRangeStartsAfterAKeyAndStopsAtMaxKeys)
         put_by_hand(m_dir, std::string("repo/") + key, to_bytes(key));
 
     auto keys = [&](const std::string& prefix, const std::string& after, size_t max_keys) {
-        std::vector<ObjectInfo> listed{ObjectInfo{"stale", 1}};
-        const Status s = m_storage.list(prefix, ListRange{after, max_keys}, listed);
-        EXPECT_TRUE(s.is_ok()) << s.message();
-        std::vector<std::string> out;
-        for (const ObjectInfo& o : listed)
-            out.push_back(o.key);
-        return out;
+        return listed_keys(m_storage, prefix, ListRange{after, max_keys});
     };
     using V = std::vector<std::string>;
     EXPECT_EQ(keys("", "", 0), (V{"a.x", "a/b/1", "a/b/2", "a/c/3", "a0", "b"}));
