@@ -9,7 +9,9 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace walvault {
@@ -93,8 +95,34 @@ struct StorageOptions {
     std::function<std::optional<std::string>(const std::string&)> getenv;
 };
 
-// Opens the repository a walvault.repo value names: an absolute directory path (posix) or
-// s3://BUCKET[/PREFIX].
+// One row per kind of repository location, recognised by how a walvault.repo value starts. open_storage()
+// and the setting check (check_repo_setting, core/config/settings.h) read this table and nothing else, so
+// a new backend is one row here.
+struct StorageScheme {
+    const char* name;          // "posix", "s3"
+    const char* prefix;        // a value that starts with it belongs to this backend: "/", "s3://"
+    const char* form;          // what a value looks like, for messages: "an absolute directory path"
+    const char* example_noun;  // for hints: "a path" (such as ...)
+    const char* example;       // a valid value: "/var/lib/walvault/main"
+    // Checks a value of this scheme without contacting the store; with check_access also what this process
+    // can check locally (posix: the directory, or the nearest existing parent it would be created under, is
+    // writable). On failure, fills message and hint (PostgreSQL style).
+    bool (*check)(std::string_view repo, bool check_access, std::string& message, std::string& hint);
+    // Opens a value of this scheme (its options are validated here, naming the setting at fault).
+    Status (*open)(const std::string& repo, const StorageOptions& options, std::unique_ptr<Storage>& out);
+};
+
+// Every backend, in the order messages name them.
+std::span<const StorageScheme> storage_schemes();
+// The row whose prefix starts repo; nullptr if none does.
+const StorageScheme* find_storage_scheme(std::string_view repo);
+// Every row's form, for messages: "an absolute directory path or s3://BUCKET/PREFIX".
+std::string storage_scheme_forms();
+// Every row's example, for hints: "a path such as \"/var/lib/walvault/main\" or a location such as ...".
+std::string storage_scheme_examples();
+
+// Opens the repository a walvault.repo value names, with the backend its scheme chooses (storage_schemes():
+// an absolute directory path for posix, s3://BUCKET[/PREFIX] for S3).
 Status open_storage(const std::string& repo, const StorageOptions& options, std::unique_ptr<Storage>& out);
 // The same with default options.
 Status open_storage(const std::string& repo, std::unique_ptr<Storage>& out);
