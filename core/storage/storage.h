@@ -1,5 +1,7 @@
-// The one storage interface of the repository. Every backend (posix/, later s3/) implements these
-// contracts; callers rely on nothing else. Expected failures (not found, key taken) are Status values.
+// The one storage interface of the repository. Every backend (posix/, s3/) implements these contracts and
+// passes test/unit/test_storage_contract.cpp; callers rely on nothing else. Expected failures (not found,
+// key taken) are Status values; Code::not_found means the store was read and does not hold the object,
+// never that it could not be read.
 #pragma once
 
 #include "core/common/status.h"
@@ -33,13 +35,21 @@ struct ListRange {
 using ByteSink = std::function<Status(const uint8_t* data, size_t len)>;
 
 // One create-only write. Nothing is visible under the key until commit() returns ok.
+//
+// Create-only holds where the store can refuse a taken key: posix always (link() never replaces), S3 where
+// the store honours "If-None-Match: *" on PutObject and CompleteMultipartUpload (AWS S3 does). A store that
+// ignores that header (s3rver, some older S3-compatible stores) cannot be stopped by the client: there a
+// commit of a taken key succeeds and replaces the object, and of two writers of one key the last commit
+// wins. Callers that must never overwrite (archive_wal_file) therefore head() the key first, which leaves
+// only the race between two live writers of one key to the store.
 class Writer {
 public:
     virtual ~Writer() = default;
     virtual Status write(const uint8_t* data, size_t len) = 0;
-    // Makes the object durable and visible, after checking that the store holds exactly the bytes written
-    // (length and sha256). Code::already_exists if the key was taken meanwhile (the object is then left
-    // untouched); Code::busy if another writer is writing the same key right now.
+    // Makes the object durable and visible, after checking that the store holds exactly the bytes written.
+    // Code::already_exists if the key was taken (the object is then left untouched; see above for stores
+    // that ignore If-None-Match); Code::busy if another writer is writing the same key right now (a store
+    // that can tell only then; posix tells at create()).
     virtual Status commit() = 0;
     // Drops what was written. Safe to call after a failed commit or not at all (the destructor aborts).
     virtual void abort() = 0;
@@ -56,14 +66,19 @@ public:
 
     // Size of an object; Code::not_found if absent.
     virtual Status head(const std::string& key, ObjectInfo& out) = 0;
-    // Begins a create-only, durable write of key (see Writer).
+    // Begins a create-only, durable write of key (see Writer). Code::busy if another writer of key is
+    // still writing, where the backend can tell this early (posix: the temporary file is locked).
     virtual Status create(const std::string& key, std::unique_ptr<Writer>& out) = 0;
     // Streams the whole object to sink; Code::not_found if absent.
     virtual Status get(const std::string& key, const ByteSink& sink) = 0;
-    // Reads len bytes at offset (less only at the end of the object).
+    // Reads len bytes at offset (less only at the end of the object; none, and ok, at or past it);
+    // Code::not_found if absent (for len 0 a backend need not look).
     virtual Status get_range(const std::string& key, uint64_t offset, size_t len, std::vector<uint8_t>& out) = 0;
     // Objects whose key starts with prefix and sorts after range.start_after, sorted by key (byte order),
-    // at most range.max_keys of them: the first ones. Writes in progress are not listed.
+    // at most range.max_keys of them: the first ones in the store's listing order. That is byte order for
+    // posix and AWS S3 (ListObjectsV2 lists in UTF-8 binary order); a store that lists in another order
+    // (s3rver walks its directories: "a/b" before "a.x") may keep other keys than the first in byte
+    // order when a byte below '/' follows a common part of two keys. Writes in progress are not listed.
     virtual Status list(const std::string& prefix, const ListRange& range, std::vector<ObjectInfo>& out) = 0;
     // Every object whose key starts with prefix, sorted by key.
     Status list(const std::string& prefix, std::vector<ObjectInfo>& out) { return list(prefix, ListRange{}, out); }
@@ -97,7 +112,7 @@ struct StorageOptions {
 
 // One row per kind of repository location, recognised by how a walvault.repo value starts. open_storage()
 // and the setting check (check_repo_setting, core/config/settings.h) read this table and nothing else, so
-// a new backend is one row here.
+// a new backend is one row here plus one instantiation of test/unit/test_storage_contract.cpp.
 struct StorageScheme {
     const char* name;          // "posix", "s3"
     const char* prefix;        // a value that starts with it belongs to this backend: "/", "s3://"
