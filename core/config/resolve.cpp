@@ -4,6 +4,7 @@
 
 #include "core/common/text.h"
 #include "core/config/settings.h"
+#include "core/storage/storage.h"
 
 #include <sys/stat.h>
 
@@ -35,8 +36,9 @@ bool known(const std::string& name)
 
 const std::vector<SettingInfo>& tool_settings()
 {
+    static const std::string k_repo_help = "repository: " + storage_scheme_forms();
     static const std::vector<SettingInfo> k_all = {
-        {"repo", "repository: an absolute directory path or s3://BUCKET/PREFIX"},
+        {"repo", k_repo_help.c_str()},
         {"compression", "codec of written objects: \"none\", \"zstd\" or \"zstd:LEVEL\" (default zstd:3)"},
         {"parallel", "files in flight at once (default 2)"},
         {"s3_endpoint", "S3-compatible endpoint URL (default: AWS_ENDPOINT_URL, else AWS for the region)"},

@@ -1,7 +1,8 @@
 // Setting validation, shared so the module's GUC check hooks and the tool say the same thing.
 #include "core/config/settings.h"
 
-#include <sys/stat.h>
+#include "core/storage/storage.h"
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,48 +14,11 @@ bool check_repo_setting(std::string_view value, bool check_access, std::string& 
 {
     if (value.empty())
         return true;
-    if (value.rfind("s3://", 0) == 0) {
-        const std::string_view bucket = value.substr(
-            5, value.find('/', 5) == std::string_view::npos ? std::string_view::npos : value.find('/', 5) - 5);
-        if (bucket.empty()) {
-            message = "walvault.repo \"" + std::string(value) + "\" names no bucket";
-            hint = "Use s3://BUCKET/PREFIX, for example \"s3://backups/prod/main\".";
-            return false;
-        }
-        return true;  // reachability and credentials are checked by archiving, which reports the cause
-    }
-    if (value.front() != '/') {
-        message = "walvault.repo must be an absolute directory path or s3://BUCKET/PREFIX";
-        hint = "Use a path such as \"/var/lib/walvault/main\" or a location such as \"s3://backups/prod/main\".";
-        return false;
-    }
-    if (!check_access)
-        return true;
-    // The repository directory is created on first use: check the nearest part of the path that exists.
-    std::string path(value);
-    for (;;) {
-        struct stat st;
-        if (::stat(path.c_str(), &st) == 0) {
-            if (!S_ISDIR(st.st_mode)) {
-                message = "\"" + path + "\" is not a directory";
-                hint = "Point walvault.repo at a directory, or at a path that can be created.";
-                return false;
-            }
-            if (::access(path.c_str(), W_OK | X_OK) != 0) {
-                message = "directory \"" + path + "\" is not writable: " + errno_text(errno);
-                hint = "Give the operating-system user that runs the server write access to it.";
-                return false;
-            }
-            return true;
-        }
-        if (errno != ENOENT && errno != ENOTDIR) {
-            message = "could not access \"" + path + "\": " + errno_text(errno);
-            hint = "Give the operating-system user that runs the server access to it.";
-            return false;
-        }
-        const size_t slash = path.rfind('/');
-        path = slash == 0 ? "/" : path.substr(0, slash);
-    }
+    if (const StorageScheme* scheme = find_storage_scheme(value))
+        return scheme->check(value, check_access, message, hint);
+    message = "walvault.repo must be " + storage_scheme_forms();
+    hint = "Use " + storage_scheme_examples() + ".";
+    return false;
 }
 
 bool check_compression_setting(std::string_view value, std::string& message, std::string& hint)

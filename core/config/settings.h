@@ -17,14 +17,14 @@ constexpr int k_default_parallel = 2;  // files in flight; one per core on the s
 constexpr int k_max_parallel = 16;
 
 struct Settings {
-    std::string repo;  // absolute directory path (posix)
+    std::string repo;  // a location of one of the storage_schemes(), or empty
     Compression compression;
     int parallel = k_default_parallel;
 };
 
-// Checks a walvault.repo value: empty (not configured) or an absolute directory path. With check_access,
-// also that the directory, or the nearest existing parent it would be created under, is writable.
-// On failure, message and hint are filled (PostgreSQL style).
+// Checks a walvault.repo value: empty (not configured) or a location of one of the storage_schemes()
+// (core/storage/storage.h), with that scheme's check (check_access: what this process can check locally,
+// such as a directory being writable). On failure, message and hint are filled (PostgreSQL style).
 bool check_repo_setting(std::string_view value, bool check_access, std::string& message, std::string& hint);
 
 // Checks a walvault.compression value.

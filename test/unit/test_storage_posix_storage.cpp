@@ -1,5 +1,6 @@
-// Unit tests for core/storage/posix/posix_storage: the Storage contracts (create-only durable writes,
-// nothing visible before commit, one writer per key, listing, key validation) on a temporary directory.
+// Unit tests for core/storage/posix/posix_storage on a temporary directory: what the directory backend adds
+// to the Storage contracts (test/unit/test_storage_contract.cpp runs those): objects as files with their
+// modes, O_DIRECT writes, locked and reused temporary files, one writer per key, hidden files, key validation.
 #include "core/storage/posix/posix_storage.h"
 
 #include "core/common/direct_io.h"
@@ -235,17 +236,6 @@ TEST_F(PosixStorageTest, CommittedObjectHasFileMode)
     EXPECT_EQ(st.st_mode & 0777, k_posix_dir_mode & ~current_umask());
 }
 
-TEST_F(PosixStorageTest, EmptyObject)
-{
-    WV_ASSERT_OK(put(m_storage, "empty", ""));
-    ObjectInfo info;
-    WV_ASSERT_OK(m_storage.head("empty", info));
-    EXPECT_EQ(info.size, 0u);
-    Status s;
-    EXPECT_EQ(get_text(m_storage, "empty", &s), "");
-    WV_EXPECT_OK(s);
-}
-
 TEST_F(PosixStorageTest, NothingVisibleBeforeCommit)
 {
     const std::string key = "wal/x.zst";
@@ -398,18 +388,6 @@ TEST_F(PosixStorageTest, SecondWriterOfTheSameKeyIsBusy)
     EXPECT_EQ(dir_entries(m_root + "/wal"), (std::vector<std::string>{"other.zst", "seg.zst"}));
 }
 
-TEST_F(PosixStorageTest, KeyIsFreeAgainAfterAbort)
-{
-    std::unique_ptr<Writer> first;
-    WV_ASSERT_OK(m_storage.create("k", first));
-    first->abort();
-    std::unique_ptr<Writer> second;
-    WV_ASSERT_OK(m_storage.create("k", second));
-    WV_ASSERT_OK(second->write(reinterpret_cast<const uint8_t*>("v"), 1));
-    WV_ASSERT_OK(second->commit());
-    EXPECT_EQ(get_text(m_storage, "k"), "v");
-}
-
 TEST_F(PosixStorageTest, ListIsSortedFilteredAndIgnoresHiddenFiles)
 {
     put_by_hand(m_dir, "repo/b", to_bytes("1"));
@@ -445,31 +423,6 @@ TEST_F(PosixStorageTest, ListIsSortedFilteredAndIgnoresHiddenFiles)
     EXPECT_EQ(listed[2].size, 3u);
 }
 
-TEST_F(PosixStorageTest, ListRangeStartsAfterAKeyAndStopsAtMaxKeys)
-{
-    // Keys in byte order: "a.x" < "a/b/1" ('.' sorts before '/'), "a/b/2" < "a0" ('/' before '0').
-    for (const char* key : {"a.x", "a/b/1", "a/b/2", "a/c/3", "a0", "b"})
-        put_by_hand(m_dir, std::string("repo/") + key, to_bytes(key));
-
-    auto keys = [&](const std::string& prefix, const std::string& after, size_t max_keys) {
-        return listed_keys(m_storage, prefix, ListRange{after, max_keys});
-    };
-    using V = std::vector<std::string>;
-    EXPECT_EQ(keys("", "", 0), (V{"a.x", "a/b/1", "a/b/2", "a/c/3", "a0", "b"}));
-    EXPECT_EQ(keys("", "a.x", 0), (V{"a/b/1", "a/b/2", "a/c/3", "a0", "b"}));
-    EXPECT_EQ(keys("", "a/", 0), (V{"a/b/1", "a/b/2", "a/c/3", "a0", "b"}));
-    EXPECT_EQ(keys("", "a/b/1", 0), (V{"a/b/2", "a/c/3", "a0", "b"}));
-    EXPECT_EQ(keys("", "a/b/9", 0), (V{"a/c/3", "a0", "b"}));
-    EXPECT_EQ(keys("", "a/z", 0), (V{"a0", "b"}));
-    EXPECT_EQ(keys("a", "a/b/2", 0), (V{"a/c/3", "a0"}));
-    EXPECT_EQ(keys("a/", "a/b/2", 0), (V{"a/c/3"}));
-    EXPECT_EQ(keys("", "b", 0), V{});
-    EXPECT_EQ(keys("", "", 2), (V{"a.x", "a/b/1"}));
-    EXPECT_EQ(keys("", "a/b/1", 2), (V{"a/b/2", "a/c/3"}));
-    EXPECT_EQ(keys("a/", "", 1), (V{"a/b/1"}));
-    EXPECT_EQ(keys("", "a0", 5), (V{"b"}));
-}
-
 TEST_F(PosixStorageTest, ListNeverLeavesTheRepository)
 {
     // No valid key starts with "..": a prefix that does cannot name objects of this repository.
@@ -493,17 +446,6 @@ TEST_F(PosixStorageTest, ListOfAMissingRepositoryIsEmpty)
     EXPECT_TRUE(listed.empty());
 }
 
-TEST_F(PosixStorageTest, HeadAndGetOfMissingKeysAreNotFound)
-{
-    ObjectInfo info;
-    EXPECT_EQ(m_storage.head("missing", info).code(), Code::not_found);
-    Status s;
-    get_text(m_storage, "wal/missing.zst", &s);
-    EXPECT_EQ(s.code(), Code::not_found);
-    std::vector<uint8_t> range;
-    EXPECT_EQ(m_storage.get_range("missing", 0, 1, range).code(), Code::not_found);
-}
-
 TEST_F(PosixStorageTest, DirectoriesAreNotObjects)
 {
     // list() reports regular files only; head() must agree with it.
@@ -512,24 +454,6 @@ TEST_F(PosixStorageTest, DirectoriesAreNotObjects)
         ObjectInfo info;
         EXPECT_EQ(m_storage.head(key, info).code(), Code::not_found) << key;
     }
-}
-
-TEST_F(PosixStorageTest, GetRangeStopsAtTheEnd)
-{
-    put_by_hand(m_dir, "repo/obj", to_bytes("0123456789"));
-    std::vector<uint8_t> out;
-    WV_ASSERT_OK(m_storage.get_range("obj", 0, 4, out));
-    EXPECT_EQ(to_string(out), "0123");
-    WV_ASSERT_OK(m_storage.get_range("obj", 6, 10, out));
-    EXPECT_EQ(to_string(out), "6789");
-    WV_ASSERT_OK(m_storage.get_range("obj", 9, 1, out));
-    EXPECT_EQ(to_string(out), "9");
-    WV_ASSERT_OK(m_storage.get_range("obj", 10, 5, out));
-    EXPECT_EQ(to_string(out), "");
-    WV_ASSERT_OK(m_storage.get_range("obj", 100, 5, out));
-    EXPECT_EQ(to_string(out), "");
-    WV_ASSERT_OK(m_storage.get_range("obj", 3, 0, out));
-    EXPECT_EQ(to_string(out), "");
 }
 
 TEST_F(PosixStorageTest, GetStreamsInChunksAndStopsOnSinkError)
@@ -555,15 +479,6 @@ TEST_F(PosixStorageTest, GetStreamsInChunksAndStopsOnSinkError)
     EXPECT_EQ(s.code(), Code::corrupt);
     EXPECT_EQ(s.message(), "sink says stop");
     EXPECT_EQ(calls, 1);
-}
-
-TEST_F(PosixStorageTest, RemoveOfAnAbsentObjectIsOk)
-{
-    put_by_hand(m_dir, "repo/wal/x", to_bytes("x"));
-    WV_EXPECT_OK(m_storage.remove("wal/x"));
-    WV_EXPECT_OK(m_storage.remove("wal/x"));
-    WV_EXPECT_OK(m_storage.remove("wal/never"));
-    EXPECT_TRUE(dir_entries(m_root + "/wal").empty());
 }
 
 TEST_F(PosixStorageTest, RemoveOfAKeyInAMissingDirectoryIsOk)

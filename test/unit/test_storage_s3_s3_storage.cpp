@@ -1,34 +1,23 @@
-// Unit tests for core/storage/s3/s3_storage against a real S3 server: s3rver (installed by scripts/deps.sh)
-// started on 127.0.0.1 for this test and stopped by its PID. The Storage contracts of storage.h, plus what
-// only object stores have: ListObjectsV2 pagination (more than 1000 keys), batched DeleteObjects, multipart
-// uploads, ranged GETs, and errors from the store with their codes. Writers keep k_s3_writer_memory bytes
-// in memory and spill the rest; a scripted local server checks that a retried upload resends every byte.
+// Unit tests for core/storage/s3/s3_storage: what only object stores have, against a real S3 server
+// (s3rver, test/unit/s3rver_env.h): ListObjectsV2 pagination (more than 1000 keys), batched DeleteObjects,
+// multipart uploads, errors from the store with their codes, and writers that keep k_s3_writer_memory bytes
+// in memory and spill the rest. A scripted local server plays what s3rver cannot: a retried upload must
+// resend every byte, and a store that honours If-None-Match refuses a taken key. The Storage contracts of
+// storage.h are test/unit/test_storage_contract.cpp.
 #include "core/storage/s3/s3_storage.h"
 
 #include "core/codec/sha256.h"
 #include "core/common/text.h"
 #include "core/http/http_client.h"
+#include "test/unit/s3rver_env.h"
 #include "test/unit/scripted_server.h"
 #include "test/unit/test_support.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <set>
-#include <sstream>
-#include <thread>
 
 #include <openssl/evp.h>
 
@@ -37,86 +26,19 @@
 namespace walvault {
 namespace {
 
+using test::k_s3rver_bucket;
 using test::ScriptedServer;
-
-constexpr const char* k_bucket = "unit-bucket";
-
-bool port_open(int port)
-{
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-    ::close(fd);
-    return ok;
-}
-
-// One s3rver for the whole suite.
-class S3rverEnvironment {
-public:
-    static S3rverEnvironment& get()
-    {
-        static S3rverEnvironment env;
-        return env;
-    }
-    int port() const { return m_port; }
-    const std::string& error() const { return m_error; }
-    ~S3rverEnvironment()
-    {
-        if (m_pid > 0) {
-            ::kill(m_pid, SIGTERM);
-            ::waitpid(m_pid, nullptr, 0);
-        }
-    }
-
-private:
-    S3rverEnvironment()
-    {
-        const char* node_dir = std::getenv("WALVAULT_NODE_DIR");
-        const std::string script =
-            std::string(node_dir ? node_dir : "/opt/walvault-test") + "/node_modules/s3rver/bin/s3rver.js";
-        if (!test::file_exists(script)) {
-            m_error = "s3rver is not installed at " + script + ": run scripts/deps.sh";
-            return;
-        }
-        m_port = test::unused_local_port();
-        const std::string port = std::to_string(m_port);
-        const std::string data = m_data.path();
-        m_pid = ::fork();
-        if (m_pid == 0) {
-            ::execlp("node", "node", "--openssl-legacy-provider", script.c_str(), "-d", data.c_str(), "-a", "127.0.0.1",
-                "-p", port.c_str(), "--silent", "--configure-bucket", k_bucket, nullptr);
-            ::_exit(127);
-        }
-        for (int i = 0; i < 200 && !port_open(m_port); ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        if (!port_open(m_port))
-            m_error = "s3rver did not start on port " + port;
-    }
-
-    test::TempDir m_data;
-    pid_t m_pid = -1;
-    int m_port = 0;
-    std::string m_error;
-};
 
 class S3StorageTest : public ::testing::Test {
 protected:
     void SetUp() override
     {
-        auto& env = S3rverEnvironment::get();
+        auto& env = test::S3rverEnvironment::get();
         ASSERT_EQ(env.error(), "");
-        test::write_file(
-            m_creds / "credentials", "[default]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n");
-        m_options.s3_endpoint = "http://127.0.0.1:" + std::to_string(env.port());
-        m_options.s3_region = "us-east-1";
-        m_options.s3_credentials_file = m_creds / "credentials";
-        m_options.getenv = [](const std::string&) { return std::nullopt; };  // no AWS_* from the machine
+        m_options = env.options(m_creds);
         // A prefix per test: tests never see each other's objects.
         m_prefix = std::string("t/") + ::testing::UnitTest::GetInstance()->current_test_info()->name();
-        WV_ASSERT_OK(open_storage(std::string("s3://") + k_bucket + "/" + m_prefix, m_options, m_storage));
+        WV_ASSERT_OK(open_storage(std::string("s3://") + k_s3rver_bucket + "/" + m_prefix, m_options, m_storage));
     }
 
     Status put(const std::string& key, const std::vector<uint8_t>& data)
@@ -145,48 +67,10 @@ protected:
     std::unique_ptr<Storage> m_storage;
 };
 
-TEST_F(S3StorageTest, WriteHeadGetRangeRemove)
-{
-    const std::vector<uint8_t> data = test::random_bytes(300000, 7);
-    WV_ASSERT_OK(put("wal/a/obj.zst", data));
-    ObjectInfo info;
-    WV_ASSERT_OK(m_storage->head("wal/a/obj.zst", info));
-    EXPECT_EQ(info.size, data.size());
-    EXPECT_EQ(get("wal/a/obj.zst"), data);
-    std::vector<uint8_t> range;
-    WV_ASSERT_OK(m_storage->get_range("wal/a/obj.zst", 1000, 10, range));
-    EXPECT_EQ(range, std::vector<uint8_t>(data.begin() + 1000, data.begin() + 1010));
-    WV_ASSERT_OK(m_storage->get_range("wal/a/obj.zst", data.size() - 4, 100, range));
-    EXPECT_EQ(range, std::vector<uint8_t>(data.end() - 4, data.end()));
-    EXPECT_EQ(m_storage->location("wal/a/obj.zst"), "s3://unit-bucket/" + m_prefix + "/wal/a/obj.zst");
-    WV_ASSERT_OK(m_storage->remove("wal/a/obj.zst"));
-    EXPECT_EQ(m_storage->head("wal/a/obj.zst", info).code(), Code::not_found);
-    WV_EXPECT_OK(m_storage->remove("wal/a/obj.zst"));  // absent: still ok
-    Status s;
-    get("wal/a/obj.zst", &s);
-    EXPECT_EQ(s.code(), Code::not_found);
-}
-
-TEST_F(S3StorageTest, NothingVisibleBeforeCommitAndEmptyObjects)
-{
-    std::unique_ptr<Writer> w;
-    WV_ASSERT_OK(m_storage->create("x", w));
-    const std::vector<uint8_t> data = test::random_bytes(1000, 1);
-    WV_ASSERT_OK(w->write(data.data(), data.size()));
-    ObjectInfo info;
-    EXPECT_EQ(m_storage->head("x", info).code(), Code::not_found);
-    w->abort();
-    EXPECT_EQ(m_storage->head("x", info).code(), Code::not_found);
-    WV_ASSERT_OK(put("empty", {}));
-    WV_ASSERT_OK(m_storage->head("empty", info));
-    EXPECT_EQ(info.size, 0u);
-    EXPECT_TRUE(get("empty").empty());
-}
-
 TEST_F(S3StorageTest, MultipartUploadsAreVerifiedAndWhole)
 {
     m_options.s3_part_size = 5 * 1024 * 1024;
-    WV_ASSERT_OK(open_storage(std::string("s3://") + k_bucket + "/" + m_prefix, m_options, m_storage));
+    WV_ASSERT_OK(open_storage(std::string("s3://") + k_s3rver_bucket + "/" + m_prefix, m_options, m_storage));
     const std::vector<uint8_t> data = test::random_bytes(12 * 1024 * 1024 + 12345, 3);  // 3 parts
     WV_ASSERT_OK(put("big", data));
     ObjectInfo info;
@@ -255,7 +139,7 @@ TEST_F(S3StorageTest, IdentityNamesEverythingThatPicksTheStore)
         EXPECT_TRUE(s.is_ok()) << s.message();
         return storage ? storage->identity() : std::string();
     };
-    const std::string repo = std::string("s3://") + k_bucket + "/" + m_prefix;
+    const std::string repo = std::string("s3://") + k_s3rver_bucket + "/" + m_prefix;
     const std::string base = identity(repo, [](StorageOptions&) {});
     EXPECT_EQ(base, m_storage->identity());
     EXPECT_EQ(base, repo + " at " + m_options.s3_endpoint + " (region us-east-1, path-style URIs)");
@@ -281,7 +165,7 @@ TEST_F(S3StorageTest, NoCredentialsIsNotNotFound)
         return std::nullopt;
     };
     std::unique_ptr<Storage> storage;
-    WV_ASSERT_OK(open_storage(std::string("s3://") + k_bucket + "/" + m_prefix, options, storage));
+    WV_ASSERT_OK(open_storage(std::string("s3://") + k_s3rver_bucket + "/" + m_prefix, options, storage));
     ObjectInfo info;
     Status s = storage->head("identity.json", info);
     EXPECT_EQ(s.code(), Code::invalid);
@@ -298,7 +182,7 @@ TEST_F(S3StorageTest, StoreErrorsKeepTheirCodes)
     test::write_file(
         m_creds / "credentials", "[default]\naws_access_key_id = WRONGKEY\naws_secret_access_key = S3RVER\n");
     std::unique_ptr<Storage> wrong;
-    WV_ASSERT_OK(open_storage(std::string("s3://") + k_bucket + "/" + m_prefix, m_options, wrong));
+    WV_ASSERT_OK(open_storage(std::string("s3://") + k_s3rver_bucket + "/" + m_prefix, m_options, wrong));
     ObjectInfo info;
     Status s = wrong->head("anything", info);
     EXPECT_EQ(s.code(), Code::io_error);
@@ -347,7 +231,7 @@ int open_files_under(const std::string& dir)
 TEST_F(S3StorageTest, ObjectsAroundTheMemoryAndPartBoundariesRoundTrip)
 {
     m_options.s3_part_size = 5 * 1024 * 1024;
-    WV_ASSERT_OK(open_storage(std::string("s3://") + k_bucket + "/" + m_prefix, m_options, m_storage));
+    WV_ASSERT_OK(open_storage(std::string("s3://") + k_s3rver_bucket + "/" + m_prefix, m_options, m_storage));
     const size_t part = 5 * 1024 * 1024;
     // In memory; exactly the buffer; one byte spilled; one part spilled (one PUT from the file); one byte
     // more (a second part of one byte, from memory); two parts and some.
@@ -370,7 +254,7 @@ TEST_F(S3StorageTest, WriterMemoryStaysBoundedAndTheRestSpillsToTheTempDirectory
 {
     test::TempDir spill;
     m_options.temp_directory = spill.path();
-    WV_ASSERT_OK(open_storage(std::string("s3://") + k_bucket + "/" + m_prefix, m_options, m_storage));
+    WV_ASSERT_OK(open_storage(std::string("s3://") + k_s3rver_bucket + "/" + m_prefix, m_options, m_storage));
     const std::vector<uint8_t> data = test::random_bytes(20 * test::k_mib, 21);  // one PUT at the default part size
     std::unique_ptr<Writer> w;
     WV_ASSERT_OK(m_storage->create("twenty", w));
@@ -399,7 +283,7 @@ TEST_F(S3StorageTest, SpillFileIsReusedAndNeverLeaksEarlierBytes)
 {
     test::TempDir spill;
     m_options.temp_directory = spill.path();
-    WV_ASSERT_OK(open_storage(std::string("s3://") + k_bucket + "/" + m_prefix, m_options, m_storage));
+    WV_ASSERT_OK(open_storage(std::string("s3://") + k_s3rver_bucket + "/" + m_prefix, m_options, m_storage));
     const size_t sizes[] = {20 * test::k_mib, 3 * test::k_mib + 5, k_s3_writer_memory + 1, 21 * test::k_mib + 1};
     for (size_t i = 0; i < std::size(sizes); i++) {
         const std::vector<uint8_t> data = test::random_bytes(sizes[i], 100 + static_cast<uint32_t>(i));
@@ -431,7 +315,7 @@ TEST_F(S3StorageTest, SpillFileIsReusedAndNeverLeaksEarlierBytes)
 TEST_F(S3StorageTest, UnwritableTempDirectoryIsNamed)
 {
     m_options.temp_directory = "/nonexistent/walvault-spill";
-    WV_ASSERT_OK(open_storage(std::string("s3://") + k_bucket + "/" + m_prefix, m_options, m_storage));
+    WV_ASSERT_OK(open_storage(std::string("s3://") + k_s3rver_bucket + "/" + m_prefix, m_options, m_storage));
     std::unique_ptr<Writer> w;
     WV_ASSERT_OK(m_storage->create("k", w));
     const std::vector<uint8_t> data = test::random_bytes(k_s3_writer_memory + 1, 5);
@@ -548,6 +432,53 @@ TEST_F(RetryingStoreTest, ARetriedPartResendsItsRangeOfTheSpillFile)
     ASSERT_EQ(got.size(), 9u);  // initiate, 3 x (503, PUT), complete, HEAD
     EXPECT_EQ(got[7].method, "POST");
     EXPECT_NE(got[7].body.find("<PartNumber>3</PartNumber>"), std::string::npos) << got[7].body;
+}
+
+// A store that honours If-None-Match (AWS S3 does; s3rver does not) answers 412 PreconditionFailed when the
+// key is taken: commit() is then Code::already_exists, for a single PUT and for a multipart upload, and
+// nothing more is sent (the object is left as it was).
+TEST(S3CreateOnly, PreconditionFailedIsAlreadyExists)
+{
+    test::TempDir creds;
+    test::write_file(creds / "credentials", "[default]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\n");
+    const std::vector<uint8_t> data = test::random_bytes(k_s3_min_part_size + 1, 9);
+    const std::string bytes(data.begin(), data.end());
+    ScriptedServer server([&](const ScriptedServer::Request& r, size_t) {
+        ScriptedServer::Answer a;
+        if (r.method == "POST" && r.target.find("?uploads") != std::string::npos) {
+            a.body = "<InitiateMultipartUploadResult><UploadId>U1</UploadId></InitiateMultipartUploadResult>";
+        } else if (r.method == "PUT" && r.target.find("partNumber=1&") != std::string::npos) {
+            a.headers = {{"ETag", "\"" + md5_hex(bytes.substr(0, k_s3_min_part_size)) + "\""}};
+        } else if (r.method == "PUT" && r.target.find("partNumber=2&") != std::string::npos) {
+            a.headers = {{"ETag", "\"" + md5_hex(bytes.substr(k_s3_min_part_size)) + "\""}};
+        } else if (r.method == "PUT" || r.method == "POST") {  // the object's PUT, CompleteMultipartUpload
+            a.status = 412;
+            a.body = "<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you "
+                     "specified did not hold</Message></Error>";
+        }
+        return a;
+    });
+    StorageOptions options;
+    options.s3_endpoint = server.url("");
+    options.s3_region = "us-east-1";
+    options.s3_credentials_file = creds / "credentials";
+    options.s3_part_size = k_s3_min_part_size;
+    options.getenv = [](const std::string&) { return std::nullopt; };
+    std::unique_ptr<Storage> storage;
+    WV_ASSERT_OK(open_storage("s3://b/p", options, storage));
+    for (size_t size : {size_t{1000}, k_s3_min_part_size + 1}) {  // one PUT; two parts
+        SCOPED_TRACE(size);
+        const size_t before = server.requests().size();
+        std::unique_ptr<Writer> w;
+        WV_ASSERT_OK(storage->create("wal/seg.zst", w));
+        WV_ASSERT_OK(w->write(data.data(), size));
+        const Status s = w->commit();
+        EXPECT_EQ(s.code(), Code::already_exists) << s.message();
+        const auto got = server.requests();
+        ASSERT_GT(got.size(), before);
+        EXPECT_EQ(http_header(got.back().headers, "if-none-match"), "*");
+        EXPECT_NE(got.back().method, "HEAD");
+    }
 }
 
 TEST(S3StorageOptions, BadOptionsNameTheirSetting)
