@@ -1,6 +1,8 @@
 // One list of backup/ and one GET per complete backup's manifest.
 #include "tool/backup_catalog.h"
 
+#include "core/repo/layout.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>

@@ -4,6 +4,7 @@
 #include "tool/commands/commands.h"
 
 #include "core/repo/backup_manifest.h"
+#include "core/repo/layout.h"
 #include "tool/backup_catalog.h"
 
 #include <CLI/CLI.hpp>

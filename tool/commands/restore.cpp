@@ -14,6 +14,7 @@
 #include "core/pgdata/pg_backup_manifest.h"
 #include "core/repo/backup_files.h"
 #include "core/repo/identity.h"
+#include "core/repo/layout.h"
 #include "core/storage/posix/posix_storage.h"
 #include "core/wal/wal_name.h"
 #include "tool/backup_catalog.h"
