@@ -3,9 +3,9 @@
 // started.json goes last, so `list` still shows the leftovers until they are all gone. WAL is not touched.
 #include "tool/commands/commands.h"
 
+#include "core/repo/backup_catalog.h"
 #include "core/repo/backup_manifest.h"
 #include "core/repo/layout.h"
-#include "tool/backup_catalog.h"
 
 #include <CLI/CLI.hpp>
 

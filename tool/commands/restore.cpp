@@ -12,12 +12,12 @@
 #include "core/config/recovery.h"
 #include "core/config/settings.h"
 #include "core/pgdata/pg_backup_manifest.h"
+#include "core/repo/backup_catalog.h"
 #include "core/repo/backup_files.h"
 #include "core/repo/identity.h"
 #include "core/repo/layout.h"
 #include "core/storage/posix/posix_storage.h"
 #include "core/wal/wal_name.h"
-#include "tool/backup_catalog.h"
 #include "tool/progress.h"
 
 #include <fcntl.h>
