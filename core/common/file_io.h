@@ -1,4 +1,5 @@
-// Plain file I/O helpers for code that writes through file descriptors (posix storage, wal-fetch).
+// Plain file I/O helpers for code that works through file descriptors (posix storage, wal-fetch, the spool,
+// restore, the credentials files): the one copy of each, so they agree on retries, errors and durability.
 #pragma once
 
 #include "core/common/status.h"
@@ -6,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+
+#include <sys/stat.h>
 
 namespace walvault {
 
@@ -17,5 +20,20 @@ Status pwrite_all(int fd, const uint8_t* data, size_t len, uint64_t offset, cons
 int pwrite_fully(int fd, const uint8_t* data, size_t len, uint64_t offset);
 // Empties the file and moves its offset to 0, for a writer that starts over; path is for the message.
 Status rewind_file(int fd, const std::string& path);
+
+// fsync of a directory, so that a rename, link or unlink in it survives a crash. A file system that cannot
+// fsync directories (EINVAL) counts as success; a missing directory is Code::not_found.
+Status fsync_directory(const std::string& path);
+
+// Reads a whole regular file of at most max_bytes into text. Nothing at the path (ENOENT, ENOTDIR) is not an
+// error: present = false and text empty. Not a regular file, or larger than max_bytes, is Code::invalid.
+// st, when given, receives the file's fstat of the read.
+Status read_small_file(
+    const std::string& path, size_t max_bytes, bool& present, std::string& text, struct stat* st = nullptr);
+
+// Replaces path with text atomically and durably: writes path + temp_suffix (mode 0600), fsyncs it, renames
+// it over path. The directory is not fsynced (the caller does, once for all its files). On failure the
+// temporary file is removed and path is left as it was.
+Status write_small_file(const std::string& path, const std::string& text, const std::string& temp_suffix);
 
 }  // namespace walvault

@@ -7,6 +7,7 @@
 #include "core/codec/sha256.h"
 #include "core/common/direct_io.h"
 #include "core/common/file_io.h"
+#include "core/repo/layout.h"
 
 #include <nlohmann/json.hpp>
 

@@ -1,12 +1,11 @@
-// Base backups in the repository: where their objects live and the manifest that makes a backup
-// restorable. A backup is complete only once its manifest exists; it is written last and removed first.
-// Layout details: docs/repository-format.md.
+// Base backups in the repository: the manifest that makes a backup restorable, and backup labels. A backup
+// is complete only once its manifest exists; it is written last and removed first. Where the objects live:
+// core/repo/layout.h.
 #pragma once
 
 #include "core/common/status.h"
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,10 +14,6 @@ namespace walvault {
 
 constexpr int k_backup_manifest_format = 2;         // "format" in backup.json; bump on incompatible change (2: parts)
 constexpr int k_oldest_backup_manifest_format = 1;  // the oldest format this walvault still reads
-constexpr const char* k_backup_prefix = "backup/";
-constexpr const char* k_backup_manifest_name = "backup.json";  // backup/<label>/backup.json, written last
-constexpr const char* k_backup_started_name = "started.json";  // backup/<label>/started.json, written first
-constexpr const char* k_backup_data_dir = "data/";             // backup/<label>/data/<path>.zst[.<part>]
 constexpr size_t k_max_label_len = 64;
 
 // One object of a file stored in parts: the bytes read at [offset, offset + size) of the file.
@@ -87,16 +82,5 @@ Status manifest_from_json(const std::string& text, BackupManifest& out);
 Status check_backup_label(std::string_view label);
 // The default label for a backup started at unix time t: "20261123T101500Z".
 std::string default_backup_label(int64_t unix_seconds);
-
-std::string backup_prefix(const std::string& label);        // "backup/<label>/"
-std::string backup_manifest_key(const std::string& label);  // "backup/<label>/backup.json"
-std::string backup_started_key(const std::string& label);   // "backup/<label>/started.json"
-// ".../data/<path>.zst", with bytes outside [A-Za-z0-9._-/] and a leading "." of a component as %XX.
-std::string backup_file_key(const std::string& label, const std::string& path);
-// Part `index` (from 0) of a file stored in parts: backup_file_key() + "." + index, ".../data/<path>.zst.3".
-std::string backup_part_key(const std::string& label, const std::string& path, size_t index);
-std::string backup_part_key(const std::string& file_key, size_t index);  // the same from the file's key
-// The label a key under backup/ belongs to; nullopt for keys outside backup/.
-std::optional<std::string> label_of_backup_key(std::string_view key);
 
 }  // namespace walvault

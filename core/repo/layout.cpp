@@ -12,4 +12,64 @@ std::string wal_object_key(const WalName& name)
     return std::string(k_wal_prefix) + name.text.substr(0, 16) + "/" + name.text + k_object_suffix;
 }
 
+std::string backup_prefix(const std::string& label)
+{
+    return std::string(k_backup_prefix) + label + "/";
+}
+
+std::string backup_manifest_key(const std::string& label)
+{
+    return backup_prefix(label) + k_backup_manifest_name;
+}
+
+std::string backup_started_key(const std::string& label)
+{
+    return backup_prefix(label) + k_backup_started_name;
+}
+
+std::string backup_file_key(const std::string& label, const std::string& path)
+{
+    // Data-directory names are the server's business: percent-encode anything outside a portable set,
+    // and a '.' that starts a component (storage keys never have hidden components).
+    static constexpr std::string_view k_plain = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-/";
+    std::string encoded;
+    encoded.reserve(path.size());
+    for (size_t i = 0; i < path.size(); i++) {
+        const char c = path[i];
+        const bool starts_component = i == 0 || path[i - 1] == '/';
+        if (k_plain.find(c) == std::string_view::npos || (c == '.' && starts_component)) {
+            static constexpr char k_hex[] = "0123456789ABCDEF";
+            const auto u = static_cast<unsigned char>(c);
+            encoded += '%';
+            encoded += k_hex[u >> 4];
+            encoded += k_hex[u & 0xF];
+        } else {
+            encoded += c;
+        }
+    }
+    return backup_prefix(label) + k_backup_data_dir + encoded + k_object_suffix;
+}
+
+std::string backup_part_key(const std::string& file_key, size_t index)
+{
+    return file_key + "." + std::to_string(index);
+}
+
+std::string backup_part_key(const std::string& label, const std::string& path, size_t index)
+{
+    return backup_part_key(backup_file_key(label, path), index);
+}
+
+std::optional<std::string> label_of_backup_key(std::string_view key)
+{
+    const std::string_view prefix = k_backup_prefix;
+    if (key.substr(0, prefix.size()) != prefix)
+        return std::nullopt;
+    key.remove_prefix(prefix.size());
+    const size_t slash = key.find('/');
+    if (slash == std::string_view::npos || slash == 0)
+        return std::nullopt;
+    return std::string(key.substr(0, slash));
+}
+
 }  // namespace walvault

@@ -1,9 +1,14 @@
-// Repository layout: object keys as pure functions of names, so fetching a WAL file is one GET, no LIST.
+// Repository layout: where everything lives in a repository, the one source of every object key
+// (docs/repository-format.md describes the same). Keys are pure functions of names, so fetching a WAL file
+// is one GET, no LIST.
 #pragma once
 
 #include "core/wal/wal_name.h"
 
+#include <cstddef>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace walvault {
 
@@ -16,5 +21,22 @@ constexpr const char* k_wal_prefix = "wal/";
 // wal/0000000100000000/000000010000000000000003.00000028.backup.zst
 // The directory is timeline + xlogid: 256 segments of 16 MiB, never more than 4096 of 1 MiB.
 std::string wal_object_key(const WalName& name);
+
+// Base backups: backup/<label>/ holds started.json (written first), data/ and backup.json (written last).
+constexpr const char* k_backup_prefix = "backup/";
+constexpr const char* k_backup_manifest_name = "backup.json";  // backup/<label>/backup.json, written last
+constexpr const char* k_backup_started_name = "started.json";  // backup/<label>/started.json, written first
+constexpr const char* k_backup_data_dir = "data/";             // backup/<label>/data/<path>.zst[.<part>]
+
+std::string backup_prefix(const std::string& label);        // "backup/<label>/"
+std::string backup_manifest_key(const std::string& label);  // "backup/<label>/backup.json"
+std::string backup_started_key(const std::string& label);   // "backup/<label>/started.json"
+// ".../data/<path>.zst", with bytes outside [A-Za-z0-9._-/] and a leading "." of a component as %XX.
+std::string backup_file_key(const std::string& label, const std::string& path);
+// Part `index` (from 0) of a file stored in parts: backup_file_key() + "." + index, ".../data/<path>.zst.3".
+std::string backup_part_key(const std::string& label, const std::string& path, size_t index);
+std::string backup_part_key(const std::string& file_key, size_t index);  // the same from the file's key
+// The label a key under backup/ belongs to; nullopt for keys outside backup/.
+std::optional<std::string> label_of_backup_key(std::string_view key);
 
 }  // namespace walvault

@@ -36,6 +36,7 @@ namespace {
 
 constexpr const char* k_temp_suffix = ".tmp";        // ".<segment>.tmp": a download under way or abandoned
 constexpr const char* k_small_file_suffix = ".new";  // "spool.json.new" being written; rewrite_small_file
+constexpr size_t k_max_spool_file_bytes = 65536;     // the marker, position and counters are a few lines of JSON
 constexpr auto k_take_poll_interval = std::chrono::milliseconds(10);
 constexpr int k_lock_attempts = 3;  // open + flock + same-inode check, against a concurrent unlink
 
@@ -80,57 +81,22 @@ Status list_dir(const std::string& dir, std::vector<std::string>& out)
     return Status::ok();
 }
 
-Status read_small_file(const std::string& path, std::string& out)
+// Reads one of the spool's own files: nothing there is Code::not_found, a file that is not what the spool
+// writes (not a regular file, too large) is Code::corrupt.
+Status read_spool_file(const std::string& path, std::string& out)
 {
-    out.clear();
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return Status::error(errno == ENOENT ? Code::not_found : Code::io_error,
-            "could not open file \"" + path + "\": " + errno_text(errno));
-    char buf[4096];
-    for (;;) {
-        const ssize_t n = ::read(fd, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            const int err = errno;
-            ::close(fd);
-            return Status::error(Code::io_error, "could not read file \"" + path + "\": " + errno_text(err));
-        }
-        if (n == 0)
-            break;
-        out.append(buf, static_cast<size_t>(n));
-        if (out.size() > 65536) {
-            ::close(fd);
-            return Status::error(Code::corrupt, "file \"" + path + "\" is too large");
-        }
-    }
-    ::close(fd);
-    return Status::ok();
-}
-
-// Replaces path atomically and durably (write "path.new", fsync, rename).
-Status write_small_file(const std::string& path, const std::string& text)
-{
-    const std::string temp = path + k_small_file_suffix;
-    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return Status::error(Code::io_error, "could not create file \"" + temp + "\": " + errno_text(errno));
-    Status s = write_all(fd, reinterpret_cast<const uint8_t*>(text.data()), text.size(), temp);
-    if (s.is_ok() && ::fsync(fd) != 0)
-        s = Status::error(Code::io_error, "could not fsync file \"" + temp + "\": " + errno_text(errno));
-    ::close(fd);
-    if (s.is_ok() && ::rename(temp.c_str(), path.c_str()) != 0)
-        s = Status::error(
-            Code::io_error, "could not rename \"" + temp + "\" to \"" + path + "\": " + errno_text(errno));
-    if (!s.is_ok())
-        ::unlink(temp.c_str());
+    bool present = false;
+    Status s = read_small_file(path, k_max_spool_file_bytes, present, out);
+    if (s.code() == Code::invalid)
+        return Status::error(Code::corrupt, s.message());
+    if (s.is_ok() && !present)
+        return Status::error(Code::not_found, "could not open file \"" + path + "\": " + errno_text(ENOENT));
     return s;
 }
 
 // Replaces path atomically, for the files wal-fetch rewrites on every call (position, counters), which
 // need no durability: writes "path.new" in place and swaps the two names with renameat2(RENAME_EXCHANGE),
-// so the two inodes take turns and "path.new" keeps the previous text. Unlike write_small_file, nothing
+// so the two inodes take turns and "path.new" keeps the previous text. Unlike write_small_file (file_io.h), nothing
 // is created, truncated or freed, and ext4 starts no write-out (a rename over an existing file makes it
 // flush the new file's data, auto_da_alloc); beside the prefetcher's fsyncs that made each call wait
 // ~6 ms for the two files (docs/benchmarks.md, "wal-fetch swaps its small files with renameat2"). A reader
@@ -167,19 +133,6 @@ Status rewrite_small_file(const std::string& path, const std::string& text)
     if (::rename(other.c_str(), path.c_str()) != 0)  // the first time (no path yet), or no exchange here
         return Status::error(
             Code::io_error, "could not rename \"" + other + "\" to \"" + path + "\": " + errno_text(errno));
-    return Status::ok();
-}
-
-Status fsync_dir(const std::string& dir)
-{
-    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return Status::error(Code::io_error, "could not open directory \"" + dir + "\": " + errno_text(errno));
-    const int rc = ::fsync(fd);
-    const int err = errno;
-    ::close(fd);
-    if (rc != 0)
-        return Status::error(Code::io_error, "could not fsync directory \"" + dir + "\": " + errno_text(err));
     return Status::ok();
 }
 
@@ -269,7 +222,7 @@ std::string current_boot_id()
 {
     static const std::string id = [] {
         std::string text;
-        if (!read_small_file("/proc/sys/kernel/random/boot_id", text).is_ok())
+        if (!read_spool_file("/proc/sys/kernel/random/boot_id", text).is_ok())
             return std::string();
         while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
             text.pop_back();
@@ -284,7 +237,7 @@ Status WalSpool::read_marker(SpoolMarker& out) const
 {
     const std::string file = path(k_spool_marker_file);
     std::string text;
-    Status s = read_small_file(file, text);
+    Status s = read_spool_file(file, text);
     if (!s.is_ok())
         return s;
     SpoolMarker m;
@@ -317,7 +270,7 @@ Status WalSpool::adopt(const SpoolMarker& marker, bool* wiped)
     size_t removed = 0;
     Status s = clear(&removed);
     if (s.is_ok() && removed > 0)
-        s = fsync_dir(m_dir);  // the old files are gone for good before the new marker vouches for the rest
+        s = fsync_directory(m_dir);  // the old files are gone for good before the new marker vouches for the rest
     if (!s.is_ok())
         return s;
     if (wiped != nullptr)
@@ -327,7 +280,7 @@ Status WalSpool::adopt(const SpoolMarker& marker, bool* wiped)
     j["system_identifier"] = std::to_string(marker.system_identifier);
     j["wal_segment_size"] = marker.wal_segment_size;
     j["boot_id"] = m_boot_id;
-    return write_small_file(path(k_spool_marker_file), j.dump() + "\n");
+    return write_small_file(path(k_spool_marker_file), j.dump() + "\n", k_small_file_suffix);
 }
 
 Status WalSpool::take(
@@ -492,7 +445,7 @@ Status WalSpool::read_position(SpoolPosition& out) const
 {
     const std::string file = path(k_spool_position_file);
     std::string text;
-    Status s = read_small_file(file, text);
+    Status s = read_spool_file(file, text);
     if (!s.is_ok())
         return s;
     SpoolPosition p;
@@ -511,7 +464,7 @@ Status WalSpool::read_stats(SpoolStats& out) const
     out = SpoolStats{};
     const std::string file = path(k_spool_stats_file);
     std::string text;
-    Status s = read_small_file(file, text);
+    Status s = read_spool_file(file, text);
     if (s.code() == Code::not_found)
         return Status::ok();
     if (!s.is_ok())

@@ -229,28 +229,5 @@ TEST(BackupManifest, Labels)
     EXPECT_EQ(default_backup_label(1795428900), "20261123T101500Z");
 }
 
-TEST(BackupManifest, Keys)
-{
-    EXPECT_EQ(backup_prefix("b1"), "backup/b1/");
-    EXPECT_EQ(backup_manifest_key("b1"), "backup/b1/backup.json");
-    EXPECT_EQ(backup_started_key("b1"), "backup/b1/started.json");
-    EXPECT_EQ(backup_file_key("b1", "base/1/1259"), "backup/b1/data/base/1/1259.zst");
-    EXPECT_EQ(backup_file_key("b1", "pg_tblspc/16385/PG_15_202209061/5/16386"),
-        "backup/b1/data/pg_tblspc/16385/PG_15_202209061/5/16386.zst");
-    // Hidden components and unusual bytes cannot become storage keys as they are.
-    EXPECT_EQ(backup_file_key("b1", ".psql_history"), "backup/b1/data/%2Epsql_history.zst");
-    EXPECT_EQ(backup_file_key("b1", "log/.x.y"), "backup/b1/data/log/%2Ex.y.zst");
-    EXPECT_EQ(backup_file_key("b1", "a b%"), "backup/b1/data/a%20b%25.zst");
-    EXPECT_EQ(backup_part_key("b1", "base/1/1259", 0), "backup/b1/data/base/1/1259.zst.0");
-    EXPECT_EQ(backup_part_key("b1", "base/1/1259", 15), "backup/b1/data/base/1/1259.zst.15");
-    EXPECT_EQ(backup_part_key("b1", ".x", 2), "backup/b1/data/%2Ex.zst.2");
-    EXPECT_EQ(backup_part_key(backup_file_key("b1", "base/1/1259"), 3), "backup/b1/data/base/1/1259.zst.3");
-    EXPECT_EQ(label_of_backup_key("backup/b1/data/x.zst"), "b1");
-    EXPECT_EQ(label_of_backup_key("backup/b1/backup.json"), "b1");
-    EXPECT_EQ(label_of_backup_key("wal/00000001.history.zst"), std::nullopt);
-    EXPECT_EQ(label_of_backup_key("backup/"), std::nullopt);
-    EXPECT_EQ(label_of_backup_key("backup/loose"), std::nullopt);
-}
-
 }  // namespace
 }  // namespace walvault

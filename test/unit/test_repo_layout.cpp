@@ -1,9 +1,10 @@
-// Unit tests for core/repo/layout: the object key of each kind of WAL file, exactly as
+// Unit tests for core/repo/layout: the object key of each kind of WAL file and backup object, exactly as
 // docs/repository-format.md lays them out.
 #include "core/repo/layout.h"
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 
 namespace walvault {
@@ -21,6 +22,7 @@ TEST(Layout, Constants)
 {
     EXPECT_STREQ(k_identity_key, "identity.json");
     EXPECT_STREQ(k_wal_prefix, "wal/");
+    EXPECT_STREQ(k_backup_prefix, "backup/");
 }
 
 TEST(WalObjectKey, History)
@@ -56,6 +58,29 @@ TEST(WalObjectKey, SegmentPartialAndBackupShareADirectory)
         EXPECT_EQ(key.substr(0, dir.size()), dir) << key;
         EXPECT_EQ(key, dir + text + ".zst");
     }
+}
+
+TEST(BackupKeys, EveryKindOfObject)
+{
+    EXPECT_EQ(backup_prefix("b1"), "backup/b1/");
+    EXPECT_EQ(backup_manifest_key("b1"), "backup/b1/backup.json");
+    EXPECT_EQ(backup_started_key("b1"), "backup/b1/started.json");
+    EXPECT_EQ(backup_file_key("b1", "base/1/1259"), "backup/b1/data/base/1/1259.zst");
+    EXPECT_EQ(backup_file_key("b1", "pg_tblspc/16385/PG_15_202209061/5/16386"),
+        "backup/b1/data/pg_tblspc/16385/PG_15_202209061/5/16386.zst");
+    // Hidden components and unusual bytes cannot become storage keys as they are.
+    EXPECT_EQ(backup_file_key("b1", ".psql_history"), "backup/b1/data/%2Epsql_history.zst");
+    EXPECT_EQ(backup_file_key("b1", "log/.x.y"), "backup/b1/data/log/%2Ex.y.zst");
+    EXPECT_EQ(backup_file_key("b1", "a b%"), "backup/b1/data/a%20b%25.zst");
+    EXPECT_EQ(backup_part_key("b1", "base/1/1259", 0), "backup/b1/data/base/1/1259.zst.0");
+    EXPECT_EQ(backup_part_key("b1", "base/1/1259", 15), "backup/b1/data/base/1/1259.zst.15");
+    EXPECT_EQ(backup_part_key("b1", ".x", 2), "backup/b1/data/%2Ex.zst.2");
+    EXPECT_EQ(backup_part_key(backup_file_key("b1", "base/1/1259"), 3), "backup/b1/data/base/1/1259.zst.3");
+    EXPECT_EQ(label_of_backup_key("backup/b1/data/x.zst"), "b1");
+    EXPECT_EQ(label_of_backup_key("backup/b1/backup.json"), "b1");
+    EXPECT_EQ(label_of_backup_key("wal/00000001.history.zst"), std::nullopt);
+    EXPECT_EQ(label_of_backup_key("backup/"), std::nullopt);
+    EXPECT_EQ(label_of_backup_key("backup/loose"), std::nullopt);
 }
 
 }  // namespace

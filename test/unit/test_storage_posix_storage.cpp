@@ -578,14 +578,5 @@ TEST(MakeDirectories, RegularFileInTheWay)
     EXPECT_EQ(s.message(), "\"" + (dir / "file") + "\" exists but is not a directory");
 }
 
-TEST(FsyncDirectory, ExistingAndMissing)
-{
-    TempDir dir;
-    WV_EXPECT_OK(fsync_directory(dir.path()));
-    const Status s = fsync_directory(dir / "missing");
-    EXPECT_EQ(s.code(), Code::not_found);
-    EXPECT_EQ(s.message().rfind("could not open directory \"" + (dir / "missing") + "\": ", 0), 0u) << s.message();
-}
-
 }  // namespace
 }  // namespace walvault

@@ -1,10 +1,11 @@
-// walvault backup-delete LABEL: removes one backup. The manifest goes first, so that a deletion that stops
-// half way leaves an incomplete backup (never restored, listed as such) rather than a damaged complete one;
-// started.json goes last, so `list` still shows the leftovers until they are all gone. WAL is not touched.
+// walvault backup-delete LABEL: removes one backup with delete_backup (core/repo/backup_delete.h: the
+// manifest first, so that a deletion that stops half way leaves an incomplete backup rather than a damaged
+// complete one; started.json last, so `list` still shows the leftovers until they are all gone). WAL is not
+// touched.
 #include "tool/commands/commands.h"
 
+#include "core/repo/backup_delete.h"
 #include "core/repo/backup_manifest.h"
-#include "tool/backup_catalog.h"
 
 #include <CLI/CLI.hpp>
 
@@ -27,34 +28,13 @@ Status backup_delete(const BackupDeleteContext& ctx)
     Status s = check_backup_label(ctx.label);
     if (s.is_ok())
         s = open_repository(ctx.common, settings, storage);
+    DeleteReport report;
+    if (s.is_ok())
+        s = delete_backup(*storage, ctx.label, report);
     if (!s.is_ok())
         return s;
-    std::vector<ObjectInfo> objects;
-    s = storage->list(backup_prefix(ctx.label), objects);
-    if (!s.is_ok())
-        return s;
-    if (objects.empty())
-        return Status::error(Code::not_found,
-            "backup \"" + ctx.label + "\" is not in repository \"" + storage->location() + "\"",
-            "walvault list shows the backups.");
-    uint64_t bytes = 0;
-    std::vector<std::string> keys;
-    for (const ObjectInfo& o : objects) {
-        bytes += o.size;
-        if (o.key != backup_manifest_key(ctx.label) && o.key != backup_started_key(ctx.label))
-            keys.push_back(o.key);
-    }
-    s = storage->remove(backup_manifest_key(ctx.label));
-    if (s.is_ok())
-        s = storage->remove_many(keys);
-    if (s.is_ok())
-        s = storage->remove(backup_started_key(ctx.label));
-    if (!s.is_ok())
-        return s.prefix("could not delete backup \"" + ctx.label +
-            "\" (it is no longer restorable; run "
-            "backup-delete again to remove the rest)");
-    std::printf("deleted backup \"%s\": %zu objects, %llu bytes\n", ctx.label.c_str(), objects.size(),
-        static_cast<unsigned long long>(bytes));
+    std::printf("deleted backup \"%s\": %llu objects, %llu bytes\n", ctx.label.c_str(),
+        static_cast<unsigned long long>(report.objects), static_cast<unsigned long long>(report.bytes));
     return Status::ok();
 }
 

@@ -3,11 +3,11 @@
 // whose fields docs/restore.md documents; scripts should use it rather than the text.
 #include "tool/commands/commands.h"
 
+#include "core/repo/backup_catalog.h"
 #include "core/repo/identity.h"
 #include "core/repo/layout.h"
 #include "core/repo/wal_catalog.h"
 #include "core/wal/wal_name.h"
-#include "tool/backup_catalog.h"
 #include "tool/progress.h"
 
 #include <CLI/CLI.hpp>

@@ -13,11 +13,12 @@
 #include "core/config/settings.h"
 #include "core/pgdata/data_dir.h"
 #include "core/pgdata/pg_backup_manifest.h"
+#include "core/repo/backup_catalog.h"
 #include "core/repo/backup_files.h"
 #include "core/repo/identity.h"
+#include "core/repo/layout.h"
 #include "core/storage/posix/posix_storage.h"
 #include "core/wal/wal_name.h"
-#include "tool/backup_catalog.h"
 #include "tool/progress.h"
 
 #include <fcntl.h>
@@ -41,6 +42,7 @@ namespace fs = std::filesystem;
 
 constexpr const char* k_command = "restore";
 constexpr const char* k_pg_control = "global/pg_control";
+constexpr const char* k_temp_suffix = ".walvault-tmp";  // "backup_label.walvault-tmp": a small file being written
 
 struct RestoreContext {
     CommonOptions common;
@@ -328,24 +330,6 @@ Status create_tree(RestoreContext& ctx)
     return Status::ok();
 }
 
-// Writes a small file with mode 0600 and fsyncs it; replaces atomically if it exists.
-Status write_small_file(const std::string& path, const std::string& text)
-{
-    const std::string temp = path + ".walvault-tmp";
-    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return Status::error(Code::io_error, "could not create file \"" + temp + "\": " + errno_text(errno));
-    Status s = write_all(fd, reinterpret_cast<const uint8_t*>(text.data()), text.size(), temp);
-    if (s.is_ok() && ::fsync(fd) != 0)
-        s = Status::error(Code::io_error, "could not fsync file \"" + temp + "\": " + errno_text(errno));
-    ::close(fd);
-    if (s.is_ok() && ::rename(temp.c_str(), path.c_str()) != 0)
-        s = Status::error(Code::io_error, "could not rename \"" + temp + "\": " + errno_text(errno));
-    if (!s.is_ok())
-        ::unlink(temp.c_str());
-    return s;
-}
-
 std::string self_path()
 {
     std::error_code ec;
@@ -400,13 +384,13 @@ Status write_recovery(RestoreContext& ctx)
     ctx.recovery.restore_command = restore_command(ctx);
     text += render_recovery_settings(ctx.recovery,
         "walvault restore of backup \"" + ctx.manifest.label + "\" at " + format_utc_time(std::time(nullptr)));
-    Status s = write_small_file(auto_conf, text);
+    Status s = write_small_file(auto_conf, text, k_temp_suffix);
     if (!s.is_ok())
         return s;
     if (removed > 0)
         std::fprintf(stderr, "walvault %s: removed %d recovery setting(s) the backup's postgresql.auto.conf carried\n",
             k_command, removed);
-    return write_small_file(ctx.pgdata + (ctx.standby ? "/standby.signal" : "/recovery.signal"), "");
+    return write_small_file(ctx.pgdata + (ctx.standby ? "/standby.signal" : "/recovery.signal"), "", k_temp_suffix);
 }
 
 // A checksum as PostgreSQL's backup_manifest has it: algorithm and value.
@@ -433,7 +417,7 @@ Status write_pg_manifest(RestoreContext& ctx, const std::map<std::string, PgChec
     std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
     const std::vector<PgManifestWalRange> wal = {
         {ctx.manifest.timeline, ctx.manifest.start_lsn, ctx.manifest.stop_lsn}};
-    return write_small_file(ctx.pgdata + "/backup_manifest", pg_backup_manifest(files, wal));
+    return write_small_file(ctx.pgdata + "/backup_manifest", pg_backup_manifest(files, wal), k_temp_suffix);
 }
 
 // One syncfs() per file system written (the data directory's and each tablespace's): the files were
@@ -503,7 +487,7 @@ Status restore_files(RestoreContext& ctx, Progress& progress)
     if (s.is_ok())
         s = sync_file_systems(ctx);
     if (s.is_ok())
-        s = write_small_file(ctx.pgdata + "/backup_label", ctx.manifest.backup_label);
+        s = write_small_file(ctx.pgdata + "/backup_label", ctx.manifest.backup_label, k_temp_suffix);
     if (s.is_ok())
         s = write_recovery(ctx);
     if (s.is_ok())

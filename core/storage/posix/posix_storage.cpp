@@ -478,16 +478,6 @@ Status PosixStorage::sync(const std::string& key)
     return fsync_directory(dir_of(path));
 }
 
-Status fsync_directory(const std::string& path)
-{
-    Fd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (fd.get() < 0)
-        return io_error("open directory", path, errno);
-    if (::fsync(fd.get()) != 0 && errno != EINVAL)  // some file systems cannot fsync directories
-        return io_error("fsync directory", path, errno);
-    return Status::ok();
-}
-
 Status make_directories(const std::string& path)
 {
     struct stat st;

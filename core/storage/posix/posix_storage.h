@@ -47,7 +47,4 @@ private:
 // mkdir -p with k_posix_dir_mode, fsyncing each parent whose entry it created.
 Status make_directories(const std::string& path);
 
-// fsync of a directory, so that a rename or link in it survives a crash.
-Status fsync_directory(const std::string& path);
-
 }  // namespace walvault

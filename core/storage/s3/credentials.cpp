@@ -3,6 +3,7 @@
 // thread at a time fetches them while the others wait for its answer or keep using credentials still valid.
 #include "core/storage/s3/credentials.h"
 
+#include "core/common/file_io.h"
 #include "core/common/text.h"
 
 #include "core/http/http_client.h"
@@ -95,65 +96,22 @@ bool is_absent_errno(int err)
     return err == ENOENT || err == ENOTDIR;
 }
 
-// Reads a whole small regular file. present = false (and ok) when it does not exist.
-Status read_small_file(const std::string& path, bool& present, std::string& text, FileStamp* stamp)
+// Reads a whole credentials file (read_small_file in file_io.h, at most k_max_credentials_file_bytes).
+// present = false (and ok) when it does not exist.
+Status read_credentials_file(const std::string& path, bool& present, std::string& text, FileStamp* stamp)
 {
-    present = false;
-    text.clear();
-    // O_NONBLOCK: a FIFO at the path must not hang the archiver; it is refused below as not a regular file.
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) {
-        const int err = errno;
-        if (is_absent_errno(err))
-            return Status::ok();
-        return Status::error(Code::io_error, "could not open file " + in_quotes(path) + ": " + errno_text(err));
-    }
     struct stat st;
-    if (::fstat(fd, &st) != 0) {
-        const int err = errno;
-        ::close(fd);
-        return Status::error(Code::io_error, "could not stat file " + in_quotes(path) + ": " + errno_text(err));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        ::close(fd);
-        return Status::error(Code::invalid, in_quotes(path) + " is not a regular file");
-    }
-    if (static_cast<uint64_t>(st.st_size) > k_max_credentials_file_bytes) {
-        ::close(fd);
-        return Status::error(Code::invalid,
-            "file " + in_quotes(path) + " is too large for a credentials file (" + std::to_string(st.st_size) +
-                " bytes, at most " + std::to_string(k_max_credentials_file_bytes) + ")");
-    }
-    char buffer[4096];
-    for (;;) {
-        const ssize_t n = ::read(fd, buffer, sizeof(buffer));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            const int err = errno;
-            ::close(fd);
-            return Status::error(Code::io_error, "could not read file " + in_quotes(path) + ": " + errno_text(err));
-        }
-        if (n == 0)
-            break;
-        text.append(buffer, static_cast<size_t>(n));
-        if (text.size() > k_max_credentials_file_bytes) {
-            ::close(fd);
-            return Status::error(Code::invalid, "file " + in_quotes(path) + " is too large for a credentials file");
-        }
-    }
-    ::close(fd);
-    if (stamp != nullptr)
+    Status status = read_small_file(path, k_max_credentials_file_bytes, present, text, &st);
+    if (status.is_ok() && present && stamp != nullptr)
         *stamp = stamp_of(st);
-    present = true;
-    return Status::ok();
+    return status;
 }
 
 // Reads and parses an INI file, without caching (profile_region).
 Status load_ini_uncached(const std::string& path, bool& present, IniSections& out)
 {
     std::string text;
-    Status st = read_small_file(path, present, text, nullptr);
+    Status st = read_credentials_file(path, present, text, nullptr);
     if (!st.is_ok() || !present)
         return st;
     st = parse_aws_ini(text, out);
@@ -477,7 +435,7 @@ RemoteResult fetch_container(const RemoteConfig& config)
     std::string token = config.auth_token;
     if (!config.auth_token_file.empty()) {  // the file wins, as in the AWS SDKs
         bool present = false;
-        Status st = read_small_file(config.auth_token_file, present, token, nullptr);
+        Status st = read_credentials_file(config.auth_token_file, present, token, nullptr);
         if (st.is_ok() && !present)
             st = Status::error(Code::io_error, "file " + in_quotes(config.auth_token_file) + " does not exist");
         if (!st.is_ok())
@@ -838,7 +796,7 @@ Status CredentialProvider::State::load_ini(
     files.erase(path);
     std::string text;
     FileStamp stamp;
-    Status status = read_small_file(path, present, text, &stamp);
+    Status status = read_credentials_file(path, present, text, &stamp);
     if (!status.is_ok() || !present)
         return status;
     auto parsed = std::make_shared<IniSections>();

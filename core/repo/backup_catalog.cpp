@@ -1,5 +1,7 @@
 // One list of backup/ and one GET per complete backup's manifest.
-#include "tool/backup_catalog.h"
+#include "core/repo/backup_catalog.h"
+
+#include "core/repo/layout.h"
 
 #include <nlohmann/json.hpp>
 

@@ -1,5 +1,5 @@
-// The backups a repository holds, read for list, restore and backup-delete: complete ones with their
-// manifests, incomplete ones (objects without a manifest) by label only.
+// The backups a repository holds, read for list, restore and backup-delete (and any verb that needs them):
+// complete ones with their manifests, incomplete ones (objects without a manifest) by label only.
 #pragma once
 
 #include "core/repo/backup_manifest.h"
