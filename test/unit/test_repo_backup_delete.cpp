@@ -61,12 +61,7 @@ class BackupDelete : public ::testing::Test {
 protected:
     void put(const std::string& key, const std::string& text)
     {
-        std::unique_ptr<Writer> w;
-        Status s = m_storage.create(key, w);
-        if (s.is_ok())
-            s = w->write(reinterpret_cast<const uint8_t*>(text.data()), text.size());
-        if (s.is_ok())
-            s = w->commit();
+        const Status s = test::put_object(m_storage, key, text);
         ASSERT_TRUE(s.is_ok()) << key << ": " << s.message();
     }
     std::vector<std::string> keys()

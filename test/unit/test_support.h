@@ -150,6 +150,16 @@ inline std::vector<uint8_t> to_bytes(const std::string& s)
 {
     return std::vector<uint8_t>(s.begin(), s.end());
 }
+
+// Writes text as one object (create, write, commit), as a test sets a repository up.
+inline Status put_object(Storage& storage, const std::string& key, const std::string& text)
+{
+    std::unique_ptr<Writer> w;
+    Status s = storage.create(key, w);
+    if (s.is_ok())
+        s = w->write(reinterpret_cast<const uint8_t*>(text.data()), text.size());
+    return s.is_ok() ? w->commit() : s;
+}
 inline std::string to_string(const std::vector<uint8_t>& b)
 {
     return std::string(b.begin(), b.end());
