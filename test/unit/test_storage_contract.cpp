@@ -118,13 +118,7 @@ protected:
 
     std::vector<std::string> keys(const std::string& prefix, const ListRange& range = {})
     {
-        std::vector<ObjectInfo> listed{ObjectInfo{"stale", 1}};  // list() replaces what out held
-        const Status s = m_storage->list(prefix, range, listed);
-        EXPECT_TRUE(s.is_ok()) << s.message();
-        std::vector<std::string> out;
-        for (const ObjectInfo& o : listed)
-            out.push_back(o.key);
-        return out;
+        return test::listed_keys(*m_storage, prefix, range);
     }
 
     test::TempDir m_scratch;

@@ -63,18 +63,6 @@ mode_t current_umask()
     return mask;
 }
 
-// The keys list() returns (the output vector starts with a stale entry: list() must clear it).
-std::vector<std::string> listed_keys(Storage& storage, const std::string& prefix, const ListRange& range)
-{
-    std::vector<ObjectInfo> listed{ObjectInfo{"stale", 1}};
-    const Status s = storage.list(prefix, range, listed);
-    EXPECT_TRUE(s.is_ok()) << s.message();
-    std::vector<std::string> out;
-    for (const ObjectInfo& o : listed)
-        out.push_back(o.key);
-    return out;
-}
-
 class PosixStorageTest : public ::testing::Test {
 protected:
     TempDir m_dir;
@@ -400,7 +388,7 @@ TEST_F(PosixStorageTest, ListIsSortedFilteredAndIgnoresHiddenFiles)
     put_by_hand(m_dir, "repo/.ab.tmp", to_bytes("hidden"));
     std::filesystem::create_directories(m_root + "/emptydir");
 
-    auto keys = [&](const std::string& prefix) { return listed_keys(m_storage, prefix, ListRange{}); };
+    auto keys = [&](const std::string& prefix) { return test::listed_keys(m_storage, prefix); };
     using V = std::vector<std::string>;
     EXPECT_EQ(keys(""), (V{"a/b/1", "a/b/2", "a/c/3", "ab", "b"}));
     EXPECT_EQ(keys("a"), (V{"a/b/1", "a/b/2", "a/c/3", "ab"}));

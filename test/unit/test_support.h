@@ -151,6 +151,18 @@ inline std::vector<uint8_t> to_bytes(const std::string& s)
     return std::vector<uint8_t>(s.begin(), s.end());
 }
 
+// The keys list() returns for prefix and range; the output starts with a stale entry, which list() must clear.
+inline std::vector<std::string> listed_keys(Storage& storage, const std::string& prefix, const ListRange& range = {})
+{
+    std::vector<ObjectInfo> listed{ObjectInfo{"stale", 1}};
+    const Status s = storage.list(prefix, range, listed);
+    EXPECT_TRUE(s.is_ok()) << s.message();
+    std::vector<std::string> out;
+    for (const ObjectInfo& o : listed)
+        out.push_back(o.key);
+    return out;
+}
+
 // Writes text as one object (create, write, commit), as a test sets a repository up.
 inline Status put_object(Storage& storage, const std::string& key, const std::string& text)
 {
