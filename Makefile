@@ -144,12 +144,16 @@ ifeq ($(shell id -u),0)
 AS_TEST_USER = runuser -u $(TEST_USER) --
 endif
 
-.PHONY: test unit unit-sanitize regress tap format format-check lint install-tool install-debug-info uninstall-tool clean-build
+.PHONY: test unit docs unit-sanitize regress tap format format-check lint install-tool install-debug-info uninstall-tool clean-build
 
 test: unit unit-sanitize regress tap
 
 unit: build/unit_tests
 	build/unit_tests
+
+# Writes the settings reference of docs/configuration.md from the declarations (core/config/settings_doc.h).
+docs: build/unit_tests
+	WALVAULT_UPDATE_DOCS=1 build/unit_tests --gtest_filter='SettingsDoc.*'
 
 # The unit tests again under AddressSanitizer and UndefinedBehaviorSanitizer, in their own build directory
 # (-O0 -g1: line tables for the reports; on GCC 12 this compiles in a third of the time of -O1 -g, which

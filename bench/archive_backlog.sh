@@ -10,7 +10,9 @@
 # for incompressible WAL (random bytea) and compressible WAL (pgbench -i loop). Prints one line per
 # figure with segments/s and the ratio against pgBackRest. Usage: bench/archive_backlog.sh
 # Settings: SEGMENTS (default 100), KINDS ("incompressible compressible"), BENCH_DIR, BENCH_USER,
-# REPO (posix | s3; default posix), MORE_PARALLEL (default "4 8").
+# REPO (posix | s3; default posix), MORE_PARALLEL (default "4 8"), WALVAULT_BIN_B (an A/B of two builds of
+# the module: the walvault.so of another build, run as one more contender, walvault_b, with
+# walvault.parallel = 8, right after walvault-p8 in the same rounds; prints walvault-p8 / walvault_b).
 #
 # REPO=s3: the repositories are buckets of one s3rver over HTTPS on 127.0.0.1 (bench/lib.sh, start_s3rver),
 # one bucket per contender: pgBackRest (repo1-type=s3, same options as above), the walvault contenders as
@@ -36,6 +38,11 @@ for p in $MORE_PARALLEL; do
     fi
     WALVAULTS+=" walvault-p$p"
 done
+if [ -n "${WALVAULT_BIN_B:-}" ]; then
+    [ -f "$WALVAULT_BIN_B" ] || { echo "WALVAULT_BIN_B must name a walvault.so, not \"$WALVAULT_BIN_B\"" >&2; exit 1; }
+    [[ " $MORE_PARALLEL " == *" 8 "* ]] || { echo "WALVAULT_BIN_B is compared with walvault-p8: keep 8 in MORE_PARALLEL" >&2; exit 1; }
+    WALVAULTS+=" walvault_b"
+fi
 
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
@@ -55,8 +62,10 @@ if [ "$REPO" = s3 ]; then
 else
     CONTENDERS="true cp pgbackrest $WALVAULTS"
 fi
-# walvault.parallel of a walvault contender: 2 for "walvault", N for "walvault-pN".
-parallel_of() { if [ "$1" = walvault ]; then echo 2; else echo "${1#walvault-p}"; fi; }
+# walvault.parallel of a walvault contender: 2 for "walvault", N for "walvault-pN", 8 for "walvault_b".
+parallel_of() {
+    case $1 in walvault) echo 2 ;; walvault_b) echo 8 ;; *) echo "${1#walvault-p}" ;; esac
+}
 
 # A cluster with a backlog of at least SEGMENTS .ready segments of the given kind, stopped.
 make_template() {
@@ -99,7 +108,14 @@ run_contender() {
     target=$(ls "$dir/pg_wal/archive_status" | grep -c '\.ready$')
     # Changing archive_library restarts the archiver, which PostgreSQL throttles to once per 10 s: load
     # the module at start with walvault.repo empty (not configured: the backlog waits), reload the repo.
-    case $name in walvault*) echo "archive_library = 'walvault'" >> "$dir/postgresql.conf" ;; esac
+    case $name in
+        walvault_b)  # the other build, loaded by its path (a copy readable by the cluster's user)
+            cp "$WALVAULT_BIN_B" "$BENCH_DIR/walvault_b.so"
+            chmod 755 "$BENCH_DIR/walvault_b.so"
+            printf "shared_preload_libraries = '%s'\narchive_library = '%s'\n" \
+                "$BENCH_DIR/walvault_b" "$BENCH_DIR/walvault_b" >> "$dir/postgresql.conf" ;;
+        walvault*) echo "archive_library = 'walvault'" >> "$dir/postgresql.conf" ;;
+    esac
     pgctl "$dir" start
     local conf
     case $name in
@@ -139,7 +155,7 @@ CONF
             as_user pgbackrest --config="$BENCH_DIR/pgbackrest.conf" --stanza=bench stanza-create >/dev/null
             conf="archive_command = 'pgbackrest --config=$BENCH_DIR/pgbackrest.conf --stanza=bench archive-push %p'"
             ;;
-        walvault | walvault-p*)
+        walvault | walvault-p* | walvault_b)
             local parallel repo="walvault.repo = '$BENCH_DIR/repo-$name'"
             parallel=$(parallel_of "$name")
             [ "$REPO" = s3 ] && repo=$(walvault_s3_conf "bench-$name" "$kind")
@@ -242,6 +258,11 @@ for kind in $KINDS; do
                 "$cp" "${rate[ceiling-$cp]}" "$(echo "100 * ${rate[$c]} / ${rate[ceiling-$cp]}" | bc -l)" \
                 "$best" "$(echo "100 * ${rate[$c]} / $best" | bc -l)"
         done
+    fi
+    if [ -n "${WALVAULT_BIN_B:-}" ]; then
+        printf 'A/B (%s): walvault-p8 %.1f seg/s / walvault_b %.1f seg/s = %.3f (installed module / %s, sha256 %s)\n' \
+            "$kind" "${rate[walvault-p8]}" "${rate[walvault_b]}" "$(echo "${rate[walvault-p8]} / ${rate[walvault_b]}" | bc -l)" \
+            "$WALVAULT_BIN_B" "$(sha256sum "$WALVAULT_BIN_B" | cut -c1-12)"
     fi
     unset rate
 done

@@ -15,10 +15,13 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -35,6 +38,19 @@ constexpr const char* k_ready_suffix = ".ready";
 constexpr auto k_unclaimed_ttl = std::chrono::minutes(10);  // look-ahead results PostgreSQL never asked for
 constexpr int k_mmap_threshold_bytes = 128 * 1024;          // glibc's initial default, kept fixed
 constexpr int k_malloc_arenas = 2;
+
+// The settings that are GUCs, in the order of wv_setting_defs() (and so of wv_settings::values).
+const std::vector<const SettingDef*>& module_settings()
+{
+    static const std::vector<const SettingDef*> k_defs = [] {
+        std::vector<const SettingDef*> out;
+        for (const SettingDef& def : all_settings())
+            if (def.is_guc())
+                out.push_back(&def);
+        return out;
+    }();
+    return k_defs;
+}
 
 // Everything that depends on the settings; replaced as a whole when they change.
 struct Context {
@@ -110,36 +126,40 @@ private:
 
 Status Archiver::apply_settings(const wv_settings& in)
 {
-    auto str = [](const char* v) { return std::string(v ? v : ""); };
-    StorageOptions options;
-    options.s3_endpoint = str(in.s3_endpoint);
-    options.s3_region = str(in.s3_region);
-    options.s3_uri_style = str(in.s3_uri_style);
-    options.s3_ca_file = str(in.s3_ca_file);
-    options.s3_sse = str(in.s3_sse);
-    options.s3_sse_kms_key_id = str(in.s3_sse_kms_key_id);
-    options.s3_storage_class = str(in.s3_storage_class);
-    options.s3_credentials_file = str(in.s3_credentials_file);
-    options.s3_profile = str(in.s3_profile);
-    options.s3_part_size = static_cast<uint64_t>(std::max(in.s3_part_size_mb, 0)) * 1024 * 1024;
-    std::string key;
-    for (const std::string& part :
-        {str(in.repo), str(in.compression), std::to_string(in.parallel), std::to_string(in.system_identifier),
-            std::to_string(in.wal_segment_size), options.s3_endpoint, options.s3_region, options.s3_uri_style,
-            options.s3_ca_file, options.s3_sse, options.s3_sse_kms_key_id, options.s3_storage_class,
-            options.s3_credentials_file, options.s3_profile, std::to_string(options.s3_part_size)})
-        key += part + '\n';
+    const std::vector<const SettingDef*>& defs = module_settings();
+    if (in.count != static_cast<int>(defs.size()))
+        return Status::error(Code::invalid,
+            "the settings snapshot holds " + std::to_string(in.count) + " values for " + std::to_string(defs.size()) +
+                " settings");
+    // Everything the archiver's work depends on, in one string: what the shim alone reads (the shutdown
+    // budget) is left out, so changing it does not throw away work done ahead.
+    std::string key = std::to_string(in.system_identifier) + '\n' + std::to_string(in.wal_segment_size) + '\n';
+    auto value_at = [&](size_t i) { return std::string(in.values[i] != nullptr ? in.values[i] : ""); };
+    for (size_t i = 0; i < defs.size(); ++i)
+        if (defs[i]->used_by(k_use_module))
+            key += std::string(defs[i]->name) + '=' + value_at(i) + '\n';
     if (key == m_settings_key && m_context)
         return Status::ok();
 
+    std::map<std::string, std::string> values;
+    for (size_t i = 0; i < defs.size(); ++i)
+        if (defs[i]->used_by(k_use_module))
+            values[defs[i]->name] = value_at(i);
+    StorageOptions options;
+    for (const SettingDef* def : defs)
+        if (def->backend != nullptr && def->used_by(k_use_module))
+            options.settings[def->name] = values[def->name];
     auto ctx = std::make_shared<Context>();
-    ctx->settings.repo = in.repo ? in.repo : "";
+    ctx->settings.repo = values["repo"];
     std::string error;
-    auto compression = Compression::parse(in.compression ? in.compression : "", &error);
+    auto compression = Compression::parse(values["compression"], &error);
     if (!compression)
         return Status::error(Code::invalid, "invalid value for walvault.compression: " + error);
     ctx->settings.compression = *compression;
-    ctx->settings.parallel = std::clamp(in.parallel, 1, k_max_parallel);
+    int parallel = 0;
+    const std::string& p = values["parallel"];
+    std::from_chars(p.data(), p.data() + p.size(), parallel);
+    ctx->settings.parallel = std::clamp(parallel, 1, k_max_parallel);
     Status s = open_storage(ctx->settings.repo, options, ctx->storage);
     if (!s.is_ok())
         return s;
@@ -436,6 +456,52 @@ extern "C" int wv_check_setting(
     } catch (...) {
         walvault::fill_check(false, "out of memory", "", message, hint, len);
         return 0;
+    }
+}
+
+extern "C" int wv_setting_defs(const wv_setting_def** defs, char* message, size_t len)
+{
+    try {
+        // pg_settings.short_desc is a sentence, as PostgreSQL's own are: "Compression of written objects: ...".
+        static const std::vector<std::string> k_descriptions = [] {
+            std::vector<std::string> out;
+            for (const walvault::SettingDef* def : walvault::module_settings()) {
+                std::string text = def->help;
+                if (!text.empty())
+                    text[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(text[0])));
+                out.push_back(text + ".");
+            }
+            return out;
+        }();
+        static const std::vector<wv_setting_def> k_defs = [] {
+            std::vector<wv_setting_def> out;
+            for (const walvault::SettingDef* def : walvault::module_settings()) {
+                wv_setting_def d{};
+                d.name = def->name;
+                d.help = k_descriptions[out.size()].c_str();
+                d.type = def->type == walvault::SettingType::integer ? WV_SETTING_INTEGER : WV_SETTING_TEXT;
+                d.default_text = def->default_value;
+                d.default_int = static_cast<int>(walvault::setting_default_int(def->name, false));
+                d.min_int = static_cast<int>(def->min);
+                d.max_int = static_cast<int>(def->max);
+                d.unit = def->unit == walvault::SettingUnit::ms ? WV_UNIT_MS
+                    : def->unit == walvault::SettingUnit::mb    ? WV_UNIT_MB
+                                                                : WV_UNIT_NONE;
+                d.superuser_only = def->superuser_only ? 1 : 0;
+                d.needs_restart = def->needs_restart ? 1 : 0;
+                out.push_back(d);
+            }
+            return out;
+        }();
+        if (k_defs.size() > WV_MAX_SETTINGS) {
+            std::snprintf(message, len, "%zu settings, more than WV_MAX_SETTINGS (%d)", k_defs.size(), WV_MAX_SETTINGS);
+            return -1;
+        }
+        *defs = k_defs.data();
+        return static_cast<int>(k_defs.size());
+    } catch (...) {
+        std::snprintf(message, len, "out of memory");
+        return -1;
     }
 }
 

@@ -23,23 +23,50 @@ typedef enum wv_status
 	WV_FAILED = 2				/* not archived; message (and maybe hint) filled */
 } wv_status;
 
+/*
+ * The module's settings, as declared once in the C++ side's list (core/common/setting_def.h): the shim
+ * defines one GUC walvault.NAME per entry, in this order, and passes their values back in wv_settings.
+ */
+#define WV_MAX_SETTINGS 32
+
+typedef enum wv_setting_type
+{
+	WV_SETTING_TEXT = 0,
+	WV_SETTING_INTEGER = 1
+} wv_setting_type;
+
+typedef enum wv_setting_unit
+{
+	WV_UNIT_NONE = 0,
+	WV_UNIT_MS = 1,
+	WV_UNIT_MB = 2
+} wv_setting_unit;
+
+typedef struct wv_setting_def
+{
+	const char *name;			/* without "walvault." */
+	const char *help;			/* the GUC's short description */
+	wv_setting_type type;
+	const char *default_text;	/* WV_SETTING_TEXT */
+	int			default_int;	/* WV_SETTING_INTEGER, with its range */
+	int			min_int;
+	int			max_int;
+	wv_setting_unit unit;
+	int			superuser_only; /* GUC_SUPERUSER_ONLY */
+	int			needs_restart;	/* PGC_POSTMASTER, else PGC_SIGHUP */
+} wv_setting_def;
+
+/*
+ * The module's settings: *defs points at count entries (count <= WV_MAX_SETTINGS), valid for the life of
+ * the process. Returns -1 if the list could not be built (out of memory), with message filled.
+ */
+extern int	wv_setting_defs(const wv_setting_def **defs, char *message, size_t len);
+
 /* A snapshot of the settings, taken by the shim on each call. */
 typedef struct wv_settings
 {
-	const char *repo;
-	const char *compression;
-	int			parallel;
-	/* walvault.s3_*: see docs/configuration.md; NULL or "" means unset */
-	const char *s3_endpoint;
-	const char *s3_region;
-	const char *s3_uri_style;
-	const char *s3_ca_file;
-	const char *s3_sse;
-	const char *s3_sse_kms_key_id;
-	const char *s3_storage_class;
-	const char *s3_credentials_file;
-	const char *s3_profile;
-	int			s3_part_size_mb;	/* 0: the default */
+	int			count;			/* as wv_setting_defs() returned */
+	const char *const *values;	/* values[i]: setting i as text (integers in decimal); NULL means "" */
 	uint64_t	system_identifier;
 	int			pg_major;
 	uint64_t	wal_segment_size;

@@ -70,21 +70,16 @@ typedef struct WalvaultShared
 	TimestampTz stats_reset;
 } WalvaultShared;
 
-/* GUCs */
-static char *walvault_repo = NULL;
-static char *walvault_compression = NULL;
-static int	walvault_parallel = 2;
-static int	walvault_shutdown_timeout = 5000;
-static char *walvault_s3_endpoint = NULL;
-static char *walvault_s3_region = NULL;
-static char *walvault_s3_uri_style = NULL;
-static char *walvault_s3_ca_file = NULL;
-static char *walvault_s3_sse = NULL;
-static char *walvault_s3_sse_kms_key_id = NULL;
-static char *walvault_s3_storage_class = NULL;
-static char *walvault_s3_credentials_file = NULL;
-static char *walvault_s3_profile = NULL;
-static int	walvault_s3_part_size_mb = 0;
+/*
+ * GUCs: one per entry of wv_setting_defs(), in its order; a text setting's value is in setting_text[i], an
+ * integer's in setting_int[i]. The shim reads two of them itself (by name, at _PG_init).
+ */
+static const wv_setting_def *setting_defs = NULL;
+static int	setting_count = 0;
+static char *setting_text[WV_MAX_SETTINGS];
+static int	setting_int[WV_MAX_SETTINGS];
+static char **walvault_repo = NULL;
+static int *walvault_shutdown_timeout = NULL;
 
 static WalvaultShared *wv_shared = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -97,15 +92,8 @@ static TimestampTz stop_requested_at = 0;
 
 static void walvault_shmem_request(void);
 static void walvault_shmem_startup(void);
-static bool check_setting(const char *name, char **newval);
-static bool check_repo(char **newval, void **extra, GucSource source);
-static bool check_compression(char **newval, void **extra, GucSource source);
-static bool check_s3_endpoint(char **newval, void **extra, GucSource source);
-static bool check_s3_uri_style(char **newval, void **extra, GucSource source);
-static bool check_s3_sse(char **newval, void **extra, GucSource source);
-static bool check_s3_ca_file(char **newval, void **extra, GucSource source);
-static bool check_s3_credentials_file(char **newval, void **extra, GucSource source);
-static bool check_s3_part_size(int *newval, void **extra, GucSource source);
+static void define_settings(void);
+static bool check_setting(int i, const char *value);
 static void install_stop_handler(void);
 static bool archive_one(const char *file, const char *path);
 static bool configured(void);
@@ -139,90 +127,7 @@ PG_FUNCTION_INFO_V1(walvault_reset_status);
 void
 _PG_init(void)
 {
-	/*
-	 * Settings that name a host, a path, a key or a credentials profile are GUC_SUPERUSER_ONLY: only
-	 * superusers and members of pg_read_all_settings see them (docs/configuration.md lists them).
-	 */
-	DefineCustomStringVariable("walvault.repo",
-							   "Repository that WAL is archived to: an absolute directory path or s3://BUCKET/PREFIX.",
-							   NULL,
-							   &walvault_repo,
-							   "",
-							   PGC_SIGHUP,
-							   GUC_SUPERUSER_ONLY,
-							   check_repo, NULL, NULL);
-
-	DefineCustomStringVariable("walvault.compression",
-							   "Compression of archived files: \"none\", \"zstd\" or \"zstd:LEVEL\".",
-							   NULL,
-							   &walvault_compression,
-							   "zstd:3",
-							   PGC_SIGHUP,
-							   0,
-							   check_compression, NULL, NULL);
-
-	DefineCustomIntVariable("walvault.parallel",
-							"Number of files archived at the same time, working ahead of the archiver.",
-							NULL,
-							&walvault_parallel,
-							8, 1, 16,	/* k_max_parallel in core/config/settings.h; 8: see
-										 * docs/configuration.md */
-							PGC_SIGHUP,
-							0,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("walvault.shutdown_timeout",
-							"Time the archiver keeps archiving after shutdown starts; the rest stays ready for the next start.",
-							NULL,
-							&walvault_shutdown_timeout,
-							5000, 0, 3600 * 1000,
-							PGC_SIGHUP,
-							GUC_UNIT_MS,
-							NULL, NULL, NULL);
-
-	DefineCustomStringVariable("walvault.s3_endpoint",
-							   "S3-compatible endpoint URL; empty means AWS_ENDPOINT_URL, else AWS for the region.",
-							   NULL, &walvault_s3_endpoint, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY,
-							   check_s3_endpoint, NULL, NULL);
-	DefineCustomStringVariable("walvault.s3_region",
-							   "S3 region; empty means AWS_REGION, AWS_DEFAULT_REGION, the profile's region, else us-east-1.",
-							   NULL, &walvault_s3_region, "", PGC_SIGHUP, 0,
-							   NULL, NULL, NULL);
-	DefineCustomStringVariable("walvault.s3_uri_style",
-							   "S3 addressing: \"host\" (bucket.endpoint) or \"path\" (endpoint/bucket); empty means path with an endpoint, host for AWS.",
-							   NULL, &walvault_s3_uri_style, "", PGC_SIGHUP, 0,
-							   check_s3_uri_style, NULL, NULL);
-	DefineCustomStringVariable("walvault.s3_ca_file",
-							   "PEM file of the certificate authorities that sign the S3 endpoint's certificate.",
-							   NULL, &walvault_s3_ca_file, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY,
-							   check_s3_ca_file, NULL, NULL);
-	DefineCustomStringVariable("walvault.s3_sse",
-							   "S3 server-side encryption: \"AES256\" or \"aws:kms\"; empty means the bucket's default.",
-							   NULL, &walvault_s3_sse, "", PGC_SIGHUP, 0,
-							   check_s3_sse, NULL, NULL);
-	DefineCustomStringVariable("walvault.s3_sse_kms_key_id",
-							   "KMS key for walvault.s3_sse = 'aws:kms'; empty means the account's default key.",
-							   NULL, &walvault_s3_sse_kms_key_id, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY,
-							   NULL, NULL, NULL);
-	DefineCustomStringVariable("walvault.s3_storage_class",
-							   "S3 storage class of archived objects; empty means the bucket's default.",
-							   NULL, &walvault_s3_storage_class, "", PGC_SIGHUP, 0,
-							   NULL, NULL, NULL);
-	DefineCustomStringVariable("walvault.s3_credentials_file",
-							   "File with S3 keys in the AWS shared-credentials format, read before the environment and ~/.aws.",
-							   NULL, &walvault_s3_credentials_file, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY,
-							   check_s3_credentials_file, NULL, NULL);
-	DefineCustomStringVariable("walvault.s3_profile",
-							   "Profile in the credentials files; empty means AWS_PROFILE, else \"default\".",
-							   NULL, &walvault_s3_profile, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY,
-							   NULL, NULL, NULL);
-	DefineCustomIntVariable("walvault.s3_part_size",
-							"Part size of S3 multipart uploads; larger objects are uploaded in parts. 0 means 32MB.",
-							NULL, &walvault_s3_part_size_mb,
-							0, 0, 5120,
-							PGC_SIGHUP, GUC_UNIT_MB,
-							check_s3_part_size, NULL, NULL);
-
+	define_settings();
 	MarkGUCPrefixReserved("walvault");
 
 	if (!process_shared_preload_libraries_in_progress)
@@ -267,69 +172,129 @@ walvault_shmem_startup(void)
  * archiving then fails, with the reason, until it is.
  */
 static bool
-check_setting(const char *name, char **newval)
+check_setting(int i, const char *value)
 {
 	char		message[WV_MESSAGE_LEN];
 	char		hint[WV_MESSAGE_LEN];
 	bool		check_access = !process_shared_preload_libraries_in_progress;
 
-	if (*newval == NULL || wv_check_setting(name, *newval, check_access, message, hint, sizeof(message)))
+	if (value == NULL || wv_check_setting(setting_defs[i].name, value, check_access, message, hint, sizeof(message)))
 		return true;
 	GUC_check_errdetail("%s", message);
 	GUC_check_errhint("%s", hint);
 	return false;
 }
 
-static bool
-check_repo(char **newval, void **extra, GucSource source)
-{
-	return check_setting("repo", newval);
+/*
+ * A GUC check hook is not told which setting it checks, so each slot of WV_MAX_SETTINGS gets its own pair
+ * of hooks that passes its index on.
+ */
+#define WV_CHECK_HOOKS(i) \
+static bool \
+check_text_##i(char **newval, void **extra, GucSource source) \
+{ \
+	return check_setting(i, *newval); \
+} \
+static bool \
+check_int_##i(int *newval, void **extra, GucSource source) \
+{ \
+	char		text[32]; \
+	snprintf(text, sizeof(text), "%d", *newval); \
+	return check_setting(i, text); \
 }
 
-static bool
-check_compression(char **newval, void **extra, GucSource source)
-{
-	return check_setting("compression", newval);
-}
+WV_CHECK_HOOKS(0)
+WV_CHECK_HOOKS(1)
+WV_CHECK_HOOKS(2)
+WV_CHECK_HOOKS(3)
+WV_CHECK_HOOKS(4)
+WV_CHECK_HOOKS(5)
+WV_CHECK_HOOKS(6)
+WV_CHECK_HOOKS(7)
+WV_CHECK_HOOKS(8)
+WV_CHECK_HOOKS(9)
+WV_CHECK_HOOKS(10)
+WV_CHECK_HOOKS(11)
+WV_CHECK_HOOKS(12)
+WV_CHECK_HOOKS(13)
+WV_CHECK_HOOKS(14)
+WV_CHECK_HOOKS(15)
+WV_CHECK_HOOKS(16)
+WV_CHECK_HOOKS(17)
+WV_CHECK_HOOKS(18)
+WV_CHECK_HOOKS(19)
+WV_CHECK_HOOKS(20)
+WV_CHECK_HOOKS(21)
+WV_CHECK_HOOKS(22)
+WV_CHECK_HOOKS(23)
+WV_CHECK_HOOKS(24)
+WV_CHECK_HOOKS(25)
+WV_CHECK_HOOKS(26)
+WV_CHECK_HOOKS(27)
+WV_CHECK_HOOKS(28)
+WV_CHECK_HOOKS(29)
+WV_CHECK_HOOKS(30)
+WV_CHECK_HOOKS(31)
 
-static bool
-check_s3_endpoint(char **newval, void **extra, GucSource source)
+#define WV_HOOK_PAIR(i) {check_text_##i, check_int_##i}
+static const struct
 {
-	return check_setting("s3_endpoint", newval);
-}
+	GucStringCheckHook text;
+	GucIntCheckHook integer;
+}			check_hooks[WV_MAX_SETTINGS] = {
+	WV_HOOK_PAIR(0), WV_HOOK_PAIR(1), WV_HOOK_PAIR(2), WV_HOOK_PAIR(3), WV_HOOK_PAIR(4), WV_HOOK_PAIR(5),
+	WV_HOOK_PAIR(6), WV_HOOK_PAIR(7), WV_HOOK_PAIR(8), WV_HOOK_PAIR(9), WV_HOOK_PAIR(10), WV_HOOK_PAIR(11),
+	WV_HOOK_PAIR(12), WV_HOOK_PAIR(13), WV_HOOK_PAIR(14), WV_HOOK_PAIR(15), WV_HOOK_PAIR(16), WV_HOOK_PAIR(17),
+	WV_HOOK_PAIR(18), WV_HOOK_PAIR(19), WV_HOOK_PAIR(20), WV_HOOK_PAIR(21), WV_HOOK_PAIR(22), WV_HOOK_PAIR(23),
+	WV_HOOK_PAIR(24), WV_HOOK_PAIR(25), WV_HOOK_PAIR(26), WV_HOOK_PAIR(27), WV_HOOK_PAIR(28), WV_HOOK_PAIR(29),
+	WV_HOOK_PAIR(30), WV_HOOK_PAIR(31)
+};
 
-static bool
-check_s3_uri_style(char **newval, void **extra, GucSource source)
+/*
+ * Defines one GUC walvault.NAME per setting the C++ side declares (core/config/settings.cpp and each storage
+ * backend's list). Settings that name a host, a path, a key or a credentials profile are GUC_SUPERUSER_ONLY:
+ * only superusers and members of pg_read_all_settings see them (docs/configuration.md lists them).
+ */
+static void
+define_settings(void)
 {
-	return check_setting("s3_uri_style", newval);
-}
+	char		message[WV_MESSAGE_LEN];
+	int			i;
 
-static bool
-check_s3_sse(char **newval, void **extra, GucSource source)
-{
-	return check_setting("s3_sse", newval);
-}
+	setting_count = wv_setting_defs(&setting_defs, message, sizeof(message));
+	if (setting_count < 0)
+		ereport(ERROR, (errmsg("walvault could not list its settings: %s", message)));
+	for (i = 0; i < setting_count; i++)
+	{
+		const wv_setting_def *def = &setting_defs[i];
+		char		name[NAMEDATALEN];
+		int			flags = def->superuser_only ? GUC_SUPERUSER_ONLY : 0;
+		GucContext	context = def->needs_restart ? PGC_POSTMASTER : PGC_SIGHUP;
 
-static bool
-check_s3_ca_file(char **newval, void **extra, GucSource source)
-{
-	return check_setting("s3_ca_file", newval);
-}
-
-static bool
-check_s3_credentials_file(char **newval, void **extra, GucSource source)
-{
-	return check_setting("s3_credentials_file", newval);
-}
-
-static bool
-check_s3_part_size(int *newval, void **extra, GucSource source)
-{
-	if (*newval == 0 || *newval >= 5)
-		return true;
-	GUC_check_errdetail("S3 parts are at least 5MB.");
-	GUC_check_errhint("Set walvault.s3_part_size to 0 for the default (32MB) or to 5MB or more.");
-	return false;
+		if (def->unit == WV_UNIT_MS)
+			flags |= GUC_UNIT_MS;
+		else if (def->unit == WV_UNIT_MB)
+			flags |= GUC_UNIT_MB;
+		snprintf(name, sizeof(name), "walvault.%s", def->name);
+		/*
+		 * PostgreSQL copies the name but keeps the description and a string's default by pointer: those
+		 * point into the C++ side's list, which lives as long as the process.
+		 */
+		if (def->type == WV_SETTING_INTEGER)
+			DefineCustomIntVariable(name, def->help, NULL, &setting_int[i],
+									def->default_int, def->min_int, def->max_int, context, flags,
+									check_hooks[i].integer, NULL, NULL);
+		else
+			DefineCustomStringVariable(name, def->help, NULL, &setting_text[i],
+									   def->default_text, context, flags,
+									   check_hooks[i].text, NULL, NULL);
+		if (strcmp(def->name, "repo") == 0)
+			walvault_repo = &setting_text[i];
+		else if (strcmp(def->name, "shutdown_timeout") == 0)
+			walvault_shutdown_timeout = &setting_int[i];
+	}
+	if (walvault_repo == NULL || walvault_shutdown_timeout == NULL)
+		ereport(ERROR, (errmsg("walvault's settings lack walvault.repo or walvault.shutdown_timeout")));
 }
 
 #if PG_VERSION_NUM >= 160000
@@ -397,7 +362,7 @@ walvault_shutdown(void)
 static bool
 configured(void)
 {
-	if (walvault_repo != NULL && walvault_repo[0] != '\0')
+	if (*walvault_repo != NULL && (*walvault_repo)[0] != '\0')
 		return true;
 #if PG_VERSION_NUM >= 170000
 	arch_module_check_errdetail("walvault.repo is not set.");
@@ -497,7 +462,7 @@ shutdown_budget_left_ms(void)
 		stop_requested_at = GetCurrentTimestamp();
 	TimestampDifference(stop_requested_at, GetCurrentTimestamp(), &secs, &usecs);
 	spent_ms = secs * 1000 + usecs / 1000;
-	return spent_ms >= walvault_shutdown_timeout ? 0 : walvault_shutdown_timeout - spent_ms;
+	return spent_ms >= *walvault_shutdown_timeout ? 0 : *walvault_shutdown_timeout - spent_ms;
 }
 
 /*
@@ -529,20 +494,22 @@ archive_one(const char *file, const char *path)
 	wv_settings settings;
 	wv_file_result result;
 	wv_status	status;
+	const char *values[WV_MAX_SETTINGS];
+	char		int_text[WV_MAX_SETTINGS][16];
+	int			i;
 
-	settings.repo = walvault_repo;
-	settings.compression = walvault_compression;
-	settings.parallel = walvault_parallel;
-	settings.s3_endpoint = walvault_s3_endpoint;
-	settings.s3_region = walvault_s3_region;
-	settings.s3_uri_style = walvault_s3_uri_style;
-	settings.s3_ca_file = walvault_s3_ca_file;
-	settings.s3_sse = walvault_s3_sse;
-	settings.s3_sse_kms_key_id = walvault_s3_sse_kms_key_id;
-	settings.s3_storage_class = walvault_s3_storage_class;
-	settings.s3_credentials_file = walvault_s3_credentials_file;
-	settings.s3_profile = walvault_s3_profile;
-	settings.s3_part_size_mb = walvault_s3_part_size_mb;
+	for (i = 0; i < setting_count; i++)
+	{
+		if (setting_defs[i].type == WV_SETTING_INTEGER)
+		{
+			snprintf(int_text[i], sizeof(int_text[i]), "%d", setting_int[i]);
+			values[i] = int_text[i];
+		}
+		else
+			values[i] = setting_text[i];
+	}
+	settings.count = setting_count;
+	settings.values = values;
 	settings.system_identifier = GetSystemIdentifier();
 	settings.pg_major = PG_VERSION_NUM / 10000;
 	settings.wal_segment_size = (uint64_t) wal_segment_size;
@@ -579,7 +546,7 @@ archive_one(const char *file, const char *path)
 
 	ereport(DEBUG1,
 			(errmsg("archived \"%s\" to \"%s\" (%llu bytes, stored %llu, %.1f ms%s)",
-					file, walvault_repo,
+					file, *walvault_repo,
 					(unsigned long long) result.bytes_in, (unsigned long long) result.bytes_out,
 					result.duration_ms, result.already_archived ? ", already archived" : "")));
 	report_result(file, true, &result);
@@ -647,7 +614,7 @@ walvault_status(PG_FUNCTION_ARGS)
 	SpinLockRelease(&wv_shared->mutex);
 
 	memset(nulls, 0, sizeof(nulls));
-	values[i] = CStringGetTextDatum(walvault_repo ? walvault_repo : "");
+	values[i] = CStringGetTextDatum(*walvault_repo ? *walvault_repo : "");
 	i++;
 	values[i++] = Int64GetDatum(snap.archived_count);
 	if (snap.last_archived_wal[0] != '\0')

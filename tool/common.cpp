@@ -1,39 +1,68 @@
 // Shared command plumbing.
 #include "tool/common.h"
 
+#include "core/config/settings.h"
+
 #include <CLI/CLI.hpp>
+
+#include <algorithm>
 
 #include <cstdio>
 #include <cstdlib>
 
 namespace walvault {
 
-void add_setting_flags(CLI::App& command, CommonOptions& options)
+namespace {
+
+// "--parallel N (default 2, 1-16)": what the tool's --help says about a setting.
+std::string flag_help(const SettingDef& def)
 {
+    std::string text = def.help;
+    const std::string unit = def.unit == SettingUnit::ms ? " ms" : def.unit == SettingUnit::mb ? " MB" : "";
+    const std::string value = def.default_for_tool();
+    if (def.type == SettingType::integer)
+        text += " (default " + value + unit + ", " + std::to_string(def.min) + "-" + std::to_string(def.max) + ")";
+    else if (!value.empty())
+        text += " (default " + value + ")";
+    return text;
+}
+
+}  // namespace
+
+void add_setting_flags(CLI::App& command, CommonOptions& options, unsigned use)
+{
+    options.use = use;
     command.add_option("--config", options.config,
         std::string("config file of \"name = value\" lines (default: WALVAULT_CONFIG, else ") + k_default_config_file +
             " if it exists)");
-    for (const SettingInfo& info : tool_settings()) {
-        std::string names = "--" + std::string(info.name);
-        std::string dashed = info.name;
+    for (const SettingDef* def : tool_settings(use)) {
+        std::string names = "--" + std::string(def->name);
+        std::string dashed = def->name;
         std::replace(dashed.begin(), dashed.end(), '_', '-');
-        if (dashed != info.name)
+        if (dashed != def->name)
             names += ",--" + dashed;
-        const std::string name = info.name;
-        command.add_option_function<std::string>(
-            names, [&options, name](const std::string& v) { options.flags[name] = v; }, info.help);
+        const std::string name = def->name;
+        command
+            .add_option_function<std::string>(
+                names, [&options, name](const std::string& v) { options.flags[name] = v; }, flag_help(*def))
+            ->type_name(def->type == SettingType::integer ? "N" : "TEXT");
     }
     command.footer("Every setting can also come from the environment (WALVAULT_REPO, WALVAULT_S3_ENDPOINT, ...) "
                    "or the config file (repo = ...); a flag wins over the environment, which wins over the file.");
 }
 
-Status open_repository(const CommonOptions& options, ResolvedSettings& settings, std::unique_ptr<Storage>& storage)
+Status resolve_command_settings(const CommonOptions& options, ResolvedSettings& settings)
 {
     auto getenv = [](const std::string& name) -> std::optional<std::string> {
         const char* v = std::getenv(name.c_str());
         return v != nullptr && *v != '\0' ? std::optional<std::string>(v) : std::nullopt;
     };
-    Status s = resolve_settings(options.flags, options.config, getenv, settings);
+    return resolve_settings(options.flags, options.config, getenv, options.use, settings);
+}
+
+Status open_repository(const CommonOptions& options, ResolvedSettings& settings, std::unique_ptr<Storage>& storage)
+{
+    Status s = resolve_command_settings(options, settings);
     if (!s.is_ok())
         return s;
     const std::string repo = setting(settings, "repo");

@@ -26,12 +26,17 @@ constexpr int k_exit_usage = 2;    // a command line that does not parse (but se
 constexpr int k_exit_fatal = 200;
 
 struct CommonOptions {
+    unsigned use = 0;                          // the command's SettingUse bit (core/common/setting_def.h)
     std::map<std::string, std::string> flags;  // settings given on the command line
     std::string config;                        // --config
 };
 
-// Adds --config and one flag per setting (--s3_endpoint and --s3-endpoint alike) to a command.
-void add_setting_flags(CLI::App& command, CommonOptions& options);
+// Adds --config and one flag per setting the command takes (use: its SettingUse bit; --s3_endpoint and
+// --s3-endpoint alike) to a command, so its --help lists only those.
+void add_setting_flags(CLI::App& command, CommonOptions& options, unsigned use);
+
+// Resolves the settings the command takes (options.use).
+Status resolve_command_settings(const CommonOptions& options, ResolvedSettings& settings);
 
 // Resolves the settings and opens the repository they name.
 Status open_repository(const CommonOptions& options, ResolvedSettings& settings, std::unique_ptr<Storage>& storage);

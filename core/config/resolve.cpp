@@ -16,9 +16,8 @@
 #include <sstream>
 
 namespace walvault {
-namespace {
 
-std::string env_name(const std::string& name)
+std::string setting_env_name(const std::string& name)
 {
     std::string out = "WALVAULT_";
     for (char c : name)
@@ -26,35 +25,13 @@ std::string env_name(const std::string& name)
     return out;
 }
 
-bool known(const std::string& name)
+std::vector<const SettingDef*> tool_settings(unsigned use)
 {
-    const auto& all = tool_settings();
-    return std::any_of(all.begin(), all.end(), [&](const SettingInfo& s) { return name == s.name; });
-}
-
-}  // namespace
-
-const std::vector<SettingInfo>& tool_settings()
-{
-    static const std::string k_repo_help = "repository: " + storage_scheme_forms();
-    static const std::vector<SettingInfo> k_all = {
-        {"repo", k_repo_help.c_str()},
-        {"compression", "codec of written objects: \"none\", \"zstd\" or \"zstd:LEVEL\" (default zstd:3)"},
-        {"parallel", "files in flight at once (default 2)"},
-        {"s3_endpoint", "S3-compatible endpoint URL (default: AWS_ENDPOINT_URL, else AWS for the region)"},
-        {"s3_region", "S3 region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's, us-east-1)"},
-        {"s3_uri_style", "\"host\" or \"path\" (default: path with an endpoint, host for AWS)"},
-        {"s3_ca_file", "PEM file of the CAs that sign the endpoint's certificate"},
-        {"s3_sse", "server-side encryption: \"AES256\" or \"aws:kms\""},
-        {"s3_sse_kms_key_id", "KMS key for s3_sse = aws:kms"},
-        {"s3_storage_class", "storage class of written objects"},
-        {"s3_credentials_file", "credentials file in the AWS shared-credentials format"},
-        {"s3_profile", "profile in the credentials files (default: AWS_PROFILE, else default)"},
-        {"s3_part_size", "multipart part size in MB (default 32)"},
-        {"prefetch", "wal-fetch: WAL segments to download ahead of recovery (default 16; 0 turns prefetch off)"},
-        {"part_size", "backup: files larger than this many MiB are stored in parts of this size (default 64)"},
-    };
-    return k_all;
+    std::vector<const SettingDef*> out;
+    for (const SettingDef& def : all_settings())
+        if (def.used_by(use))
+            out.push_back(&def);
+    return out;
 }
 
 Status parse_config_file(const std::string& path, const std::string& text, ResolvedSettings& out)
@@ -73,7 +50,12 @@ Status parse_config_file(const std::string& path, const std::string& text, Resol
         std::string value(trim(std::string_view(line).substr(eq + 1)));
         if (name.rfind("walvault.", 0) == 0)  // postgresql.conf habits are welcome
             name = name.substr(9);
-        if (!known(name))
+        const SettingDef* def = find_setting(name);
+        if (def != nullptr && !def->is_tool_setting())
+            return Status::error(Code::invalid,
+                "setting \"" + name + "\" in \"" + where + "\" is read by the archive module only",
+                "Set walvault." + name + " in postgresql.conf; the walvault tool does not use it.");
+        if (def == nullptr)
             return Status::error(Code::invalid, "unknown setting \"" + name + "\" in \"" + where + "\"",
                 "Settings are named as in postgresql.conf without the \"walvault.\" prefix, e.g. repo.");
         if (value.size() >= 2 && (value.front() == '\'' || value.front() == '"') && value.back() == value.front())
@@ -84,7 +66,7 @@ Status parse_config_file(const std::string& path, const std::string& text, Resol
 }
 
 Status resolve_settings(const std::map<std::string, std::string>& flags, const std::string& config_path,
-    const std::function<std::optional<std::string>(const std::string&)>& getenv, ResolvedSettings& out)
+    const std::function<std::optional<std::string>(const std::string&)>& getenv, unsigned use, ResolvedSettings& out)
 {
     out.clear();
     std::string path = config_path;
@@ -104,58 +86,29 @@ Status resolve_settings(const std::map<std::string, std::string>& flags, const s
             return Status::error(Code::invalid, "could not read config file \"" + path + "\": " + errno_text(errno));
         std::stringstream text;
         text << f.rdbuf();
-        Status s = parse_config_file(path, text.str(), out);
+        ResolvedSettings file;
+        Status s = parse_config_file(path, text.str(), file);
         if (!s.is_ok())
             return s;
+        for (auto& [name, v] : file)  // what this command does not read stays unread, and unchecked
+            if (find_setting(name)->used_by(use))
+                out[name] = std::move(v);
     }
-    for (const SettingInfo& info : tool_settings()) {
-        if (auto v = getenv(env_name(info.name)))
-            out[info.name] = SettingValue{*v, env_name(info.name)};
-        if (auto f = flags.find(info.name); f != flags.end())
-            out[info.name] = SettingValue{f->second, "--" + std::string(info.name)};
+    for (const SettingDef* def : tool_settings(use)) {
+        const std::string env = setting_env_name(def->name);
+        if (auto v = getenv(env))
+            out[def->name] = SettingValue{*v, env};
+        if (auto f = flags.find(def->name); f != flags.end())
+            out[def->name] = SettingValue{f->second, "--" + std::string(def->name)};
     }
-    // The checks the module's GUCs make, naming where a bad value came from.
+    // The checks the module's GUCs make, naming where a bad value came from. Empty is unset for text
+    // settings; an integer must be a number.
     for (const auto& [name, v] : out) {
         std::string message, hint;
+        if (v.value.empty() && find_setting(name)->type == SettingType::text)
+            continue;
         if (!check_setting(name, v.value, true, message, hint))
             return Status::error(Code::invalid, message + " (from " + v.source + ")", hint);
-    }
-    if (auto p = out.find("s3_part_size"); p != out.end() && !p->second.value.empty()) {
-        uint64_t mb = 0;
-        const std::string& v = p->second.value;
-        auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), mb);
-        if (ec != std::errc() || end != v.data() + v.size())
-            return Status::error(
-                Code::invalid, "s3_part_size must be a number of megabytes (from " + p->second.source + ")");
-    }
-    if (auto p = out.find("parallel"); p != out.end() && !p->second.value.empty()) {
-        int n = 0;
-        const std::string& v = p->second.value;
-        auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-        if (ec != std::errc() || end != v.data() + v.size() || n < 1 || n > k_max_parallel)
-            return Status::error(Code::invalid,
-                "parallel must be a number from 1 to " + std::to_string(k_max_parallel) + " (from " + p->second.source +
-                    ")");
-    }
-    if (auto p = out.find("prefetch"); p != out.end() && !p->second.value.empty()) {
-        constexpr int k_max_prefetch = 1024;  // segments: 16 GiB of pg_wal with 16 MiB segments
-        int n = 0;
-        const std::string& v = p->second.value;
-        auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-        if (ec != std::errc() || end != v.data() + v.size() || n < 0 || n > k_max_prefetch)
-            return Status::error(Code::invalid,
-                "prefetch must be a number from 0 to " + std::to_string(k_max_prefetch) + " (from " + p->second.source +
-                    ")");
-    }
-    if (auto p = out.find("part_size"); p != out.end() && !p->second.value.empty()) {
-        constexpr int k_max_part_size_mib = 1024;  // a relation segment: larger parts share nothing
-        int n = 0;
-        const std::string& v = p->second.value;
-        auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-        if (ec != std::errc() || end != v.data() + v.size() || n < 1 || n > k_max_part_size_mib)
-            return Status::error(Code::invalid,
-                "part_size must be a number of MiB from 1 to " + std::to_string(k_max_part_size_mib) + " (from " +
-                    p->second.source + ")");
     }
     return Status::ok();
 }
@@ -166,20 +119,22 @@ std::string setting(const ResolvedSettings& settings, const std::string& name)
     return it == settings.end() ? std::string() : it->second.value;
 }
 
+int64_t setting_int(const ResolvedSettings& settings, const std::string& name)
+{
+    const std::string v = setting(settings, name);
+    int64_t n = 0;
+    if (v.empty() || std::from_chars(v.data(), v.data() + v.size(), n).ec != std::errc())
+        return setting_default_int(name, true);
+    return n;
+}
+
 StorageOptions storage_options(const ResolvedSettings& s)
 {
     StorageOptions o;
-    o.s3_endpoint = setting(s, "s3_endpoint");
-    o.s3_region = setting(s, "s3_region");
-    o.s3_uri_style = setting(s, "s3_uri_style");
-    o.s3_ca_file = setting(s, "s3_ca_file");
-    o.s3_sse = setting(s, "s3_sse");
-    o.s3_sse_kms_key_id = setting(s, "s3_sse_kms_key_id");
-    o.s3_storage_class = setting(s, "s3_storage_class");
-    o.s3_credentials_file = setting(s, "s3_credentials_file");
-    o.s3_profile = setting(s, "s3_profile");
-    const std::string mb = setting(s, "s3_part_size");
-    o.s3_part_size = mb.empty() ? 0 : std::stoull(mb) * 1024 * 1024;
+    for (const SettingDef& def : all_settings())
+        if (def.backend != nullptr)
+            if (auto it = s.find(def.name); it != s.end())
+                o.settings[def.name] = it->second.value;
     return o;
 }
 

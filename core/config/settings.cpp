@@ -1,12 +1,9 @@
-// Setting validation, shared so the module's GUC check hooks and the tool say the same thing.
+// The generic settings, one row each, and the list of all settings (these and every backend's).
 #include "core/config/settings.h"
 
 #include "core/storage/storage.h"
 
-#include <unistd.h>
-
-#include <cerrno>
-#include <initializer_list>
+#include <charconv>
 
 namespace walvault {
 
@@ -33,67 +30,107 @@ bool check_compression_setting(std::string_view value, std::string& message, std
 
 namespace {
 
-bool check_choice(std::string_view name, std::string_view value, std::initializer_list<std::string_view> choices,
-    std::string& message, std::string& hint)
+bool check_compression(std::string_view value, bool, std::string& message, std::string& hint)
 {
-    std::string list;
-    for (std::string_view c : choices) {
-        if (value == c)
-            return true;
-        list +=
-            (list.empty() ? "" : ", ") + (c.empty() ? std::string("'' (the default)") : "\"" + std::string(c) + "\"");
-    }
-    message = "unknown walvault." + std::string(name) + " \"" + std::string(value) + "\"";
-    hint = "Valid values are " + list + ".";
-    return false;
+    return check_compression_setting(value, message, hint);
 }
 
-bool check_readable_file(
-    std::string_view name, std::string_view value, bool check_access, std::string& message, std::string& hint)
+std::vector<SettingDef> make_all_settings()
 {
-    if (value.empty())
-        return true;
-    if (value.front() != '/') {
-        message = "walvault." + std::string(name) + " must be an absolute file path";
-        hint = "Use a path such as \"/etc/walvault/" + std::string(name == "s3_ca_file" ? "ca.pem" : "credentials") +
-            "\".";
-        return false;
-    }
-    if (check_access && ::access(std::string(value).c_str(), R_OK) != 0) {
-        message = "could not read file \"" + std::string(value) + "\": " + errno_text(errno);
-        hint = "Give the operating-system user that runs the server read access to it.";
-        return false;
-    }
-    return true;
+    static const std::string k_repo_help = "repository location: " + storage_scheme_forms();
+    std::vector<SettingDef> all = {
+        {.name = "repo",
+            .type = SettingType::text,
+            .default_value = "",
+            .superuser_only = true,
+            .help = k_repo_help.c_str(),
+            .check = check_repo_setting},
+        {.name = "compression",
+            .type = SettingType::text,
+            .default_value = "zstd:3",
+            .uses = k_use_module | k_use_backup,
+            .help = "compression of written objects: \"none\", \"zstd\" or \"zstd:LEVEL\"",
+            .check = check_compression},
+        // The archiver's 8 even on 2 cores: its workers wait on the disk and the store much of the time
+        // (docs/benchmarks.md, "The default walvault.parallel of 8"); the tool's commands copy and
+        // decompress at full speed, one per core on the smallest machines we support.
+        {.name = "parallel",
+            .type = SettingType::integer,
+            .default_value = "8",
+            .min = 1,
+            .max = k_max_parallel,
+            .uses = k_use_module | k_use_backup | k_use_restore | k_use_wal_fetch,
+            .help = "files in flight at once: archived ahead of the archiver, copied by backup and restore, "
+                    "fetched ahead by wal-fetch",
+            .tool_default = "2"},
+        {.name = "shutdown_timeout",
+            .type = SettingType::integer,
+            .default_value = "5000",
+            .min = 0,
+            .max = 3600 * 1000LL,  // one hour
+            .unit = SettingUnit::ms,
+            .uses = k_use_module_shim,
+            .help = "time the archiver keeps archiving after shutdown starts; the rest stays ready for the next "
+                    "start"},
+        {.name = "prefetch",
+            .type = SettingType::integer,
+            .default_value = "16",
+            .min = 0,
+            .max = 1024,  // segments: 16 GiB of pg_wal with 16 MiB segments
+            .uses = k_use_restore | k_use_wal_fetch,
+            .help = "WAL segments wal-fetch downloads ahead of recovery; 0 turns prefetch off"},
+        {.name = "part_size",
+            .type = SettingType::integer,
+            .default_value = "64",
+            .min = 1,
+            .max = 1024,  // a relation segment: larger parts share nothing
+            .unit = SettingUnit::mb,
+            .uses = k_use_backup,
+            .help = "backup stores a file larger than this in parts of this size"},
+    };
+    for (const StorageScheme& scheme : storage_schemes())
+        for (const SettingDef& def : scheme.settings())
+            all.push_back(def);
+    return all;
 }
 
 }  // namespace
 
+const std::vector<SettingDef>& all_settings()
+{
+    static const std::vector<SettingDef> k_all = make_all_settings();
+    return k_all;
+}
+
+const SettingDef* find_setting(std::string_view name)
+{
+    for (const SettingDef& def : all_settings())
+        if (name == def.name)
+            return &def;
+    return nullptr;
+}
+
+int64_t setting_default_int(std::string_view name, bool for_tool)
+{
+    const SettingDef* def = find_setting(name);
+    if (def == nullptr || def->type != SettingType::integer)
+        return 0;
+    const std::string_view text = for_tool ? def->default_for_tool() : def->default_value;
+    int64_t n = 0;
+    std::from_chars(text.data(), text.data() + text.size(), n);  // test_config_settings checks every default
+    return n;
+}
+
 bool check_setting(
     std::string_view name, std::string_view value, bool check_access, std::string& message, std::string& hint)
 {
-    if (name == "repo")
-        return check_repo_setting(value, check_access, message, hint);
-    if (name == "compression")
-        return check_compression_setting(value, message, hint);
-    if (name == "s3_uri_style")
-        return check_choice(name, value, {"", "host", "path"}, message, hint);
-    if (name == "s3_sse")
-        return check_choice(name, value, {"", "AES256", "aws:kms"}, message, hint);
-    if (name == "s3_ca_file" || name == "s3_credentials_file")
-        return check_readable_file(name, value, check_access, message, hint);
-    if (name == "s3_endpoint" && !value.empty()) {
-        const bool scheme = value.rfind("http://", 0) == 0 || value.rfind("https://", 0) == 0;
-        std::string_view rest = value.substr(value.find("://") == std::string_view::npos ? 0 : value.find("://") + 3);
-        while (!rest.empty() && rest.back() == '/')
-            rest.remove_suffix(1);
-        if (!scheme || rest.empty() || rest.find_first_of("/@?#") != std::string_view::npos) {
-            message = "invalid walvault.s3_endpoint \"" + std::string(value) + "\"";
-            hint = "Use a URL with scheme, host and optional port only, such as \"https://minio.internal:9000\".";
-            return false;
-        }
+    const SettingDef* def = find_setting(name);
+    if (def == nullptr) {
+        message = "unknown setting \"" + std::string(name) + "\"";
+        hint = "docs/configuration.md lists the settings.";
+        return false;
     }
-    return true;
+    return check_setting_value(*def, value, check_access, message, hint);
 }
 
 }  // namespace walvault

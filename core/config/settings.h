@@ -1,25 +1,34 @@
-// Typed settings shared by the module (GUC strings) and the tool (flags, environment, config file).
-// One name per setting everywhere: walvault.repo / --repo / WALVAULT_REPO / repo.
+// Every setting, declared once (core/common/setting_def.h): the generic ones here, each backend's in its
+// StorageScheme row. The module's GUCs, the tool's flags, WALVAULT_* variables and config-file keys, each
+// command's --help and the table in docs/configuration.md are made from all_settings().
 #pragma once
 
 #include "core/codec/codec.h"
+#include "core/common/setting_def.h"
 #include "core/common/status.h"
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace walvault {
 
-constexpr const char* k_default_compression = "zstd:3";
-constexpr int k_default_parallel = 2;  // files in flight; one per core on the smallest machines we support
 // Each file in flight holds a zstd context and its buffers (~3-4 MiB): 16 keeps the archiver within the
 // 64 MiB it may use (bench/memory.sh), and is more uploads at once than one archiver needs.
 constexpr int k_max_parallel = 16;
 
+// Every setting: the generic ones, then each storage backend's (storage_schemes() order).
+const std::vector<SettingDef>& all_settings();
+// The setting called name (without "walvault."); nullptr if there is none.
+const SettingDef* find_setting(std::string_view name);
+// The default of an integer setting, as the tool (for_tool) or the module uses it.
+int64_t setting_default_int(std::string_view name, bool for_tool);
+
+// What the archiver needs of the generic settings.
 struct Settings {
     std::string repo;  // a location of one of the storage_schemes(), or empty
     Compression compression;
-    int parallel = k_default_parallel;
+    int parallel = 1;
 };
 
 // Checks a walvault.repo value: empty (not configured) or a location of one of the storage_schemes()
@@ -30,9 +39,8 @@ bool check_repo_setting(std::string_view value, bool check_access, std::string& 
 // Checks a walvault.compression value.
 bool check_compression_setting(std::string_view value, std::string& message, std::string& hint);
 
-// Checks the value of setting NAME (without "walvault."): repo, compression, s3_endpoint, s3_uri_style,
-// s3_sse, s3_ca_file, s3_credentials_file; other names accept any value. With check_access, paths must be
-// usable by this process.
+// Checks the value of setting NAME (without "walvault.") as its declaration says (check_setting_value); an
+// unknown name fails. With check_access, paths must be usable by this process.
 bool check_setting(
     std::string_view name, std::string_view value, bool check_access, std::string& message, std::string& hint);
 

@@ -15,10 +15,8 @@
 
 namespace walvault {
 
-// Files larger than this are stored in parts of this size (setting part_size), so that the workers of one
+// Files larger than the setting part_size are stored in parts of that size, so that the workers of one
 // backup or restore share a 1 GiB relation segment instead of one of them carrying it alone.
-constexpr uint64_t k_default_part_size_mib = 64;
-
 // How many parts a file of `size` bytes is stored in: 0 (one object) if it is not larger than part_size,
 // else size / part_size rounded up. The last part reads to the end of the file, wherever that is then.
 size_t backup_part_count(uint64_t size, uint64_t part_size);

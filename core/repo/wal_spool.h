@@ -20,7 +20,6 @@ constexpr const char* k_spool_marker_file = "spool.json";           // whose spo
 constexpr const char* k_spool_position_file = "position";           // where recovery is: SpoolPosition
 constexpr const char* k_spool_lock_file = "prefetch.lock";          // flock()ed by the prefetcher; holds its PID
 constexpr const char* k_spool_stats_file = "stats.json";            // SpoolStats, kept by wal-fetch
-constexpr int k_default_prefetch = 16;                              // segments fetched ahead; 0 turns prefetch off
 constexpr auto k_prefetch_idle_timeout = std::chrono::seconds(30);  // no new position: the prefetcher exits
 constexpr auto k_prefetch_poll_interval = std::chrono::milliseconds(50);
 constexpr int k_end_of_archive_attempts = 3;                              // a missing segment is asked for this often
@@ -121,8 +120,8 @@ private:
 };
 
 struct PrefetchOptions {
-    int window = k_default_prefetch;  // segments after the position to keep spooled
-    int parallel = 2;                 // downloads at once
+    int window = 1;    // segments after the position to keep spooled (the setting prefetch)
+    int parallel = 1;  // downloads at once (the setting parallel)
     std::chrono::milliseconds idle_timeout = k_prefetch_idle_timeout;
     std::chrono::milliseconds poll_interval = k_prefetch_poll_interval;
     int end_of_archive_attempts = k_end_of_archive_attempts;

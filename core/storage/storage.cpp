@@ -3,6 +3,7 @@
 #include "core/storage/storage.h"
 
 #include "core/storage/posix/posix_storage.h"
+#include "core/storage/s3/s3_settings.h"
 #include "core/storage/s3/s3_storage.h"
 
 #include <sys/stat.h>
@@ -78,10 +79,16 @@ bool check_s3_location(std::string_view value, bool, std::string& message, std::
     return true;
 }
 
+std::span<const SettingDef> no_settings()
+{
+    return {};
+}
+
 constexpr StorageScheme k_storage_schemes[] = {
     {"posix", "/", "an absolute directory path", "a path", "/var/lib/walvault/main", check_posix_location,
-        open_posix_storage},
-    {"s3", "s3://", "s3://BUCKET/PREFIX", "a location", "s3://backups/prod/main", check_s3_location, open_s3_storage},
+        open_posix_storage, no_settings},
+    {"s3", "s3://", "s3://BUCKET/PREFIX", "a location", "s3://backups/prod/main", check_s3_location, open_s3_storage,
+        s3_settings},
 };
 
 // "A", "A or B", "A, B or C".

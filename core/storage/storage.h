@@ -4,11 +4,13 @@
 // never that it could not be read.
 #pragma once
 
+#include "core/common/setting_def.h"
 #include "core/common/status.h"
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -97,27 +99,20 @@ public:
     virtual Status sync(const std::string& key) = 0;
 };
 
-// What a backend needs besides the location; the walvault.s3_* settings (docs/configuration.md). Strings
-// are validated by open_storage(), which names the setting at fault.
+// What a backend needs besides the location: the values of its own settings (the SettingDef rows its
+// StorageScheme lists, such as walvault.s3_*), which the backend reads and validates itself (open_storage()
+// names the setting at fault), and what every backend may use.
 struct StorageOptions {
-    std::string s3_endpoint;          // "https://minio.internal:9000"; empty: AWS_ENDPOINT_URL, else AWS for the region
-    std::string s3_region;            // empty: AWS_REGION, AWS_DEFAULT_REGION, the profile's region, else us-east-1
-    std::string s3_uri_style;         // "host" | "path"; empty: path with an endpoint, host for AWS
-    std::string s3_ca_file;           // PEM bundle for a private CA
-    std::string s3_sse;               // "" | "AES256" | "aws:kms"
-    std::string s3_sse_kms_key_id;    // with aws:kms
-    std::string s3_storage_class;     // "STANDARD", "STANDARD_IA", ...; empty: the bucket's default
-    std::string s3_credentials_file;  // AWS shared-credentials format; first in the credentials chain
-    std::string s3_profile;           // profile in that file (and in ~/.aws/*); empty: AWS_PROFILE or "default"
-    uint64_t s3_part_size = 0;        // multipart part size in bytes; 0: the default
-    std::string temp_directory;       // where S3 writers spill; empty: TMPDIR, else /tmp
+    std::map<std::string, std::string> settings;  // by setting name ("s3_endpoint"); absent or "": unset
+    std::string temp_directory;                   // where writers may spill; empty: TMPDIR, else /tmp
     // Environment lookups (tests replace it); empty: ::getenv.
     std::function<std::optional<std::string>(const std::string&)> getenv;
 };
 
 // One row per kind of repository location, recognised by how a walvault.repo value starts. open_storage()
-// and the setting check (check_repo_setting, core/config/settings.h) read this table and nothing else, so
-// a new backend is one row here plus one instantiation of test/unit/test_storage_contract.cpp.
+// and the setting check (check_repo_setting, core/config/settings.h) read this table and nothing else, and
+// the settings list (all_settings(), core/config/settings.h) takes each row's settings from it, so a new
+// backend is one row here (with its settings) plus one instantiation of test/unit/test_storage_contract.cpp.
 struct StorageScheme {
     const char* name;          // "posix", "s3"
     const char* prefix;        // a value that starts with it belongs to this backend: "/", "s3://"
@@ -130,6 +125,8 @@ struct StorageScheme {
     bool (*check)(std::string_view repo, bool check_access, std::string& message, std::string& hint);
     // Opens a value of this scheme (its options are validated here, naming the setting at fault).
     Status (*open)(const std::string& repo, const StorageOptions& options, std::unique_ptr<Storage>& out);
+    // The settings this backend reads from StorageOptions::settings (their SettingDef::backend is name).
+    std::span<const SettingDef> (*settings)();
 };
 
 // Every backend, in the order messages name them.

@@ -173,6 +173,36 @@ for my $function ('walvault_status()', 'walvault_reset_status()')
 	like($stderr, qr/HINT:  Add walvault to shared_preload_libraries/,
 		"$function: hint to add walvault to shared_preload_libraries");
 }
+
+# Every GUC comes from the one list of settings: each with its description, as a sentence.
+my $rows = $bare->safe_psql('postgres',
+	"LOAD 'walvault'; SELECT name || '=' || short_desc FROM pg_settings WHERE name LIKE 'walvault.%' ORDER BY name");
+is(scalar(split /\n/, $rows), 14, '14 walvault GUCs');
+like($rows, qr/^walvault\.compression=Compression of written objects: "none", "zstd" or "zstd:LEVEL"\.$/m,
+	'walvault.compression is described');
+is(scalar(grep { !/=[A-Z].*\.$/ } split /\n/, $rows), 0, 'every walvault GUC has a one-sentence description');
 $bare->stop;
+
+# The tool's commands list only the settings they read (the same list as the GUCs).
+my $tool = $ENV{WALVAULT_TOOL} // 'walvault';
+my %help;
+for my $command (qw(backup list restore backup-delete wal-fetch))
+{
+	my ($out, $err) = ('', '');
+	IPC::Run::run([ $tool, $command, '--help' ], '>', \$out, '2>', \$err);
+	$help{$command} = $out;
+}
+like($help{$_}, qr/--repo /, "$_ --help lists --repo") for sort keys %help;
+like($help{backup}, qr/--compression .*\n(?s:.*)--part_size,--part-size N/, 'backup --help lists compression and part_size');
+like($help{backup}, qr/--s3_sse,--s3-sse TEXT/, 'backup --help lists the S3 write settings');
+unlike($help{list}, qr/--(compression|parallel|prefetch|part_size|s3_sse)\b/, 'list --help lists none of what it does not read');
+unlike($help{'backup-delete'}, qr/--(compression|parallel|prefetch|part_size)\b/, 'backup-delete --help likewise');
+like($help{'wal-fetch'}, qr/--prefetch N .*\(default 16, 0-1024\)/, 'wal-fetch --help gives the default and range of --prefetch');
+unlike($help{'wal-fetch'}, qr/--(compression|part_size|s3_sse|s3_storage_class)\b/, 'wal-fetch --help omits the write settings');
+like($help{restore}, qr/--parallel N .*\(default 2, 1-16\)/, 'restore --help gives the tool default of --parallel');
+my ($out, $err) = ('', '');
+my $ok = IPC::Run::run([ $tool, 'list', '--compression', 'zstd', '--repo', '/nonexistent' ], '>', \$out, '2>', \$err);
+ok(!$ok, 'list refuses --compression, which it does not read');
+like($err, qr/--compression/, 'and names the option');
 
 done_testing();

@@ -305,7 +305,7 @@ ok(index($out, 'with_tablespaces') >= 0 && index($out, 'with_tablespaces') < ind
 
 ($rc, $out, $err) = br_backup($node, $repo, '--label', 'bad_parts', '--part-size', '0');
 isnt($rc, 0, 'backup --part-size 0 fails');
-like($err, qr/part_size must be a number of MiB from 1 to 1024 \(from --part_size\)/,
+like($err, qr/part_size must be a number of MB from 1 to 1024, not "0" \(from --part_size\)/,
 	'and says the range and where the value came from');
 
 $node->safe_psql('postgres',

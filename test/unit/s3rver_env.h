@@ -54,9 +54,9 @@ public:
         write_file(
             creds_dir / "credentials", "[default]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n");
         StorageOptions o;
-        o.s3_endpoint = "http://127.0.0.1:" + std::to_string(m_port);
-        o.s3_region = "us-east-1";
-        o.s3_credentials_file = creds_dir / "credentials";
+        o.settings["s3_endpoint"] = "http://127.0.0.1:" + std::to_string(m_port);
+        o.settings["s3_region"] = "us-east-1";
+        o.settings["s3_credentials_file"] = creds_dir / "credentials";
         o.getenv = [](const std::string&) { return std::nullopt; };
         return o;
     }

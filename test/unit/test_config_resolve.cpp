@@ -2,6 +2,8 @@
 // errors that name where a bad value came from.
 #include "core/config/resolve.h"
 
+#include "core/config/settings.h"
+
 #include "test/unit/test_support.h"
 
 #include <fstream>
@@ -61,7 +63,7 @@ TEST(ResolveSettings, FlagBeatsEnvironmentBeatsFile)
     const std::string conf = write_temp_config("repo = /from/file\ns3_region = file-region\ns3_profile = file\n");
     ResolvedSettings out;
     WV_ASSERT_OK(resolve_settings({{"repo", "/from/flag"}}, conf,
-        env_of({{"WALVAULT_REPO", "/from/env"}, {"WALVAULT_S3_REGION", "env-region"}}), out));
+        env_of({{"WALVAULT_REPO", "/from/env"}, {"WALVAULT_S3_REGION", "env-region"}}), k_use_list, out));
     EXPECT_EQ(out["repo"].value, "/from/flag");
     EXPECT_EQ(out["repo"].source, "--repo");
     EXPECT_EQ(out["s3_region"].value, "env-region");
@@ -74,7 +76,8 @@ TEST(ResolveSettings, FlagBeatsEnvironmentBeatsFile)
 TEST(ResolveSettings, ConfigFileFromEnvironmentMustExist)
 {
     ResolvedSettings out;
-    const Status s = resolve_settings({}, "", env_of({{"WALVAULT_CONFIG", "/nonexistent/walvault.conf"}}), out);
+    const Status s =
+        resolve_settings({}, "", env_of({{"WALVAULT_CONFIG", "/nonexistent/walvault.conf"}}), k_use_list, out);
     EXPECT_EQ(s.code(), Code::invalid);
     EXPECT_EQ(s.message(), "could not read config file \"/nonexistent/walvault.conf\": No such file or directory");
 }
@@ -82,31 +85,86 @@ TEST(ResolveSettings, ConfigFileFromEnvironmentMustExist)
 TEST(ResolveSettings, BadValuesNameTheirSource)
 {
     ResolvedSettings out;
-    Status s = resolve_settings({}, "", env_of({{"WALVAULT_REPO", "relative/dir"}}), out);
+    Status s = resolve_settings({}, "", env_of({{"WALVAULT_REPO", "relative/dir"}}), k_use_list, out);
     EXPECT_EQ(s.code(), Code::invalid);
     EXPECT_EQ(
         s.message(), "walvault.repo must be an absolute directory path or s3://BUCKET/PREFIX (from WALVAULT_REPO)");
-    s = resolve_settings({{"s3_uri_style", "virtual"}}, "", env_of({}), out);
+    s = resolve_settings({{"s3_uri_style", "virtual"}}, "", env_of({}), k_use_list, out);
     EXPECT_EQ(s.message(), "unknown walvault.s3_uri_style \"virtual\" (from --s3_uri_style)");
-    s = resolve_settings({{"s3_part_size", "64MB"}}, "", env_of({}), out);
-    EXPECT_EQ(s.message(), "s3_part_size must be a number of megabytes (from --s3_part_size)");
+    s = resolve_settings({{"s3_part_size", "64MB"}}, "", env_of({}), k_use_backup, out);
+    EXPECT_EQ(s.message(), "s3_part_size must be a number of MB from 0 to 5120, not \"64MB\" (from --s3_part_size)");
+    s = resolve_settings({{"s3_part_size", "4"}}, "", env_of({}), k_use_backup, out);
+    EXPECT_EQ(s.message(), "S3 parts are at least 5MB. (from --s3_part_size)");
+    s = resolve_settings({}, "", env_of({{"WALVAULT_PARALLEL", "17"}}), k_use_restore, out);
+    EXPECT_EQ(s.message(), "parallel must be a number from 1 to 16, not \"17\" (from WALVAULT_PARALLEL)");
+    EXPECT_EQ(s.hint(), "The default is 2.");
+    s = resolve_settings({{"prefetch", "-1"}}, "", env_of({}), k_use_wal_fetch, out);
+    EXPECT_EQ(s.message(), "prefetch must be a number from 0 to 1024, not \"-1\" (from --prefetch)");
+    s = resolve_settings({{"part_size", "0"}}, "", env_of({}), k_use_backup, out);
+    EXPECT_EQ(s.message(), "part_size must be a number of MB from 1 to 1024, not \"0\" (from --part_size)");
 }
 
-TEST(ResolveSettings, StorageOptionsCarryEverySetting)
+TEST(ResolveSettings, StorageOptionsCarryTheBackendsSettings)
 {
     ResolvedSettings out;
     WV_ASSERT_OK(
         resolve_settings({{"repo", "s3://b/p"}, {"s3_endpoint", "http://127.0.0.1:9000"}, {"s3_part_size", "64"},
-                             {"s3_sse", "AES256"}, {"s3_storage_class", "STANDARD_IA"}},
-            "", env_of({{"WALVAULT_S3_PROFILE", "prod"}}), out));
+                             {"s3_sse", "AES256"}, {"s3_storage_class", "STANDARD_IA"}, {"parallel", "4"}},
+            "", env_of({{"WALVAULT_S3_PROFILE", "prod"}}), k_use_backup, out));
     const StorageOptions o = storage_options(out);
     EXPECT_EQ(setting(out, "repo"), "s3://b/p");
-    EXPECT_EQ(o.s3_endpoint, "http://127.0.0.1:9000");
-    EXPECT_EQ(o.s3_part_size, 64ULL * 1024 * 1024);
-    EXPECT_EQ(o.s3_sse, "AES256");
-    EXPECT_EQ(o.s3_storage_class, "STANDARD_IA");
-    EXPECT_EQ(o.s3_profile, "prod");
-    EXPECT_EQ(o.s3_region, "");
+    EXPECT_EQ(o.settings,
+        (std::map<std::string, std::string>{{"s3_endpoint", "http://127.0.0.1:9000"}, {"s3_part_size", "64"},
+            {"s3_profile", "prod"}, {"s3_sse", "AES256"}, {"s3_storage_class", "STANDARD_IA"}}));
+    EXPECT_EQ(setting_int(out, "parallel"), 4);
+    EXPECT_EQ(setting_int(out, "part_size"), 64);  // not given: the default
+}
+
+// One config file serves every command: what a command does not read is neither taken nor checked, and its
+// environment variables are not read either.
+TEST(ResolveSettings, EachCommandTakesOnlyItsOwnSettings)
+{
+    const std::string conf =
+        write_temp_config("repo = /var/lib/walvault/main\ncompression = zstd:99\nprefetch = 4\npart_size = 8\n");
+    ResolvedSettings out;
+    WV_ASSERT_OK(resolve_settings({}, conf, env_of({{"WALVAULT_S3_SSE", "bogus"}}), k_use_list, out));
+    EXPECT_EQ(out.size(), 1u);
+    EXPECT_EQ(setting(out, "repo"), "/var/lib/walvault/main");
+    WV_ASSERT_OK(resolve_settings({}, conf, env_of({}), k_use_wal_fetch, out));
+    EXPECT_EQ(setting_int(out, "prefetch"), 4);
+    EXPECT_EQ(setting(out, "part_size"), "");
+    const Status s = resolve_settings({}, conf, env_of({}), k_use_backup, out);
+    EXPECT_EQ(s.message(), "zstd level must be between 1 and 19 (from " + conf + ":2)");
+    ::unlink(conf.c_str());
+
+    auto names = [](unsigned use) {
+        std::vector<std::string> out;
+        for (const SettingDef* def : tool_settings(use))
+            out.push_back(def->name);
+        return out;
+    };
+    const std::vector<std::string> s3_read = {
+        "s3_endpoint", "s3_region", "s3_uri_style", "s3_ca_file", "s3_credentials_file", "s3_profile"};
+    std::vector<std::string> list = {"repo"};
+    list.insert(list.end(), s3_read.begin(), s3_read.end());
+    EXPECT_EQ(names(k_use_list), list);
+    EXPECT_EQ(names(k_use_backup_delete), list);
+    std::vector<std::string> fetch = {"repo", "parallel", "prefetch"};
+    fetch.insert(fetch.end(), s3_read.begin(), s3_read.end());
+    EXPECT_EQ(names(k_use_wal_fetch), fetch);
+    EXPECT_EQ(names(k_use_restore), fetch);
+    EXPECT_EQ(names(k_use_backup),
+        (std::vector<std::string>{"repo", "compression", "parallel", "part_size", "s3_endpoint", "s3_region",
+            "s3_uri_style", "s3_ca_file", "s3_sse", "s3_sse_kms_key_id", "s3_storage_class", "s3_credentials_file",
+            "s3_profile", "s3_part_size"}));
+}
+
+TEST(ConfigFile, ModuleOnlySettingIsNamedAsSuch)
+{
+    ResolvedSettings out;
+    const Status s = parse_config_file("/etc/w.conf", "walvault.shutdown_timeout = 5s\n", out);
+    EXPECT_EQ(s.message(), "setting \"shutdown_timeout\" in \"/etc/w.conf:1\" is read by the archive module only");
+    EXPECT_EQ(s.hint(), "Set walvault.shutdown_timeout in postgresql.conf; the walvault tool does not use it.");
 }
 
 }  // namespace

@@ -2,10 +2,15 @@
 // settings, with the exact messages and hints the module and the tool show.
 #include "core/config/settings.h"
 
+#include "core/storage/storage.h"
+#include "module/bridge.h"
 #include "test/unit/test_support.h"
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <climits>
+#include <set>
 #include <string>
 
 namespace walvault {
@@ -140,7 +145,7 @@ TEST(CheckRepoSetting, WithoutAccessCheckTheFileSystemIsNotLookedAt)
 
 TEST(CheckCompressionSetting, ValidValues)
 {
-    for (const char* value : {"none", "zstd", "zstd:1", "zstd:3", "zstd:19", k_default_compression}) {
+    for (const char* value : {"none", "zstd", "zstd:1", "zstd:3", "zstd:19"}) {
         std::string message;
         std::string hint;
         EXPECT_TRUE(check_compression_setting(value, message, hint)) << value;
@@ -170,17 +175,59 @@ TEST(CheckCompressionSetting, Messages)
     }
 }
 
+// The declarations themselves: every row is complete and consistent, so each GUC, flag and docs row made
+// from it is too.
+TEST(Settings, EveryDeclarationIsComplete)
+{
+    std::set<std::string> names;
+    size_t gucs = 0;
+    for (const SettingDef& def : all_settings()) {
+        SCOPED_TRACE(def.name);
+        EXPECT_TRUE(names.insert(def.name).second) << "declared twice";
+        EXPECT_NE(def.uses, 0u) << "read by nothing";
+        const std::string help = def.help;
+        EXPECT_FALSE(help.empty());
+        EXPECT_NE(help.back(), '.') << "help is one line without a final period";
+        EXPECT_TRUE(std::islower(static_cast<unsigned char>(help.front())) || help.front() == 'S' ||
+            help.front() == 'P' || help.front() == 'K' || help.front() == 'W')
+            << help;
+        std::string message, hint;
+        EXPECT_TRUE(check_setting_value(def, def.default_value, false, message, hint)) << message;
+        EXPECT_TRUE(check_setting_value(def, def.default_for_tool(), false, message, hint)) << message;
+        if (def.type == SettingType::integer) {
+            EXPECT_LE(def.min, def.max);
+            EXPECT_GE(def.min, INT32_MIN);  // GUC integers are ints
+            EXPECT_LE(def.max, INT32_MAX);
+        } else {
+            EXPECT_EQ(def.unit, SettingUnit::none);
+        }
+        if (def.backend != nullptr) {
+            bool found = false;
+            for (const StorageScheme& scheme : storage_schemes())
+                found = found || std::string(scheme.name) == def.backend;
+            EXPECT_TRUE(found) << "no storage scheme " << def.backend;
+            EXPECT_EQ(std::string(def.name).rfind(std::string(def.backend) + "_", 0), 0u)
+                << "a backend's settings are named after it";
+        }
+        gucs += def.is_guc() ? 1 : 0;
+    }
+    EXPECT_LE(gucs, static_cast<size_t>(WV_MAX_SETTINGS)) << "the shim has WV_MAX_SETTINGS check-hook slots";
+    for (const char* name : {"repo", "shutdown_timeout"})  // read by module/walvault.c itself
+        EXPECT_TRUE(find_setting(name) != nullptr && find_setting(name)->is_guc()) << name;
+}
+
 TEST(Settings, Defaults)
 {
-    const auto parsed = Compression::parse(k_default_compression, nullptr);
-    ASSERT_TRUE(parsed.has_value());
-    EXPECT_EQ(parsed->to_string(), "zstd:3");
-    const Settings settings;
-    EXPECT_EQ(settings.repo, "");
-    EXPECT_EQ(settings.compression, *parsed);
-    EXPECT_EQ(settings.parallel, k_default_parallel);
-    EXPECT_GE(k_default_parallel, 1);
-    EXPECT_LE(k_default_parallel, k_max_parallel);
+    EXPECT_EQ(std::string(find_setting("compression")->default_value), "zstd:3");
+    EXPECT_EQ(setting_default_int("parallel", false), 8);  // the archiver's
+    EXPECT_EQ(setting_default_int("parallel", true), 2);   // the tool's
+    EXPECT_EQ(setting_default_int("prefetch", true), 16);
+    EXPECT_EQ(setting_default_int("shutdown_timeout", false), 5000);
+    EXPECT_EQ(find_setting("parallel")->max, k_max_parallel);
+    EXPECT_EQ(find_setting("no_such_setting"), nullptr);
+    std::string message, hint;
+    EXPECT_FALSE(check_setting("no_such_setting", "x", false, message, hint));
+    EXPECT_EQ(message, "unknown setting \"no_such_setting\"");
 }
 
 }  // namespace

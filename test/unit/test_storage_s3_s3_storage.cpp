@@ -69,7 +69,7 @@ protected:
 
 TEST_F(S3StorageTest, MultipartUploadsAreVerifiedAndWhole)
 {
-    m_options.s3_part_size = 5 * 1024 * 1024;
+    m_options.settings["s3_part_size"] = "5";
     WV_ASSERT_OK(open_storage(std::string("s3://") + k_s3rver_bucket + "/" + m_prefix, m_options, m_storage));
     const std::vector<uint8_t> data = test::random_bytes(12 * 1024 * 1024 + 12345, 3);  // 3 parts
     WV_ASSERT_OK(put("big", data));
@@ -142,15 +142,15 @@ TEST_F(S3StorageTest, IdentityNamesEverythingThatPicksTheStore)
     const std::string repo = std::string("s3://") + k_s3rver_bucket + "/" + m_prefix;
     const std::string base = identity(repo, [](StorageOptions&) {});
     EXPECT_EQ(base, m_storage->identity());
-    EXPECT_EQ(base, repo + " at " + m_options.s3_endpoint + " (region us-east-1, path-style URIs)");
+    EXPECT_EQ(base, repo + " at " + m_options.settings["s3_endpoint"] + " (region us-east-1, path-style URIs)");
     // The same location() at another endpoint, region or URI style is another store.
-    EXPECT_NE(identity(repo, [](StorageOptions& o) { o.s3_endpoint = "http://127.0.0.1:1"; }), base);
-    EXPECT_NE(identity(repo, [](StorageOptions& o) { o.s3_region = "eu-west-1"; }), base);
-    EXPECT_NE(identity(repo, [](StorageOptions& o) { o.s3_uri_style = "host"; }), base);
+    EXPECT_NE(identity(repo, [](StorageOptions& o) { o.settings["s3_endpoint"] = "http://127.0.0.1:1"; }), base);
+    EXPECT_NE(identity(repo, [](StorageOptions& o) { o.settings["s3_region"] = "eu-west-1"; }), base);
+    EXPECT_NE(identity(repo, [](StorageOptions& o) { o.settings["s3_uri_style"] = "host"; }), base);
     EXPECT_NE(identity(repo + "/more", [](StorageOptions&) {}), base);
     // Credentials and write options do not change where objects are.
-    EXPECT_EQ(identity(repo, [](StorageOptions& o) { o.s3_storage_class = "STANDARD_IA"; }), base);
-    EXPECT_EQ(identity(repo, [](StorageOptions& o) { o.s3_profile = "other"; }), base);
+    EXPECT_EQ(identity(repo, [](StorageOptions& o) { o.settings["s3_storage_class"] = "STANDARD_IA"; }), base);
+    EXPECT_EQ(identity(repo, [](StorageOptions& o) { o.settings["s3_profile"] = "other"; }), base);
 }
 
 TEST_F(S3StorageTest, NoCredentialsIsNotNotFound)
@@ -158,7 +158,7 @@ TEST_F(S3StorageTest, NoCredentialsIsNotNotFound)
     // No credentials anywhere (no file, no environment, no HOME, instance metadata off): every request fails
     // as a setup problem, never as "no such object", which restore_command would read as the end of the archive.
     StorageOptions options = m_options;
-    options.s3_credentials_file.clear();
+    options.settings.erase("s3_credentials_file");
     options.getenv = [](const std::string& name) -> std::optional<std::string> {
         if (name == "AWS_EC2_METADATA_DISABLED")
             return "true";
@@ -230,7 +230,7 @@ int open_files_under(const std::string& dir)
 
 TEST_F(S3StorageTest, ObjectsAroundTheMemoryAndPartBoundariesRoundTrip)
 {
-    m_options.s3_part_size = 5 * 1024 * 1024;
+    m_options.settings["s3_part_size"] = "5";
     WV_ASSERT_OK(open_storage(std::string("s3://") + k_s3rver_bucket + "/" + m_prefix, m_options, m_storage));
     const size_t part = 5 * 1024 * 1024;
     // In memory; exactly the buffer; one byte spilled; one part spilled (one PUT from the file); one byte
@@ -338,9 +338,9 @@ protected:
     {
         test::write_file(
             m_creds / "credentials", "[default]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\n");
-        m_options.s3_endpoint = m_server.url("");
-        m_options.s3_region = "us-east-1";
-        m_options.s3_credentials_file = m_creds / "credentials";
+        m_options.settings["s3_endpoint"] = m_server.url("");
+        m_options.settings["s3_region"] = "us-east-1";
+        m_options.settings["s3_credentials_file"] = m_creds / "credentials";
         m_options.getenv = [](const std::string&) { return std::nullopt; };
     }
 
@@ -401,13 +401,13 @@ TEST_F(RetryingStoreTest, ARetriedPutResendsTheWholeSpilledBody)
 
 TEST_F(RetryingStoreTest, ARetriedPartResendsItsRangeOfTheSpillFile)
 {
-    m_options.s3_part_size = 5 * 1024 * 1024;
+    m_options.settings["s3_part_size"] = "5";
     const std::vector<uint8_t> data = test::random_bytes(11 * test::k_mib, 32);  // parts of 5, 5 and 1 MiB
     const std::string bytes(data.begin(), data.end());
     std::string part_md5s;
     std::vector<std::string> parts;
     for (size_t i = 0; i < 3; ++i) {
-        parts.push_back(bytes.substr(i * m_options.s3_part_size, m_options.s3_part_size));
+        parts.push_back(bytes.substr(i * k_s3_min_part_size, k_s3_min_part_size));
         m_part_etags["/b/p/obj?partNumber=" + std::to_string(i + 1) + "&uploadId=U1"] = md5_hex(parts.back());
     }
     m_complete_etag = md5_hex(bytes);  // s3rver's style: the MD5 of the whole object
@@ -459,10 +459,10 @@ TEST(S3CreateOnly, PreconditionFailedIsAlreadyExists)
         return a;
     });
     StorageOptions options;
-    options.s3_endpoint = server.url("");
-    options.s3_region = "us-east-1";
-    options.s3_credentials_file = creds / "credentials";
-    options.s3_part_size = k_s3_min_part_size;
+    options.settings["s3_endpoint"] = server.url("");
+    options.settings["s3_region"] = "us-east-1";
+    options.settings["s3_credentials_file"] = creds / "credentials";
+    options.settings["s3_part_size"] = std::to_string(k_s3_min_part_size >> 20);
     options.getenv = [](const std::string&) { return std::nullopt; };
     std::unique_ptr<Storage> storage;
     WV_ASSERT_OK(open_storage("s3://b/p", options, storage));
@@ -486,15 +486,15 @@ TEST(S3StorageOptions, BadOptionsNameTheirSetting)
     StorageOptions o;
     o.getenv = [](const std::string&) { return std::nullopt; };
     std::unique_ptr<Storage> s;
-    o.s3_uri_style = "virtual";
+    o.settings["s3_uri_style"] = "virtual";
     EXPECT_NE(open_storage("s3://b/p", o, s).message().find("walvault.s3_uri_style"), std::string::npos);
     o = StorageOptions{};
     o.getenv = [](const std::string&) { return std::nullopt; };
-    o.s3_sse_kms_key_id = "key";
+    o.settings["s3_sse_kms_key_id"] = "key";
     EXPECT_NE(open_storage("s3://b/p", o, s).message().find("walvault.s3_sse_kms_key_id"), std::string::npos);
     o = StorageOptions{};
     o.getenv = [](const std::string&) { return std::nullopt; };
-    o.s3_part_size = 1024;
+    o.settings["s3_part_size"] = "1";
     EXPECT_NE(open_storage("s3://b/p", o, s).message().find("walvault.s3_part_size"), std::string::npos);
     o = StorageOptions{};
     o.getenv = [](const std::string& name) -> std::optional<std::string> {

@@ -43,8 +43,8 @@ struct BackupContext {
     ResolvedSettings settings;
     std::unique_ptr<Storage> storage;
     Compression compression;
-    int parallel = k_default_parallel;
-    uint64_t part_size = k_default_part_size_mib * 1024 * 1024;  // bytes
+    int parallel = 1;
+    uint64_t part_size = 0;  // bytes
     PgClient pg;
     BackupManifest manifest;
     bool started = false;     // objects of ours may exist under the label's prefix
@@ -395,14 +395,13 @@ Status backup(BackupContext& ctx)
         return s;
     const std::string compression = setting(ctx.settings, "compression");
     std::string error;
-    const auto parsed = Compression::parse(compression.empty() ? k_default_compression : compression, &error);
+    const auto parsed =
+        Compression::parse(compression.empty() ? find_setting("compression")->default_value : compression, &error);
     if (!parsed)
         return fail(error);
     ctx.compression = *parsed;
-    if (const std::string p = setting(ctx.settings, "parallel"); !p.empty())
-        ctx.parallel = std::stoi(p);
-    if (const std::string p = setting(ctx.settings, "part_size"); !p.empty())
-        ctx.part_size = std::stoull(p) * 1024 * 1024;  // resolve_settings checked the range
+    ctx.parallel = static_cast<int>(setting_int(ctx.settings, "parallel"));
+    ctx.part_size = static_cast<uint64_t>(setting_int(ctx.settings, "part_size")) * 1024 * 1024;
     if (ctx.checkpoint != "fast" && ctx.checkpoint != "spread")
         return fail("--checkpoint must be \"fast\" or \"spread\", not \"" + ctx.checkpoint + "\"");
 
@@ -462,7 +461,7 @@ void add_backup_command(CLI::App& app, int& exit_code)
            "seconds to wait for the backup's last WAL segment to be archived (default " +
                std::to_string(k_default_archive_timeout_s) + ")")
         ->check(CLI::PositiveNumber);
-    add_setting_flags(*cmd, ctx->common);
+    add_setting_flags(*cmd, ctx->common, k_use_backup);
     on_run(*cmd, k_command, exit_code, [ctx] { return backup(*ctx); });
 }
 

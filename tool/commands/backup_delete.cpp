@@ -46,7 +46,7 @@ void add_backup_delete_command(CLI::App& app, int& exit_code)
     CLI::App* cmd = app.add_subcommand(
         k_command, "Delete one backup from the repository (its manifest first; archived WAL is kept).");
     cmd->add_option("LABEL", ctx->label, "label of the backup (walvault list)")->required();
-    add_setting_flags(*cmd, ctx->common);
+    add_setting_flags(*cmd, ctx->common, k_use_backup_delete);
     on_run(*cmd, k_command, exit_code, [ctx] { return backup_delete(*ctx); });
 }
 

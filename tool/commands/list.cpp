@@ -143,7 +143,7 @@ void add_list_command(CLI::App& app, int& exit_code)
     auto ctx = std::make_shared<ListContext>();
     CLI::App* cmd = app.add_subcommand(k_command, "List the backups and the archived WAL (per timeline, with gaps).");
     cmd->add_flag("--json", ctx->json, "print one JSON document (fields: docs/restore.md)");
-    add_setting_flags(*cmd, ctx->common);
+    add_setting_flags(*cmd, ctx->common, k_use_list);
     on_run(*cmd, k_command, exit_code, [ctx] { return list(*ctx); });
 }
 

@@ -59,7 +59,7 @@ struct RestoreContext {
 
     ResolvedSettings settings;
     std::unique_ptr<Storage> storage;
-    int parallel = k_default_parallel;
+    int parallel = 1;
     RecoverySettings recovery;
     BackupManifest manifest;
     std::map<uint32_t, std::string> tablespace_dest;  // oid -> where it goes
@@ -353,7 +353,8 @@ std::string restore_command(const RestoreContext& ctx)
     std::string cmd = "exec " + shell_quote(percent(self_path())) + " wal-fetch";
     std::string config;
     for (const auto& [name, v] : ctx.settings) {
-        if (name == "compression" || name == "parallel" || name == "part_size" || v.value.empty())
+        // What wal-fetch reads, except parallel: this restore's number of workers is not the prefetcher's.
+        if (!find_setting(name)->used_by(k_use_wal_fetch) || name == "parallel" || v.value.empty())
             continue;
         if (v.source.rfind("--", 0) == 0 || v.source.rfind("WALVAULT_", 0) == 0) {
             std::string flag = name;
@@ -526,8 +527,7 @@ Status restore(RestoreContext& ctx)
         s = open_repository(ctx.common, ctx.settings, ctx.storage);
     if (!s.is_ok())
         return s;
-    if (const std::string p = setting(ctx.settings, "parallel"); !p.empty())
-        ctx.parallel = std::stoi(p);
+    ctx.parallel = static_cast<int>(setting_int(ctx.settings, "parallel"));
     s = choose_backup(ctx);
     if (s.is_ok())
         s = plan_tablespaces(ctx);
@@ -586,7 +586,7 @@ void add_restore_command(CLI::App& app, int& exit_code)
         "OLD=NEW: restore the tablespace at OLD (its location, name or oid) to the directory NEW; repeatable");
     cmd->add_flag("--force", ctx->force,
         "remove what the data directory (and each tablespace's version directory) holds before restoring");
-    add_setting_flags(*cmd, ctx->common);
+    add_setting_flags(*cmd, ctx->common, k_use_restore);
     on_run(*cmd, k_command, exit_code, [ctx] { return restore(*ctx); });
 }
 

@@ -101,12 +101,6 @@ Status check_cluster(const Storage& storage, const RepoIdentity& identity)
 
 // ---- prefetch ---------------------------------------------------------------------------------------------
 
-int int_setting(const ResolvedSettings& settings, const char* name, int fallback)
-{
-    const std::string v = setting(settings, name);
-    return v.empty() ? fallback : std::stoi(v);  // resolve_settings checked the range
-}
-
 // The postmaster of the data directory in the working directory, if it runs.
 pid_t running_postmaster()
 {
@@ -126,7 +120,7 @@ struct SpoolUse {
 std::optional<SpoolUse> spool_use(const ResolvedSettings& settings, const Storage& storage, const WalFetchContext& ctx)
 {
     const auto wal = parse_wal_name(ctx.file);
-    if (!wal || wal->kind != WalKind::segment || int_setting(settings, "prefetch", k_default_prefetch) <= 0)
+    if (!wal || wal->kind != WalKind::segment || static_cast<int>(setting_int(settings, "prefetch")) <= 0)
         return std::nullopt;
     struct stat st;
     if (::stat("global/pg_control", &st) != 0 || !S_ISREG(st.st_mode) || ::stat("pg_wal", &st) != 0 ||
@@ -286,8 +280,8 @@ int run_prefetcher_process(const WalFetchContext& ctx)
 
     const pid_t postmaster = running_postmaster();
     PrefetchOptions options;
-    options.window = int_setting(settings, "prefetch", k_default_prefetch);
-    options.parallel = int_setting(settings, "parallel", k_default_parallel);
+    options.window = static_cast<int>(setting_int(settings, "prefetch"));
+    options.parallel = static_cast<int>(setting_int(settings, "parallel"));
     options.keep_going = [postmaster] {
         return g_stop_requested == 0 && postmaster > 0 && (::kill(postmaster, 0) == 0 || errno == EPERM);
     };
@@ -380,7 +374,7 @@ void add_wal_fetch_command(CLI::App& app, int& exit_code)
     cmd->add_option("FILE", ctx->file, "WAL file name (%f)")->required();
     cmd->add_option("DEST", ctx->dest, "destination path (%p)")->required();
     cmd->add_option(k_lock_fd_option, ctx->prefetch_lock_fd, "internal: the prefetcher process")->group("");
-    add_setting_flags(*cmd, ctx->common);
+    add_setting_flags(*cmd, ctx->common, k_use_wal_fetch);
     cmd->callback([ctx, &exit_code] { exit_code = run(*ctx); });
 }
 

@@ -11,6 +11,7 @@
 #include "core/common/text.h"
 #include "core/http/http_client.h"
 #include "core/storage/s3/credentials.h"
+#include "core/storage/s3/s3_settings.h"
 #include "core/storage/s3/s3_xml.h"
 #include "core/storage/s3/sigv4.h"
 
@@ -198,7 +199,7 @@ public:
     Endpoint m_endpoint;
     std::string m_region;
     bool m_path_style = false;
-    StorageOptions m_options;
+    S3Options m_options;
     HttpOptions m_http;
     uint64_t m_part_size = k_s3_default_part_size;
     std::string m_temp_directory;  // where writers spill
@@ -309,12 +310,12 @@ void S3Storage::give_back(std::unique_ptr<HttpClient> client)
 
 void S3Storage::add_write_headers(SigV4Fields& headers) const
 {
-    if (!m_options.s3_sse.empty())
-        headers.emplace_back("x-amz-server-side-encryption", m_options.s3_sse);
-    if (!m_options.s3_sse_kms_key_id.empty())
-        headers.emplace_back("x-amz-server-side-encryption-aws-kms-key-id", m_options.s3_sse_kms_key_id);
-    if (!m_options.s3_storage_class.empty())
-        headers.emplace_back("x-amz-storage-class", m_options.s3_storage_class);
+    if (!m_options.sse.empty())
+        headers.emplace_back("x-amz-server-side-encryption", m_options.sse);
+    if (!m_options.sse_kms_key_id.empty())
+        headers.emplace_back("x-amz-server-side-encryption-aws-kms-key-id", m_options.sse_kms_key_id);
+    if (!m_options.storage_class.empty())
+        headers.emplace_back("x-amz-storage-class", m_options.storage_class);
 }
 
 Status S3Storage::request(const Call& call, HttpResponse& response)
@@ -804,7 +805,7 @@ Status S3Writer::commit()
 
     // SSE-KMS ETags are not MD5s; otherwise an ETag that looks like one must be one of ours.
     const std::string etag = unquote(returned_etag);
-    const bool checkable = m_s3.m_options.s3_sse != "aws:kms" &&
+    const bool checkable = m_s3.m_options.sse != "aws:kms" &&
         (is_md5_hex(etag) || (etag.find('-') != std::string::npos && is_md5_hex(etag.substr(0, etag.find('-')))));
     if (checkable && std::find(expected_etags.begin(), expected_etags.end(), etag) == expected_etags.end())
         return Status::error(Code::corrupt,
@@ -882,21 +883,24 @@ Status open_s3_storage(const std::string& repo, const StorageOptions& options, s
         return bad("invalid repository location \"" + repo + "\": no valid bucket name",
             "Use s3://BUCKET/PREFIX, for example \"s3://backups/prod/main\".");
 
-    s3->m_options = options;
+    S3Options o;
+    if (Status st = s3_options(options, o); !st.is_ok())
+        return st;
+    s3->m_options = o;
     CredentialOptions cred;
-    cred.credentials_file = options.s3_credentials_file;
-    cred.profile = options.s3_profile;
+    cred.credentials_file = o.credentials_file;
+    cred.profile = o.profile;
     if (options.getenv)
         cred.getenv = options.getenv;
 
-    s3->m_region = options.s3_region;
+    s3->m_region = o.region;
     for (const char* var : {"AWS_REGION", "AWS_DEFAULT_REGION"})
         if (s3->m_region.empty())
             s3->m_region = env_value(options, var).value_or("");
     if (s3->m_region.empty())
         s3->m_region = profile_region(cred).value_or(k_s3_default_region);
 
-    std::string endpoint = options.s3_endpoint;
+    std::string endpoint = o.endpoint;
     for (const char* var : {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"})
         if (endpoint.empty())
             endpoint = env_value(options, var).value_or("");
@@ -907,30 +911,30 @@ Status open_s3_storage(const std::string& repo, const StorageOptions& options, s
         return bad("invalid value for walvault.s3_endpoint: \"" + endpoint + "\"",
             "Use a URL such as \"https://minio.internal:9000\" (scheme, host and port only).");
 
-    if (options.s3_uri_style.empty())
+    if (o.uri_style.empty())
         s3->m_path_style = custom_endpoint;
-    else if (options.s3_uri_style == "path" || options.s3_uri_style == "host")
-        s3->m_path_style = options.s3_uri_style == "path";
+    else if (o.uri_style == "path" || o.uri_style == "host")
+        s3->m_path_style = o.uri_style == "path";
     else
-        return bad("invalid value for walvault.s3_uri_style: \"" + options.s3_uri_style + "\"",
+        return bad("invalid value for walvault.s3_uri_style: \"" + o.uri_style + "\"",
             "Use \"host\" (bucket.endpoint, the AWS default) or \"path\" (endpoint/bucket).");
 
-    if (!options.s3_sse.empty() && options.s3_sse != "AES256" && options.s3_sse != "aws:kms")
-        return bad("invalid value for walvault.s3_sse: \"" + options.s3_sse + "\"", "Use \"AES256\" or \"aws:kms\".");
-    if (!options.s3_sse_kms_key_id.empty() && options.s3_sse != "aws:kms")
+    if (!o.sse.empty() && o.sse != "AES256" && o.sse != "aws:kms")
+        return bad("invalid value for walvault.s3_sse: \"" + o.sse + "\"", "Use \"AES256\" or \"aws:kms\".");
+    if (!o.sse_kms_key_id.empty() && o.sse != "aws:kms")
         return bad("walvault.s3_sse_kms_key_id is set but walvault.s3_sse is not \"aws:kms\"",
             "Set walvault.s3_sse = 'aws:kms' or clear walvault.s3_sse_kms_key_id.");
 
-    if (options.s3_part_size != 0) {
-        if (options.s3_part_size < k_s3_min_part_size || options.s3_part_size > k_s3_max_part_size)
+    if (o.part_size != 0) {
+        if (o.part_size < k_s3_min_part_size || o.part_size > k_s3_max_part_size)
             return bad("walvault.s3_part_size must be between 5MB and 5GB", "S3 limits the size of a part.");
-        s3->m_part_size = options.s3_part_size;
+        s3->m_part_size = o.part_size;
     }
-    if (!options.s3_ca_file.empty()) {
-        if (::access(options.s3_ca_file.c_str(), R_OK) != 0)
-            return bad("could not read walvault.s3_ca_file \"" + options.s3_ca_file + "\": " + errno_text(errno),
+    if (!o.ca_file.empty()) {
+        if (::access(o.ca_file.c_str(), R_OK) != 0)
+            return bad("could not read walvault.s3_ca_file \"" + o.ca_file + "\": " + errno_text(errno),
                 "Give the server's operating-system user read access to the CA bundle.");
-        s3->m_http.ca_file = options.s3_ca_file;
+        s3->m_http.ca_file = o.ca_file;
     }
     s3->m_temp_directory = options.temp_directory;
     if (s3->m_temp_directory.empty())
