@@ -371,6 +371,8 @@ std::string render_recovery_settings(const RecoverySettings& settings, const std
         add_setting(out, "recovery_target_timeline", settings.target_timeline);
     if (settings.target_exclusive)
         add_setting(out, "recovery_target_inclusive", "off");
+    if (settings.archive_off)
+        add_setting(out, "archive_mode", "off");
     return out;
 }
 

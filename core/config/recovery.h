@@ -35,6 +35,7 @@ struct RecoverySettings {
     std::string target_timeline;    // "", "latest", "current", or a decimal timeline id
     bool target_exclusive = false;  // recovery_target_inclusive = off
     std::string restore_command;    // already shell-quoted, see shell_quote()
+    bool archive_off = false;       // archive_mode = off: the restored copy archives nothing
 };
 
 // Checks target_action and target_timeline; names the offending option ("--target-action").

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <set>
 #include <string_view>
 
 namespace walvault {
@@ -133,6 +134,40 @@ Status earlier_on_timeline(Storage& storage, uint32_t timeline, uint64_t segno, 
     return s;
 }
 
+}  // namespace
+
+Status read_timeline_history(Storage& storage, uint32_t timeline, std::vector<TimelineSwitch>& out)
+{
+    out.clear();
+    const std::string name = history_file_name(timeline);
+    std::string text;
+    ObjectMeta meta;
+    const std::string key = wal_object_key(*parse_wal_name(name));
+    Status s = decode_object_fast(
+        storage, key,
+        [&](const uint8_t* data, size_t len) {
+            text.append(reinterpret_cast<const char*>(data), len);
+            return text.size() <= k_max_history_bytes
+                ? Status::ok()
+                : Status::error(Code::corrupt,
+                      "history file \"" + name + "\" is larger than " + std::to_string(k_max_history_bytes) + " bytes");
+        },
+        [&] {
+            text.clear();
+            return Status::ok();
+        },
+        meta);
+    if (s.code() == Code::not_found)
+        return s;
+    if (s.is_ok())
+        s = parse_timeline_history(text, timeline, out);
+    if (!s.is_ok())
+        return s.prefix("could not read \"" + storage.location(key) + "\"");
+    return Status::ok();
+}
+
+namespace {
+
 // The first segment or partial of a timeline whose history left `missing`'s timeline after the segment
 // that contains segno (so that its lineage needs that segment whole). Timelines are looked for as
 // PostgreSQL does (findNewestTimeLine): history files from timeline + 1 upwards until one is absent.
@@ -141,31 +176,12 @@ Status later_on_descendant(
 {
     later.reset();
     for (uint32_t timeline = missing.timeline + 1; timeline != 0; ++timeline) {
-        const std::string name = history_file_name(timeline);
-        std::string text;
-        ObjectMeta meta;
-        const std::string key = wal_object_key(*parse_wal_name(name));
-        Status s = decode_object_fast(
-            storage, key,
-            [&](const uint8_t* data, size_t len) {
-                text.append(reinterpret_cast<const char*>(data), len);
-                return text.size() <= k_max_history_bytes ? Status::ok()
-                                                          : Status::error(Code::corrupt,
-                                                                "history file \"" + name + "\" is larger than " +
-                                                                    std::to_string(k_max_history_bytes) + " bytes");
-            },
-            [&] {
-                text.clear();
-                return Status::ok();
-            },
-            meta);
+        std::vector<TimelineSwitch> history;
+        Status s = read_timeline_history(storage, timeline, history);
         if (s.code() == Code::not_found)
             return Status::ok();
-        std::vector<TimelineSwitch> history;
-        if (s.is_ok())
-            s = parse_timeline_history(text, timeline, history);
         if (!s.is_ok())
-            return s.prefix("could not read \"" + storage.location(key) + "\"");
+            return s;
         const std::optional<uint64_t> left = switch_point_from(history, missing.timeline);
         if (!left || *left / segment_size <= segno)
             continue;  // not a descendant, or it left before or inside the missing segment
@@ -269,6 +285,54 @@ Status find_later_segment(
 
     later = found->text;
     return Status::ok();
+}
+
+Status read_timeline_forks(Storage& storage, const std::vector<TimelineSummary>& timelines, uint64_t segment_size,
+    std::vector<TimelineFork>& out)
+{
+    out.clear();
+    std::map<uint32_t, const TimelineSummary*> by_timeline;
+    for (const TimelineSummary& t : timelines)
+        by_timeline[t.timeline] = &t;
+    for (const TimelineSummary& t : timelines) {
+        if (!t.has_history)
+            continue;
+        std::vector<TimelineSwitch> history;
+        Status s = read_timeline_history(storage, t.timeline, history);
+        if (!s.is_ok())
+            return s;
+        if (history.empty())
+            continue;
+        TimelineFork fork;
+        fork.timeline = t.timeline;
+        fork.parent = history.back().parent;
+        fork.fork_lsn = history.back().switch_lsn;
+        fork.last_segment = t.last_segment;
+        if (auto p = by_timeline.find(fork.parent); p != by_timeline.end() && !p->second->last_segment.empty()) {
+            fork.parent_last_segment = p->second->last_segment;
+            const std::optional<WalName> last = parse_wal_name(p->second->last_segment);
+            // The segment holding the last byte before the fork point is shared history; one after it is not.
+            const uint64_t fork_segno = fork.fork_lsn == 0 ? 0 : (fork.fork_lsn - 1) / segment_size;
+            fork.parent_continues = last && segment_number(*last, segment_size) > fork_segno;
+        }
+        out.push_back(fork);
+    }
+    return Status::ok();
+}
+
+std::vector<TimelineFork> live_forks_reached(
+    const std::vector<TimelineFork>& forks, uint32_t timeline, uint64_t start_lsn)
+{
+    std::set<uint32_t> reached = {timeline};
+    std::vector<TimelineFork> out;
+    for (const TimelineFork& f : forks) {  // in timeline order: a parent is reached before its branches
+        if (!reached.count(f.parent) || (f.parent == timeline && f.fork_lsn <= start_lsn))
+            continue;  // not on the way, or left the backup's timeline before the backup began
+        reached.insert(f.timeline);
+        if (f.parent_continues)
+            out.push_back(f);
+    }
+    return out;
 }
 
 }  // namespace walvault

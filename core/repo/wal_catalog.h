@@ -5,6 +5,7 @@
 
 #include "core/common/status.h"
 #include "core/storage/storage.h"
+#include "core/wal/timeline_history.h"
 #include "core/wal/wal_name.h"
 
 #include <cstdint>
@@ -43,5 +44,31 @@ std::vector<TimelineSummary> summarize_wal(const std::vector<ObjectInfo>& object
 // nullopt otherwise. A history file that cannot be read or parsed is an error, never "no hole".
 Status find_later_segment(
     Storage& storage, const WalName& missing, uint64_t segment_size, std::optional<std::string>& later);
+
+// Reads and parses timeline `timeline`'s archived history file; Code::not_found if the repository has none.
+Status read_timeline_history(Storage& storage, uint32_t timeline, std::vector<TimelineSwitch>& out);
+
+// Where a timeline branched off its parent, from its history file.
+struct TimelineFork {
+    uint32_t timeline = 0;  // the branch
+    uint32_t parent = 0;    // the timeline it left
+    uint64_t fork_lsn = 0;  // where it left it
+    // The parent has a segment archived after the one that holds the fork point: the server that was on the
+    // parent kept writing after the branch was made (a copy promoted beside a running primary, or a
+    // point-in-time recovery that was promoted). Two histories then share the past and differ after it.
+    bool parent_continues = false;
+    std::string parent_last_segment;  // the parent's newest archived segment
+    std::string last_segment;         // the branch's newest archived segment ("" if none yet)
+};
+
+// The fork of every timeline in timelines that has a history file, in timeline order.
+Status read_timeline_forks(Storage& storage, const std::vector<TimelineSummary>& timelines, uint64_t segment_size,
+    std::vector<TimelineFork>& out);
+
+// The forks that a recovery from a backup started at start_lsn on `timeline` meets when it follows the newest
+// timeline (recovery_target_timeline = latest) and whose parent continues: there PostgreSQL would take the
+// newest branch without a word, and leave out what the other one holds.
+std::vector<TimelineFork> live_forks_reached(
+    const std::vector<TimelineFork>& forks, uint32_t timeline, uint64_t start_lsn);
 
 }  // namespace walvault

@@ -11,6 +11,7 @@ use File::Path qw(rmtree);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::RecursiveCopy;
 use PostgreSQL::Test::Utils;
+use File::Find;
 use Test::More;
 use WalvaultTest;
 
@@ -241,8 +242,12 @@ my $new2 = $other->basedir . '/ts_two_new';
 ($rc, $out, $err) = br_tool_run(
 	'restore', 'with_tablespaces',
 	'--pgdata', $other->data_dir, '--repo', $repo,
-	'--tablespace-map', "$ts1=$new1", '--tablespace-map', "ts_two=$new2");
+	'--tablespace-map', "$ts1=$new1", '--tablespace-map', "ts_two=$new2", '--archive-mode', 'off');
 is($rc, 0, 'restore with --tablespace-map by old location and by name exits 0') or diag($err);
+like($out, qr/^archiving: off \(archive_mode = off in postgresql.auto.conf\)/m,
+	'--archive-mode off: the summary says the copy archives nothing');
+like(slurp_file($other->data_dir . '/postgresql.auto.conf'), qr/^archive_mode = 'off'$/m,
+	'--archive-mode off: archive_mode = off in postgresql.auto.conf');
 is(readlink($other->data_dir . "/pg_tblspc/$ts_oid{ts_one}"), $new1,
 	'pg_tblspc link of ts_one points at the new location (mapped by its old location)');
 is(readlink($other->data_dir . "/pg_tblspc/$ts_oid{ts_two}"), $new2,
@@ -255,10 +260,20 @@ my @in_new2 = glob("$new2/PG_15_*/*");
 ok(@in_new1 && @in_new2,
 	'both new locations hold a PG_15_* directory with files');
 
-# The copy archives nothing: it shares the system identifier and repository with the primary.
-br_configure_restored($other, "archive_mode = off\n");
+# The copy archives nothing (--archive-mode off): it shares the system identifier and repository with the
+# primary, whose postgresql.conf (archive_mode = on, walvault.repo) the backup carries. After its promotion
+# and a segment switch the repository holds exactly the objects it held before.
+my @objects_before = sort(repo_object_files($repo));
+br_configure_restored($other);
 $other->start;
 ok($other->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()'), 'restored copy promoted');
+is($other->safe_psql('postgres', 'SHOW archive_mode'), 'off', 'the restored copy runs with archive_mode = off');
+$other->safe_psql('postgres', 'CREATE TABLE after_promotion AS SELECT 1 AS i; SELECT pg_switch_wal()');
+$other->safe_psql('postgres', 'CHECKPOINT');
+my $copy_tli = sprintf('%08X', $other->safe_psql('postgres', 'SELECT timeline_id FROM pg_control_checkpoint()'));
+my %before = map { $_ => 1 } @objects_before;
+is_deeply([ grep { !$before{$_} && m{(^|/)$copy_tli} } repo_object_files($repo) ], [],
+	"the promoted copy (timeline $copy_tli) added nothing to the repository: no WAL, no .history");
 is($other->safe_psql('postgres', $ts_query), $ts_expected,
 	'restored copy has the rows of both tablespaces, changes after the backup included');
 is($other->safe_psql('postgres',
@@ -398,6 +413,16 @@ $node->stop;
 done_testing();
 
 # Inverts the bits of the byte at offset in the file at path, in place.
+# Every file under the repository directory, relative to it.
+sub repo_object_files
+{
+	my ($dir) = @_;
+	my @files;
+	File::Find::find({ wanted => sub { push @files, $File::Find::name =~ s{^\Q$dir\E/}{}r if -f $_ }, no_chdir => 1 },
+		$dir);
+	return @files;
+}
+
 sub flip_byte
 {
 	my ($path, $offset) = @_;

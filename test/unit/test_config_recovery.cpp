@@ -354,6 +354,7 @@ TEST(RenderRecoverySettings, EverySetting)
     settings.target_timeline = "latest";
     settings.target_exclusive = true;
     settings.restore_command = "/usr/lib/postgresql/15/bin/walvault wal-fetch --repo /var/lib/walvault %f %p";
+    settings.archive_off = true;
     EXPECT_EQ(
         render_recovery_settings(settings, "walvault restore of backup \"20261123T101500Z\" at 2026-11-23T10:20:00Z"),
         "# walvault restore of backup \"20261123T101500Z\" at 2026-11-23T10:20:00Z\n"
@@ -361,7 +362,8 @@ TEST(RenderRecoverySettings, EverySetting)
         "recovery_target_time = '2026-11-23 09:15:00.5+00'\n"
         "recovery_target_action = 'promote'\n"
         "recovery_target_timeline = 'latest'\n"
-        "recovery_target_inclusive = 'off'\n");
+        "recovery_target_inclusive = 'off'\n"
+        "archive_mode = 'off'\n");
 }
 
 TEST(RenderRecoverySettings, OnlyWhatIsSet)

@@ -542,5 +542,111 @@ TEST_F(FindLaterSegment, ListFailureIsReturned)
     EXPECT_EQ(s.message(), "could not open directory \"wal/00000001\": Input/output error");
 }
 
+// ---- timeline forks ----------------------------------------------------------------------------------------
+
+class TimelineForks : public FindLaterSegment {
+protected:
+    std::vector<TimelineFork> forks()
+    {
+        std::vector<ObjectInfo> wal;
+        EXPECT_TRUE(m_storage.list(k_wal_prefix, wal).is_ok());
+        std::vector<TimelineFork> out;
+        const Status s = read_timeline_forks(m_storage, summarize_wal(wal, k_16_mib), k_16_mib, out);
+        EXPECT_TRUE(s.is_ok()) << s.message();
+        return out;
+    }
+};
+
+// A failover at the end of the archive: the parent stops in the segment that holds the branch point.
+TEST_F(TimelineForks, PromotionAtTheEndOfTheArchiveIsNoLiveFork)
+{
+    for (const char* name : {"000000010000000000000001", "000000010000000000000002", "000000010000000000000003"})
+        put(name);
+    put("000000010000000000000003.partial");
+    put_history(2, "1\t0/3000060\tno recovery target specified\n");
+    put("000000020000000000000003");
+    put("000000020000000000000004");
+    const std::vector<TimelineFork> f = forks();
+    ASSERT_EQ(f.size(), 1u);
+    EXPECT_EQ(f[0].timeline, 2u);
+    EXPECT_EQ(f[0].parent, 1u);
+    EXPECT_EQ(f[0].fork_lsn, 0x3000060u);
+    EXPECT_FALSE(f[0].parent_continues);
+    EXPECT_EQ(f[0].last_segment, "000000020000000000000004");
+    EXPECT_TRUE(live_forks_reached(f, 1, 0x1000028).empty());
+}
+
+// A branch point at a segment boundary: the parent's segment before it is whole and shared.
+TEST_F(TimelineForks, BranchAtASegmentBoundary)
+{
+    for (const char* name : {"000000010000000000000001", "000000010000000000000002"})
+        put(name);
+    put_history(2, "1\t0/3000000\tno recovery target specified\n");
+    put("000000020000000000000003");
+    EXPECT_FALSE(forks().at(0).parent_continues);
+    put("000000010000000000000003");  // the parent went on past the boundary
+    EXPECT_TRUE(forks().at(0).parent_continues);
+}
+
+// A copy promoted beside a primary that keeps archiving: both branches go on.
+TEST_F(TimelineForks, PrimaryThatKeptWritingIsALiveFork)
+{
+    for (const char* name : {"000000010000000000000001", "000000010000000000000002", "000000010000000000000003",
+             "000000010000000000000004", "000000010000000000000005"})
+        put(name);
+    put_history(2, "1\t0/3000060\tno recovery target specified\n");
+    put("000000020000000000000003");
+    const std::vector<TimelineFork> f = forks();
+    ASSERT_EQ(f.size(), 1u);
+    EXPECT_TRUE(f[0].parent_continues);
+    EXPECT_EQ(f[0].parent_last_segment, "000000010000000000000005");
+    // A backup on timeline 1 that began before the branch point meets the fork; one that began after it
+    // cannot follow timeline 2 at all (PostgreSQL refuses such a switch), and one on timeline 2 meets none.
+    ASSERT_EQ(live_forks_reached(f, 1, 0x1000028).size(), 1u);
+    EXPECT_EQ(live_forks_reached(f, 1, 0x1000028)[0].timeline, 2u);
+    EXPECT_TRUE(live_forks_reached(f, 1, 0x4000028).empty());
+    EXPECT_TRUE(live_forks_reached(f, 2, 0x3000100).empty());
+}
+
+// Forks further down the lineage count too; a sibling branch of the backup's own timeline does not.
+TEST_F(TimelineForks, ForksDownTheLineage)
+{
+    for (const char* name : {"000000010000000000000001", "000000010000000000000002", "000000010000000000000003"})
+        put(name);
+    put_history(2, "1\t0/3000060\tno recovery target specified\n");
+    for (const char* name : {"000000020000000000000003", "000000020000000000000004", "000000020000000000000005"})
+        put(name);
+    put_history(3, "1\t0/3000060\tno recovery target specified\n2\t0/4000100\tbefore 2026-12-06 10:00:00+00\n");
+    put("000000030000000000000004");
+    put_history(4, "1\t0/2000100\tbefore 2026-12-06 09:00:00+00\n");
+    put("000000040000000000000002");
+    const std::vector<TimelineFork> f = forks();
+    ASSERT_EQ(f.size(), 3u);
+    EXPECT_EQ(f[1].timeline, 3u);
+    EXPECT_EQ(f[1].parent, 2u);
+    EXPECT_TRUE(f[1].parent_continues);  // timeline 2 went on to segment 5 after timeline 3 left it in 4
+    EXPECT_TRUE(f[2].parent_continues);  // timeline 1 went on to segment 3 after timeline 4 left it in 2
+    // From a backup on timeline 1 before 0/2000100, recovery meets timeline 4's fork (which it would take: the
+    // newest) and, through timeline 2, timeline 3's.
+    std::vector<uint32_t> met;
+    for (const TimelineFork& fork : live_forks_reached(f, 1, 0x1000028))
+        met.push_back(fork.timeline);
+    EXPECT_EQ(met, (std::vector<uint32_t>{3, 4}));
+    // From a backup on timeline 2: only timeline 3's.
+    ASSERT_EQ(live_forks_reached(f, 2, 0x3000100).size(), 1u);
+    EXPECT_EQ(live_forks_reached(f, 2, 0x3000100)[0].timeline, 3u);
+}
+
+TEST_F(TimelineForks, DamagedHistoryIsAnError)
+{
+    put("000000010000000000000001");
+    put_history(2, "this is not a history file\n");
+    std::vector<ObjectInfo> wal;
+    WV_ASSERT_OK(m_storage.list(k_wal_prefix, wal));
+    std::vector<TimelineFork> out;
+    const Status s = read_timeline_forks(m_storage, summarize_wal(wal, k_16_mib), k_16_mib, out);
+    EXPECT_EQ(s.code(), Code::corrupt) << s.message();
+}
+
 }  // namespace
 }  // namespace walvault

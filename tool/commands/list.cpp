@@ -50,7 +50,15 @@ nlohmann::json backup_json(const BackupRecord& r)
     return j;
 }
 
-nlohmann::json timeline_json(const TimelineSummary& t)
+const TimelineFork* fork_of(const std::vector<TimelineFork>& forks, uint32_t timeline)
+{
+    for (const TimelineFork& f : forks)
+        if (f.timeline == timeline)
+            return &f;
+    return nullptr;
+}
+
+nlohmann::json timeline_json(const TimelineSummary& t, const TimelineFork* fork)
 {
     nlohmann::json gaps = nlohmann::json::array();
     for (const WalGap& g : t.gaps)
@@ -59,11 +67,14 @@ nlohmann::json timeline_json(const TimelineSummary& t)
     auto or_null = [](const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); };
     return {{"timeline", t.timeline}, {"history", t.has_history}, {"first_segment", or_null(t.first_segment)},
         {"last_segment", or_null(t.last_segment)}, {"segments", t.segments}, {"stored_size", t.stored_bytes},
-        {"partials", t.partials}, {"gaps", gaps}};
+        {"partials", t.partials}, {"gaps", gaps},
+        {"parent", fork != nullptr ? nlohmann::json(fork->parent) : nlohmann::json(nullptr)},
+        {"fork_lsn", fork != nullptr ? nlohmann::json(format_lsn(fork->fork_lsn)) : nlohmann::json(nullptr)},
+        {"parent_continues", fork != nullptr && fork->parent_continues}};
 }
 
 void print_text(const Storage& storage, const RepoIdentity& id, const std::vector<BackupRecord>& backups,
-    const std::vector<TimelineSummary>& timelines)
+    const std::vector<TimelineSummary>& timelines, const std::vector<TimelineFork>& forks)
 {
     std::printf("repository %s (database system %llu, PostgreSQL %d, WAL segment size %s)\n\n",
         storage.location().c_str(), static_cast<unsigned long long>(id.system_identifier), id.pg_major,
@@ -91,6 +102,13 @@ void print_text(const Storage& storage, const RepoIdentity& id, const std::vecto
             t.last_segment.empty() ? "-" : t.last_segment.c_str(), static_cast<unsigned long long>(t.segments),
             t.has_history ? ", history file" : "",
             t.partials.empty() ? "" : (", " + std::to_string(t.partials.size()) + " partial").c_str());
+        if (const TimelineFork* f = fork_of(forks, t.timeline)) {
+            std::printf("    branched from timeline %u at %s\n", f->parent, format_lsn(f->fork_lsn).c_str());
+            if (f->parent_continues)
+                std::printf("    FORK: timeline %u went on past that point (to %s): two live branches; restore "
+                            "needs --target-timeline to choose\n",
+                    f->parent, f->parent_last_segment.c_str());
+        }
         for (const WalGap& g : t.gaps)
             std::printf("    GAP: %s .. %s missing (%llu segments)\n", g.first_missing.c_str(), g.last_missing.c_str(),
                 static_cast<unsigned long long>(g.segments));
@@ -120,8 +138,12 @@ Status list(const ListContext& ctx)
     if (!s.is_ok())
         return s;
     const auto timelines = summarize_wal(wal, id.wal_segment_size);
+    std::vector<TimelineFork> forks;
+    s = read_timeline_forks(*storage, timelines, id.wal_segment_size, forks);
+    if (!s.is_ok())
+        return s;
     if (!ctx.json) {
-        print_text(*storage, id, backups, timelines);
+        print_text(*storage, id, backups, timelines, forks);
         return Status::ok();
     }
     nlohmann::json doc = {{"format", k_list_format}, {"repository", storage->location()},
@@ -131,7 +153,7 @@ Status list(const ListContext& ctx)
     for (const BackupRecord& r : backups)
         doc["backups"].push_back(backup_json(r));
     for (const TimelineSummary& t : timelines)
-        doc["wal"].push_back(timeline_json(t));
+        doc["wal"].push_back(timeline_json(t, fork_of(forks, t.timeline)));
     std::printf("%s\n", doc.dump(2).c_str());
     return Status::ok();
 }

@@ -17,6 +17,7 @@
 #include "core/repo/backup_files.h"
 #include "core/repo/identity.h"
 #include "core/repo/layout.h"
+#include "core/repo/wal_catalog.h"
 #include "core/storage/posix/posix_storage.h"
 #include "core/wal/wal_name.h"
 #include "tool/progress.h"
@@ -53,6 +54,7 @@ struct RestoreContext {
     bool target_exclusive = false;
     std::string target_action;
     std::string target_timeline;
+    std::string archive_mode = "preserve";
     bool standby = false;
     bool force = false;
     std::vector<std::string> tablespace_map;
@@ -196,6 +198,44 @@ Status choose_backup(RestoreContext& ctx)
                 std::to_string(ctx.manifest.system_identifier) + ", repository \"" + ctx.storage->location() +
                 "\" belongs to database system " + std::to_string(identity.system_identifier));
     return Status::ok();
+}
+
+// Without --target-timeline, recovery follows the newest timeline (PostgreSQL's default, "latest"). Where the
+// backup's lineage forks and both branches were archived on after the fork (a copy restored and promoted
+// beside a primary that kept running, writing into the same repository), the newest timeline may be the
+// copy's, and recovery would leave out everything the other branch holds. Refuse, and name the branches.
+Status check_timeline_forks(RestoreContext& ctx)
+{
+    if (!ctx.target_timeline.empty())
+        return Status::ok();  // the user chose a timeline
+    std::vector<ObjectInfo> wal;
+    Status s = ctx.storage->list(k_wal_prefix, wal);
+    std::vector<TimelineFork> forks;
+    const uint64_t segment_size = ctx.manifest.wal_segment_size;
+    if (s.is_ok())
+        s = read_timeline_forks(*ctx.storage, summarize_wal(wal, segment_size), segment_size, forks);
+    if (!s.is_ok())
+        return s;
+    const std::vector<TimelineFork> live = live_forks_reached(forks, ctx.manifest.timeline, ctx.manifest.start_lsn);
+    if (live.empty())
+        return Status::ok();
+    std::string branches;
+    std::string choices;
+    std::set<uint32_t> named;
+    for (const TimelineFork& f : live) {
+        branches += "; timeline " + std::to_string(f.timeline) + " left timeline " + std::to_string(f.parent) + " at " +
+            format_lsn(f.fork_lsn) +
+            " (its newest segment: " + (f.last_segment.empty() ? std::string("none yet") : f.last_segment) +
+            "), and timeline " + std::to_string(f.parent) + " went on to " + f.parent_last_segment;
+        for (uint32_t t : {f.parent, f.timeline})
+            if (named.insert(t).second)
+                choices += (choices.empty() ? "" : " or ") + std::string("--target-timeline ") + std::to_string(t);
+    }
+    return Status::error(Code::conflict,
+        "the WAL archived after backup \"" + ctx.manifest.label + "\" forks into live branches" + branches,
+        "Recovery would follow the newest timeline and leave out the other branch's commits. Choose one: " + choices +
+            " (or --target-timeline latest for the newest). A copy restored for a test and promoted writes into "
+            "the repository unless it was restored with --archive-mode off. walvault list shows the timelines.");
 }
 
 bool directory_is_empty(const std::string& path, std::error_code& ec)
@@ -383,6 +423,7 @@ Status write_recovery(RestoreContext& ctx)
     if (!text.empty() && text.back() != '\n')
         text += '\n';
     ctx.recovery.restore_command = restore_command(ctx);
+    ctx.recovery.archive_off = ctx.archive_mode == "off";
     text += render_recovery_settings(ctx.recovery,
         "walvault restore of backup \"" + ctx.manifest.label + "\" at " + format_utc_time(std::time(nullptr)));
     Status s = write_small_file(auto_conf, text, k_temp_suffix);
@@ -530,6 +571,8 @@ Status restore(RestoreContext& ctx)
     ctx.parallel = static_cast<int>(setting_int(ctx.settings, "parallel"));
     s = choose_backup(ctx);
     if (s.is_ok())
+        s = check_timeline_forks(ctx);
+    if (s.is_ok())
         s = plan_tablespaces(ctx);
     if (s.is_ok())
         s = prepare_directory(ctx.pgdata, ctx.force, "data directory");
@@ -553,6 +596,12 @@ Status restore(RestoreContext& ctx)
         m.files.size(), format_bytes(m.original_size()).c_str(), progress.elapsed_seconds());
     std::printf("recovery: %s%s, restore_command = '%s'\n", describe_target(ctx.recovery.target).c_str(),
         ctx.standby ? " as a standby" : "", ctx.recovery.restore_command.c_str());
+    if (ctx.recovery.archive_off)
+        std::printf(
+            "archiving: off (archive_mode = off in postgresql.auto.conf): this copy writes into no repository\n");
+    else
+        std::printf("archiving: as the backup has it (--archive-mode preserve): once promoted, a copy with "
+                    "archive_mode on archives a new timeline into its walvault.repo\n");
     std::printf("start the server with: pg_ctl -D %s start\n", shell_quote(ctx.pgdata).c_str());
     return Status::ok();
 }
@@ -582,6 +631,10 @@ void add_restore_command(CLI::App& app, int& exit_code)
     cmd->add_option(
         "--target-timeline", ctx->target_timeline, "\"latest\" (PostgreSQL's default), \"current\" or a timeline id");
     cmd->add_flag("--standby", ctx->standby, "write standby.signal instead of recovery.signal");
+    cmd->add_option("--archive-mode", ctx->archive_mode,
+           "\"preserve\" (default): archive_mode as the backup has it, so a promoted copy archives where the backed-up "
+           "server did; \"off\": archive_mode = off, so this copy never writes into a repository")
+        ->check(CLI::IsMember({"off", "preserve"}));
     cmd->add_option("--tablespace-map", ctx->tablespace_map,
         "OLD=NEW: restore the tablespace at OLD (its location, name or oid) to the directory NEW; repeatable");
     cmd->add_flag("--force", ctx->force,
