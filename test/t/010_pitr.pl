@@ -60,7 +60,7 @@ ok(!-e object_path($repo, $seg), "$seg, the primary's last segment, is not in th
 # ---- timeline 2: "first" restored to before_cc, promoted, archiving into the same repository ----
 my ($tl2, $rc, $out, $err) = pitr_restore_node('timeline2',
 	args => [ 'first', @repo_args, '--target-name', 'before_cc', '--target-action', 'promote' ],
-	verify => 1);
+	verify => 1, server => $primary);
 is($rc, 0, 'timeline 2: walvault restore first --target-name before_cc exits 0');
 like($out, qr/^restored backup "first" into "\Q${\ $tl2->data_dir }\E"/m, 'timeline 2: stdout names the backup');
 my $auto_conf = slurp_file($tl2->data_dir . '/postgresql.auto.conf');

@@ -47,7 +47,7 @@ sub restored_node
 {
 	my ($name, $settings, $before_start, $env) = @_;
 	$env //= '';
-	my $node = PostgreSQL::Test::Cluster->new($name);
+	my $node = new_node($name);
 	$node->init_from_backup($primary, 'base');
 	$node->append_conf('postgresql.conf', qq(
 archive_mode = off
