@@ -9,8 +9,8 @@
 #    portable build, installed with the machine's npm configuration;
 #  - the server headers from Debian's postgresql-server-dev-MAJOR of the newer suites (scripts/debian-newer.sh),
 #    unpacked, not installed.
-# The clients (psql, pgbench, libpq for the tool) are the installed PostgreSQL 15's, which talk to newer
-# servers. The walvault tool and the core library are the ones `make all` builds, the same for every major.
+# The clients (psql, pgbench, pg_verifybackup, libpq for the tool) are the installed PostgreSQL 15's, which
+# talk to newer servers. The walvault tool and the core library are the ones `make all` builds, the same for every major.
 # The tests find the server through WALVAULT_PG_INSTALL, a directory laid out as PostgreSQL::Test::Cluster's
 # install_path wants it: bin/ (the server's programs, 15's clients, a pg_config that names the major, and
 # the walvault tool) and lib/ (empty: the server's programs find their own libraries through their runpath).
@@ -32,7 +32,7 @@ tests=(t/001_archive.pl t/002_idempotence.pl t/003_identity.pl t/004_crash.pl t/
 [ -n "${PROVE_TESTS:-}" ] && read -ra tests <<< "$PROVE_TESTS"
 
 base=${WALVAULT_MAJORS_DIR:-/opt/walvault-test}/pg$major
-test_out=${TEST_OUT:-/tmp/walvault-test-pg$major}
+test_out=${TEST_OUT:-/tmp/walvault-test}-pg$major
 test_user=${TEST_USER:-postgres}
 pg15_bin=/usr/lib/postgresql/15/bin
 as_test_user=()
@@ -126,7 +126,7 @@ mkdir -p "$test_out/src"
 cp -r test "$test_out/src/"
 [ "$(id -u)" -eq 0 ] && chown -R "$test_user" "$test_out"
 probe=$test_out/probe
-port=$((20000 + major * 10))
+port=$((20000 + major * 10))    # only names the socket file in $probe: the server listens on no TCP port
 "${as_test_user[@]}" "$inst/bin/initdb" -A trust -N -D "$probe/data" >"$test_out/probe.log" 2>&1 &&
 "${as_test_user[@]}" "$inst/bin/pg_ctl" -D "$probe/data" -l "$probe/server.log" -w \
     -o "-p $port -k $probe -c listen_addresses=''" start >>"$test_out/probe.log" 2>&1 ||
@@ -142,7 +142,7 @@ log=$test_out/tap.log
 "${as_test_user[@]}" mkdir -p "$test_out/tap/tmp_check"
 pgxs=$(pg_config --pgxs)
 pgxs=${pgxs%/src/makefiles/pgxs.mk}
-(cd "$test_out/src/test" && "${as_test_user[@]}" env TESTDIR="$test_out/tap" PATH="$inst/bin:$PATH" \
+(cd "$test_out/src/test" && "${as_test_user[@]}" env TESTDIR="$test_out/tap" PATH="$inst/bin:$pg15_bin:$PATH" \
     PG_REGRESS="$pgxs/src/test/regress/pg_regress" WALVAULT_TOOL="$inst/bin/walvault" WALVAULT_PG_INSTALL="$inst" \
     prove -I "$pgxs/src/test/perl" -I "$test_out/src/test/lib" -j"${TAP_JOBS:-2}" "${tests[@]}") 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

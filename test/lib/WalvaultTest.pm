@@ -72,6 +72,7 @@ our @EXPORT = qw(
   repo_temp_files
   archiver_pid
   set_conf
+  not_configured_re
 );
 
 # Decompression checks use the stock zstd program: a DBA restoring by hand has nothing else.
@@ -160,6 +161,25 @@ sub set_conf
 		$node->append_conf('postgresql.conf', "$name = $value");
 	}
 	return;
+}
+
+=pod
+
+=item not_configured_re(node)
+
+What the server log says while walvault.repo is empty, by the node's major:
+up to 16 walvault's own WARNING "walvault.repo is not set"; from 17 on
+PostgreSQL's own WARNING that archiving is not configured, with walvault's
+reason as its DETAIL (arch_module_check_errdetail).
+
+=cut
+
+sub not_configured_re
+{
+	my ($node) = @_;
+	return $node->pg_version >= 17
+	  ? qr/WARNING:  "archive_mode" enabled, yet archiving is not configured\n[^\n]*DETAIL:  walvault\.repo is not set\./
+	  : qr/WARNING:  walvault\.repo is not set/;
 }
 
 =pod
@@ -1034,12 +1054,12 @@ sub pitr_backup
 
 =pod
 
-=item pitr_restore_node(name, args => [ ... ], conf => TEXT, verify => 1, server => NODE)
+=item pitr_restore_node(name, args => [ ... ], conf => TEXT, verify => 1, server_manifest => TEXT)
 
 A new PostgreSQL::Test::Cluster (not initialised, of WALVAULT_PG_INSTALL's
 major) whose data directory "walvault restore ARGS --pgdata DIR" writes. If
 the restore succeeded: with verify, the tests of verify_restored(DIR, name,
-server => NODE) (NODE: the server the backup was taken of); then the
+server_manifest => TEXT); then the
 node's own port and socket directory (the restored postgresql.conf has the
 original's) and conf are appended to postgresql.conf, as init_from_backup
 does. Not started. Returns (node, exit status, stdout, stderr).
@@ -1054,7 +1074,7 @@ sub pitr_restore_node
 	my ($rc, $out, $err) = pitr_tool('restore', @{ $params{args} // [] }, '--pgdata', $node->data_dir);
 	return ($node, $rc, $out, $err) if $rc != 0;
 
-	verify_restored($node->data_dir, $name, server => $params{server}) if $params{verify};
+	verify_restored($node->data_dir, $name, server_manifest => $params{server_manifest}) if $params{verify};
 	my $conf = "\n# this test node's own connection settings\nport = " . $node->port . "\n";
 	if ($PostgreSQL::Test::Utils::use_unix_sockets)
 	{
@@ -1136,7 +1156,7 @@ sub pitr_timeline
 The backup_manifest the server itself writes for a base backup: BASE_BACKUP
 with MANIFEST 'yes' over a replication connection (the installed psql, with
 libpq), the server writing the backup into a new directory of the test
-(TARGET 'server:DIR'), from which the manifest is read. The way to see a
+(TARGET 'server', TARGET_DETAIL DIR), from which the manifest is read. The way to see a
 newer major's own manifest format with the clients of an older one, whose
 pg_basebackup refuses newer servers.
 
@@ -1151,23 +1171,25 @@ sub server_manifest
 		[
 			$node->installed_command('psql'), '-XAtq', '-d',
 			$node->connstr('postgres') . ' replication=database',
-			'-c', "BASE_BACKUP (TARGET 'server:$dir', CHECKPOINT 'fast', MANIFEST 'yes')"
+			'-c', "BASE_BACKUP (TARGET 'server', TARGET_DETAIL '$dir', CHECKPOINT 'fast', MANIFEST 'yes')"
 		],
-		'<', \undef, '>', \$out, '2>', \$err)
-	  or croak "BASE_BACKUP to the server failed: $err";
+		'<', \undef, '>', \$out, '2>', \$err);
+	# psql takes the COPY stream of progress messages that comes before the end for an error and exits 1
+	# once the server has written the backup: what counts is the manifest in the directory.
+	croak "BASE_BACKUP to the server wrote no backup_manifest: $err" unless -f "$dir/backup_manifest";
 	return PostgreSQL::Test::Utils::slurp_file("$dir/backup_manifest");
 }
 
 =pod
 
-=item verify_restored(dir, label, server => NODE)
+=item verify_restored(dir, label, server_manifest => TEXT)
 
 What pg_verifybackup -n of the major that took the backup checks in a
 restored data directory, as tests:
 
-  - with server: the manifest's header (format version and, from version 2
-    on, System-Identifier) is byte for byte the one the server itself writes
-    (server_manifest);
+  - with server_manifest (what server_manifest() returned for the server the
+    backup was taken of): the manifest's header (format version and, from
+    version 2 on, System-Identifier) is byte for byte that one's;
   - its Manifest-Checksum is the sha256 of everything before that line;
   - from version 2 on: its System-Identifier is the one in global/pg_control;
   - "pg_verifybackup -n" (the installed one) accepts the directory: every file
@@ -1186,9 +1208,9 @@ sub verify_restored
 	$header //= '';
 	my ($version) = $header =~ /"PostgreSQL-Backup-Manifest-Version": (\d+),/;
 	$version //= 0;
-	if ($params{server})
+	if (defined $params{server_manifest})
 	{
-		my ($theirs) = server_manifest($params{server}) =~ /\A(.*?)"Files": \[/s;
+		my ($theirs) = $params{server_manifest} =~ /\A(.*?)"Files": \[/s;
 		is($header, $theirs,
 			"$label: backup_manifest has the server's own header (format version $version)");
 	}
