@@ -73,6 +73,7 @@ our @EXPORT = qw(
   archiver_pid
   set_conf
   not_configured_re
+  failure_level
 );
 
 # Decompression checks use the stock zstd program: a DBA restoring by hand has nothing else.
@@ -161,6 +162,22 @@ sub set_conf
 		$node->append_conf('postgresql.conf', "$name = $value");
 	}
 	return;
+}
+
+=pod
+
+=item failure_level(node)
+
+The level at which the node's walvault logs a file it could not archive:
+'WARNING' up to PostgreSQL 16, 'ERROR' from 17 on (PostgreSQL catches an
+ERROR of the archive callback from then on; docs/architecture.md).
+
+=cut
+
+sub failure_level
+{
+	my ($node) = @_;
+	return $node->pg_version >= 17 ? 'ERROR' : 'WARNING';
 }
 
 =pod

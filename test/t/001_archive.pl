@@ -144,7 +144,7 @@ is($zstd_meta && $zstd_meta->{compression}, 'zstd:3', 'earlier objects say zstd:
 # Nothing half-written anywhere.
 is_deeply([ repo_temp_files($repo) ], [], 'no temporary files in the repository');
 is(walvault_status($node)->{failed_count}, 0, 'no failure at all');
-ok(!$node->log_contains(qr/WARNING:  could not archive/), 'no archive failure in the server log');
+ok(!$node->log_contains(qr/${\ failure_level($node)}:  could not archive/), 'no archive failure in the server log');
 
 $node->stop;
 done_testing();
