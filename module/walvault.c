@@ -535,12 +535,28 @@ archive_one(const char *file, const char *path)
 
 	if (status == WV_FAILED)
 	{
+#if PG_VERSION_NUM >= 170000
+		/*
+		 * From PostgreSQL 17 on, pgarch.c catches an ERROR raised by the archive callback, logs it, cleans
+		 * up and retries the file as for a false return, and the archiver lives on. A failed upload is then
+		 * an ERROR in the log, as basic_archive reports its failures there, which is the level log
+		 * monitoring watches for. Everything is recorded first: the ERROR does not come back. No C++ frame
+		 * is below this one.
+		 */
+		report_result(file, false, &result);
+		exit_if_out_of_time();
+		if (result.hint[0] != '\0')
+			ereport(ERROR, (errmsg("%s", result.message), errhint("%s", result.hint)));
+		else
+			ereport(ERROR, (errmsg("%s", result.message)));
+#else
 		if (result.hint[0] != '\0')
 			ereport(WARNING, (errmsg("%s", result.message), errhint("%s", result.hint)));
 		else
 			ereport(WARNING, (errmsg("%s", result.message)));
 		report_result(file, false, &result);
 		exit_if_out_of_time();
+#endif
 		return false;
 	}
 

@@ -1,24 +1,19 @@
 #!/usr/bin/env bash
 # Compiles the C shim (module/walvault.c) against the server headers of PostgreSQL 17 and 18, and the 16
 # code path against 17's headers, with -Werror. Only 15 runs on Debian 12; the other majors' headers come
-# from Debian's newer suites as .deb files, unpacked into a temporary directory (nothing is installed and
-# the system's apt sources are untouched). PostgreSQL 16 headers are in no Debian suite any more.
+# from Debian's newer suites as .deb files (scripts/debian-newer.sh: the mirror this machine's apt uses),
+# unpacked into a temporary directory (nothing is installed and the system's apt sources are untouched).
+# PostgreSQL 16 headers are in no Debian suite any more. scripts/test-major.sh runs 17 and 18.
 # Prints one "ok"/"FAILED" line per check; exits 1 if any compile fails, 2 if the headers cannot be had.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work"/{lists/partial,cache/archives/partial}
-cat > "$work/sources.list" <<SRC
-deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main
-deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main
-SRC
-apt_opts=(-o Dir::Etc::sourcelist="$work/sources.list" -o Dir::Etc::sourceparts=/nonexistent
-          -o Dir::State::lists="$work/lists" -o Dir::Cache="$work/cache" -o Debug::NoLocking=1)
-if ! timeout 300 apt-get "${apt_opts[@]}" update -qq >/dev/null 2>&1 ||
-   ! (cd "$work" && timeout 300 apt-get "${apt_opts[@]}" download postgresql-server-dev-17 postgresql-server-dev-18 >/dev/null 2>&1); then
-    echo "headers: could not download postgresql-server-dev-17/18 from Debian; not checked"
+# shellcheck source=scripts/debian-newer.sh
+. ./scripts/debian-newer.sh
+if ! debian_newer_download "$work" postgresql-server-dev-17 postgresql-server-dev-18 2>"$work/why"; then
+    echo "headers: could not download postgresql-server-dev-17/18 from Debian; not checked: $(head -1 "$work/why")"
     exit 2
 fi
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every walvault test: unit tests (GoogleTest), pg_regress on a temporary instance, and the TAP tests
 # on real PostgreSQL clusters, and checks the sources: clang-format (make format-check) and clang-tidy
-# (make lint), each file one test. Installs what it needs first. Ends with one line: "tests: N passed,
+# (make lint), each file one test, and a subset of the TAP tests against PostgreSQL 17 and 18
+# (scripts/test-major.sh). Installs what it needs first. Ends with one line: "tests: N passed,
 # N failed". Time: the sanitizer build of the unit tests (a second compile of core/ and test/unit/) and
 # clang-tidy (~10 s of CPU per file) run in the background while the PostgreSQL tests, which mostly wait on
 # clusters, run two TAP files at a time (TAP_JOBS, default 2). Each section header says when it started.
@@ -80,6 +81,21 @@ total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$logs/tap.log" | tai
 f=$(sed -n 's/.*Failed \([0-9]*\)\/[0-9]* subtests.*/\1/p' "$logs/tap.log" | awk '{s+=$1} END {print s+0}')
 passed=$((passed + ${total:-0} - f)); failed=$((failed + f))
 [ -n "$total" ] || failed=$((failed + 1))
+
+# The same TAP files, a subset, against the servers of the newer majors (scripts/test-major.sh: it fetches
+# them and builds the module for each; deps and the build are done above). Each ends with its own
+# "tests: N passed, N failed" line, shown here as "PostgreSQL N: ..." and added to the totals.
+for major in 17 18; do
+    section "PostgreSQL $major (scripts/test-major.sh $major)"
+    WALVAULT_DEPS_DONE=1 ./scripts/test-major.sh "$major" > "$logs/pg$major.log" 2>&1
+    rc=$?
+    sed "s/^tests: /PostgreSQL $major: /" "$logs/pg$major.log"
+    [ "$rc" -eq 0 ] || status=1
+    line=$(grep '^tests: [0-9]* passed, [0-9]* failed' "$logs/pg$major.log" | tail -1)
+    p=$(sed -n 's/^tests: \([0-9]*\) passed.*/\1/p' <<< "$line")
+    f=$(sed -n 's/^tests: [0-9]* passed, \([0-9]*\) failed.*/\1/p' <<< "$line")
+    passed=$((passed + ${p:-0})); failed=$((failed + ${f:-1}))
+done
 
 section "unit tests under AddressSanitizer and UndefinedBehaviorSanitizer (built and run in the background)"
 wait "$sanitize_pid"

@@ -1,5 +1,6 @@
-// Writes PostgreSQL's backup_manifest (version 1) byte for byte as PostgreSQL 15's server does
-// (src/backend/replication/backup_manifest.c), so that pg_verifybackup accepts its Manifest-Checksum.
+// Writes PostgreSQL's backup_manifest byte for byte as the server does (src/backend/backup/backup_manifest.c:
+// version 1 as 15 and 16 write it, version 2 as 17 and 18 do), so that pg_verifybackup accepts its
+// Manifest-Checksum.
 #include "core/pgdata/pg_backup_manifest.h"
 
 #include "core/codec/sha256.h"
@@ -18,7 +19,11 @@ namespace {
 // The fixed pieces of the layout. Every file and WAL range is one line; the first entry of a list is
 // preceded by "\n", the others by ",\n", and a list ends with "\n],\n". The Manifest-Checksum line is
 // the last one and covers every byte before it (pg_verifybackup hashes up to the penultimate newline).
-constexpr std::string_view k_header = "{ \"PostgreSQL-Backup-Manifest-Version\": 1,\n\"Files\": [";
+constexpr std::string_view k_version_start = "{ \"PostgreSQL-Backup-Manifest-Version\": ";
+constexpr std::string_view k_system_identifier_start = "\"System-Identifier\": ";
+constexpr std::string_view k_files_start = "\"Files\": [";
+// The first server version that writes version 2.
+constexpr int k_manifest_v2_server = 170000;
 constexpr std::string_view k_list_end = "\n],\n";
 constexpr std::string_view k_wal_ranges_start = "\"WAL-Ranges\": [\n";
 constexpr std::string_view k_checksum_start = "\"Manifest-Checksum\": \"";
@@ -95,9 +100,27 @@ void append_wal_range_line(std::string& out, const PgManifestWalRange& range)
 
 }  // namespace
 
-std::string pg_backup_manifest(const std::vector<PgManifestFile>& files, const std::vector<PgManifestWalRange>& wal)
+PgManifestFormat pg_manifest_format_for(int server_version_num, uint64_t system_identifier)
 {
-    std::string out(k_header);
+    if (server_version_num >= k_manifest_v2_server)
+        return {2, system_identifier};
+    return {1, 0};
+}
+
+std::string pg_backup_manifest(const std::vector<PgManifestFile>& files, const std::vector<PgManifestWalRange>& wal,
+    const PgManifestFormat& format)
+{
+    // Version 1: { "PostgreSQL-Backup-Manifest-Version": 1,\n"Files": [
+    // Version 2: { "PostgreSQL-Backup-Manifest-Version": 2,\n"System-Identifier": N,\n"Files": [
+    std::string out(k_version_start);
+    out += std::to_string(format.version);
+    out += ",\n";
+    if (format.version >= 2) {
+        out += k_system_identifier_start;
+        out += std::to_string(format.system_identifier);
+        out += ",\n";
+    }
+    out += k_files_start;
     for (size_t i = 0; i < files.size(); ++i) {
         out += i == 0 ? "\n" : ",\n";
         append_file_line(out, files[i]);

@@ -1,6 +1,7 @@
-// PostgreSQL's own backup_manifest format (version 1, as pg_basebackup writes it and pg_verifybackup
-// reads it), written by `walvault restore` into the restored data directory so that
-// `pg_verifybackup -n DIR` can check the restored files against the sizes and checksums the backup read.
+// PostgreSQL's own backup_manifest format (version 1 up to PostgreSQL 16, version 2 from 17 on, as the server
+// writes it for pg_basebackup and pg_verifybackup reads it), written by `walvault restore` into the restored data
+// directory so that `pg_verifybackup -n DIR` can check the restored files against the sizes and checksums the backup
+// read.
 //
 // What PostgreSQL 15's pg_verifybackup checks, and so what the caller must give (tested with 15.20):
 // - every regular file under DIR has exactly one entry, and every entry is a file there of that size and
@@ -43,9 +44,20 @@ struct PgManifestWalRange {
     uint64_t end_lsn = 0;
 };
 
-// The whole backup_manifest text: "PostgreSQL-Backup-Manifest-Version": 1, "Files" (each with its checksum),
-// "WAL-Ranges", and the "Manifest-Checksum" over everything before it, exactly as pg_verifybackup
-// checks it. Paths are JSON-escaped; PostgreSQL's "Encoded-Path" is used for paths that are not valid UTF-8.
-std::string pg_backup_manifest(const std::vector<PgManifestFile>& files, const std::vector<PgManifestWalRange>& wal);
+// Which format the server of the backup writes: version 1 up to PostgreSQL 16; version 2 from 17 on, which
+// adds "System-Identifier" (pg_verifybackup 17+ checks it against global/pg_control). server_version_num:
+// the backed-up server's server_version_num (backup.json's pg_version_num).
+struct PgManifestFormat {
+    int version = 1;
+    uint64_t system_identifier = 0;  // written with version 2 only
+};
+PgManifestFormat pg_manifest_format_for(int server_version_num, uint64_t system_identifier);
+
+// The whole backup_manifest text: "PostgreSQL-Backup-Manifest-Version" (and with version 2
+// "System-Identifier"), "Files" (each with its checksum), "WAL-Ranges", and the "Manifest-Checksum" over
+// everything before it, exactly as pg_verifybackup checks it. Paths are JSON-escaped; PostgreSQL's
+// "Encoded-Path" is used for paths that are not valid UTF-8.
+std::string pg_backup_manifest(const std::vector<PgManifestFile>& files, const std::vector<PgManifestWalRange>& wal,
+    const PgManifestFormat& format = {});
 
 }  // namespace walvault

@@ -45,6 +45,7 @@ use Time::HiRes qw(usleep);
 
 our @EXPORT = qw(
   $ZSTD
+  new_node
   walvault_node
   segment_size
   object_key
@@ -71,6 +72,8 @@ our @EXPORT = qw(
   repo_temp_files
   archiver_pid
   set_conf
+  not_configured_re
+  failure_level
 );
 
 # Decompression checks use the stock zstd program: a DBA restoring by hand has nothing else.
@@ -89,6 +92,25 @@ my $TRAILER_MAX_BYTES   = 4096;
 
 =over
 
+=item new_node(name)
+
+PostgreSQL::Test::Cluster->new(name), on the PostgreSQL installation that the
+environment variable WALVAULT_PG_INSTALL names (a directory with bin/ and
+lib/, PostgreSQL::Test::Cluster's install_path; scripts/test-major.sh sets it
+for the newer majors), or on the one in PATH when it is not set.
+
+=cut
+
+sub new_node
+{
+	my ($name) = @_;
+	my $install = $ENV{WALVAULT_PG_INSTALL};
+	return PostgreSQL::Test::Cluster->new($name,
+		defined $install && $install ne '' ? (install_path => $install) : ());
+}
+
+=pod
+
 =item walvault_node(name, repo => DIR, conf => TEXT, preload => 1, wal_keep_size => '2GB')
 
 A new (not started) node, initialised for WAL archiving through walvault:
@@ -102,7 +124,7 @@ can compare them with what the repository holds. conf is appended last.
 sub walvault_node
 {
 	my ($name, %params) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
+	my $node = new_node($name);
 	$node->init(allows_streaming => 1, %{ $params{init} // {} });
 
 	my $preload = $params{preload} // 1;
@@ -140,6 +162,41 @@ sub set_conf
 		$node->append_conf('postgresql.conf', "$name = $value");
 	}
 	return;
+}
+
+=pod
+
+=item failure_level(node)
+
+The level at which the node's walvault logs a file it could not archive:
+'WARNING' up to PostgreSQL 16, 'ERROR' from 17 on (PostgreSQL catches an
+ERROR of the archive callback from then on; docs/architecture.md).
+
+=cut
+
+sub failure_level
+{
+	my ($node) = @_;
+	return $node->pg_version >= 17 ? 'ERROR' : 'WARNING';
+}
+
+=pod
+
+=item not_configured_re(node)
+
+What the server log says while walvault.repo is empty, by the node's major:
+up to 16 walvault's own WARNING "walvault.repo is not set"; from 17 on
+PostgreSQL's own WARNING that archiving is not configured, with walvault's
+reason as its DETAIL (arch_module_check_errdetail).
+
+=cut
+
+sub not_configured_re
+{
+	my ($node) = @_;
+	return $node->pg_version >= 17
+	  ? qr/WARNING:  "archive_mode" enabled, yet archiving is not configured\n[^\n]*DETAIL:  walvault\.repo is not set\./
+	  : qr/WARNING:  walvault\.repo is not set/;
 }
 
 =pod
@@ -947,6 +1004,9 @@ push @EXPORT, qw(
   pitr_list
   pitr_databases
   pitr_timeline
+  server_manifest
+  verify_restored
+  walvault_standby
 );
 
 =pod
@@ -1011,11 +1071,12 @@ sub pitr_backup
 
 =pod
 
-=item pitr_restore_node(name, args => [ ... ], conf => TEXT, verify => 1)
+=item pitr_restore_node(name, args => [ ... ], conf => TEXT, verify => 1, server_manifest => TEXT)
 
-A new PostgreSQL::Test::Cluster (not initialised) whose data directory
-"walvault restore ARGS --pgdata DIR" writes. If the restore succeeded: with
-verify, one test that "pg_verifybackup -n" accepts the directory; then the
+A new PostgreSQL::Test::Cluster (not initialised, of WALVAULT_PG_INSTALL's
+major) whose data directory "walvault restore ARGS --pgdata DIR" writes. If
+the restore succeeded: with verify, the tests of verify_restored(DIR, name,
+server_manifest => TEXT); then the
 node's own port and socket directory (the restored postgresql.conf has the
 original's) and conf are appended to postgresql.conf, as init_from_backup
 does. Not started. Returns (node, exit status, stdout, stderr).
@@ -1026,17 +1087,11 @@ sub pitr_restore_node
 {
 	my ($name, %params) = @_;
 	local $Test::Builder::Level = $Test::Builder::Level + 1;
-	my $node = PostgreSQL::Test::Cluster->new($name);
+	my $node = new_node($name);
 	my ($rc, $out, $err) = pitr_tool('restore', @{ $params{args} // [] }, '--pgdata', $node->data_dir);
 	return ($node, $rc, $out, $err) if $rc != 0;
 
-	if ($params{verify})
-	{
-		my ($vout, $verr) = ('', '');
-		IPC::Run::run([ 'pg_verifybackup', '-n', $node->data_dir ], '<', \undef, '>', \$vout, '2>', \$verr);
-		is($? >> 8, 0, "$name: pg_verifybackup -n accepts the restored files")
-		  or diag("pg_verifybackup: $vout$verr");
-	}
+	verify_restored($node->data_dir, $name, server_manifest => $params{server_manifest}) if $params{verify};
 	my $conf = "\n# this test node's own connection settings\nport = " . $node->port . "\n";
 	if ($PostgreSQL::Test::Utils::use_unix_sockets)
 	{
@@ -1102,6 +1157,132 @@ sub pitr_timeline
 {
 	my ($node) = @_;
 	return $node->safe_psql('postgres', 'SELECT timeline_id FROM pg_control_checkpoint()');
+}
+
+=pod
+
+=back
+
+=cut
+
+
+=pod
+
+=item server_manifest(node)
+
+The backup_manifest the server itself writes for a base backup: BASE_BACKUP
+with MANIFEST 'yes' over a replication connection (the installed psql, with
+libpq), the server writing the backup into a new directory of the test
+(TARGET 'server', TARGET_DETAIL DIR), from which the manifest is read. The way to see a
+newer major's own manifest format with the clients of an older one, whose
+pg_basebackup refuses newer servers.
+
+=cut
+
+sub server_manifest
+{
+	my ($node) = @_;
+	my $dir = PostgreSQL::Test::Utils::tempdir() . '/server_backup';
+	my ($out, $err) = ('', '');
+	IPC::Run::run(
+		[
+			$node->installed_command('psql'), '-XAtq', '-d',
+			$node->connstr('postgres') . ' replication=database',
+			'-c', "BASE_BACKUP (TARGET 'server', TARGET_DETAIL '$dir', CHECKPOINT 'fast', MANIFEST 'yes')"
+		],
+		'<', \undef, '>', \$out, '2>', \$err);
+	# psql takes the COPY stream of progress messages that comes before the end for an error and exits 1
+	# once the server has written the backup: what counts is the manifest in the directory.
+	croak "BASE_BACKUP to the server wrote no backup_manifest: $err" unless -f "$dir/backup_manifest";
+	return PostgreSQL::Test::Utils::slurp_file("$dir/backup_manifest");
+}
+
+=pod
+
+=item verify_restored(dir, label, server_manifest => TEXT)
+
+What pg_verifybackup -n of the major that took the backup checks in a
+restored data directory, as tests:
+
+  - with server_manifest (what server_manifest() returned for the server the
+    backup was taken of): the manifest's header (format version and, from
+    version 2 on, System-Identifier) is byte for byte that one's;
+  - its Manifest-Checksum is the sha256 of everything before that line;
+  - from version 2 on: its System-Identifier is the one in global/pg_control;
+  - "pg_verifybackup -n" (the installed one) accepts the directory: every file
+    listed with its size and checksum. An older pg_verifybackup reads only
+    version 1, so a version-2 manifest is given to it (-m) as version 1: the
+    same file and WAL lines without System-Identifier, its checksum recomputed.
+
+=cut
+
+sub verify_restored
+{
+	my ($dir, $label, %params) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my $manifest = PostgreSQL::Test::Utils::slurp_file("$dir/backup_manifest");
+	my ($header) = $manifest =~ /\A(.*?)"Files": \[/s;
+	$header //= '';
+	my ($version) = $header =~ /"PostgreSQL-Backup-Manifest-Version": (\d+),/;
+	$version //= 0;
+	if (defined $params{server_manifest})
+	{
+		my ($theirs) = $params{server_manifest} =~ /\A(.*?)"Files": \[/s;
+		is($header, $theirs,
+			"$label: backup_manifest has the server's own header (format version $version)");
+	}
+	my ($body, $checksum) = $manifest =~ /\A(.*\n)"Manifest-Checksum": "([0-9a-f]{64})"\}\n\z/s;
+	is($checksum, $body && Digest::SHA::sha256_hex($body), "$label: backup_manifest's Manifest-Checksum is right");
+
+	my @manifest_option;
+	if ($version >= 2)
+	{
+		my ($sysid) = $header =~ /"System-Identifier": (\d+),/;
+		open my $fh, '<:raw', "$dir/global/pg_control" or croak "could not open $dir/global/pg_control: $!";
+		my $control = '';
+		read($fh, $control, 8) == 8 or croak "short read of $dir/global/pg_control";
+		close $fh;
+		is($sysid, unpack('Q<', $control), "$label: backup_manifest's System-Identifier is global/pg_control's");
+
+		(my $v1 = $body) =~ s/\A\{ "PostgreSQL-Backup-Manifest-Version": \d+,\n"System-Identifier": \d+,\n/{ "PostgreSQL-Backup-Manifest-Version": 1,\n/;
+		$v1 .= '"Manifest-Checksum": "' . Digest::SHA::sha256_hex($v1) . "\"}\n";
+		my $path = PostgreSQL::Test::Utils::tempdir() . '/backup_manifest.v1';
+		open my $out, '>:raw', $path or croak "could not write $path: $!";
+		print $out $v1;
+		close $out or croak "could not write $path: $!";
+		@manifest_option = ('-m', $path);
+	}
+	my ($vout, $verr) = ('', '');
+	IPC::Run::run([ 'pg_verifybackup', '-n', @manifest_option, $dir ], '<', \undef, '>', \$vout, '2>', \$verr);
+	is($? >> 8, 0,
+		"$label: pg_verifybackup -n accepts the restored files" . (@manifest_option ? ' (manifest as version 1)' : ''))
+	  or diag("pg_verifybackup: $vout$verr");
+	return;
+}
+
+=pod
+
+=item walvault_standby(primary, name, repo)
+
+A streaming standby of primary, made the way a DBA would with walvault (and
+with any major, where the installed pg_basebackup may refuse a newer server):
+"walvault backup" into repo, "walvault restore --standby" into a new node,
+which gets primary_conninfo (application_name: name). Not started.
+
+=cut
+
+sub walvault_standby
+{
+	my ($primary, $name, $repo) = @_;
+	my $label = "$name-base";
+	my ($rc, $out, $err) = pitr_tool('backup', '--repo', $repo, '--label', $label, '--checkpoint', 'fast',
+		'--dbname', $primary->connstr('postgres'));
+	croak "walvault backup for $name failed: $err" if $rc != 0;
+	my $node;
+	($node, $rc, $out, $err) = pitr_restore_node($name, args => [ $label, '--repo', $repo, '--standby' ],
+		conf => "primary_conninfo = '" . $primary->connstr . " application_name=$name'\n");
+	croak "walvault restore --standby for $name failed: $err" if $rc != 0;
+	return $node;
 }
 
 =pod

@@ -98,9 +98,9 @@ is($st && $st->{last_archived_wal}, $after_reset, 'counting again after reset: l
 check_archived($repo, $node, $after_reset);
 
 # ---- timeline switch: a promoted standby archives 00000002.history and the .partial of timeline 1 ----
-$node->backup('standby_backup');
-my $standby = PostgreSQL::Test::Cluster->new('standby');
-$standby->init_from_backup($node, 'standby_backup', has_streaming => 1);
+# The standby from a walvault backup and restore --standby: the installed pg_basebackup may be of an older
+# major than the server (scripts/test-major.sh), and refuses newer servers.
+my $standby = walvault_standby($node, 'standby', $repo);
 # The backup's postgresql.conf already has archive_mode = on and the same walvault.repo: say it again.
 $standby->append_conf('postgresql.conf', "archive_mode = on\nwalvault.repo = '$repo'");
 $standby->start;
@@ -144,7 +144,7 @@ is($zstd_meta && $zstd_meta->{compression}, 'zstd:3', 'earlier objects say zstd:
 # Nothing half-written anywhere.
 is_deeply([ repo_temp_files($repo) ], [], 'no temporary files in the repository');
 is(walvault_status($node)->{failed_count}, 0, 'no failure at all');
-ok(!$node->log_contains(qr/WARNING:  could not archive/), 'no archive failure in the server log');
+ok(!$node->log_contains(qr/${\ failure_level($node)}:  could not archive/), 'no archive failure in the server log');
 
 $node->stop;
 done_testing();

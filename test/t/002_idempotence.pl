@@ -101,11 +101,12 @@ like($st && $st->{last_error}, qr/\Q$original_sha\E/, 'last_error shows the arch
 like($st && $st->{last_error}, qr/\Q$changed_sha\E/, 'last_error shows the local sha256');
 ok(-e "$status_dir/$crafted.ready" && !-e "$status_dir/$crafted.done", "$crafted stays .ready");
 
-# One WARNING line naming the file, the repository and both digests, then a HINT.
+# One line naming the file, the repository and both digests (a WARNING, an ERROR from PostgreSQL 17 on),
+# then a HINT.
 my $warning =
-  qr/WARNING:  could not archive "\Q$crafted\E" to "\Q$repo\E": (?=[^\n]*\Q$original_sha\E)(?=[^\n]*\Q$changed_sha\E)[^\n]*already archived with different content[^\n]*\n[^\n]*HINT:  /;
+  qr/${\ failure_level($node)}:  could not archive "\Q$crafted\E" to "\Q$repo\E": (?=[^\n]*\Q$original_sha\E)(?=[^\n]*\Q$changed_sha\E)[^\n]*already archived with different content[^\n]*\n[^\n]*HINT:  /;
 ok(wait_until(sub { $node->log_contains($warning, $log_offset) }),
-	'server log: WARNING naming the file, the repository and both sha256 digests, with a HINT');
+	'server log: ' . failure_level($node) . ' naming the file, the repository and both sha256 digests, with a HINT');
 ok(wait_until(sub { archiver_stats($node)->{failed_count} > 0 }), 'pg_stat_archiver counts the failure');
 is(archiver_stats($node)->{last_failed_wal}, $crafted, "pg_stat_archiver: last_failed_wal is $crafted");
 

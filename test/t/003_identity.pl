@@ -44,8 +44,8 @@ like($st && $st->{last_error}, qr/repository "\Q$repo\E" belongs to database sys
 	'last_error: the repository belongs to the first database system');
 like($st && $st->{last_error}, qr/\b\Q$second_sysid\E\b/, 'last_error: names this database system too');
 ok($second->log_contains(
-		qr/WARNING:  could not archive "\Q$second_segments[0]\E" to "\Q$repo\E": (?=[^\n]*\b\Q$second_sysid\E\b)[^\n]*belongs to database system \Q$first_sysid\E\b[^\n]*\n[^\n]*HINT:  /),
-	'server log: WARNING with both identifiers and a HINT');
+		qr/${\ failure_level($second)}:  could not archive "\Q$second_segments[0]\E" to "\Q$repo\E": (?=[^\n]*\b\Q$second_sysid\E\b)[^\n]*belongs to database system \Q$first_sysid\E\b[^\n]*\n[^\n]*HINT:  /),
+	'server log: ' . failure_level($second) . ' with both identifiers and a HINT');
 ok(wait_until(sub { archiver_stats($second)->{failed_count} > 0 }), 'pg_stat_archiver counts the failure');
 is(archiver_stats($second)->{archived_count}, 0, 'pg_stat_archiver: nothing archived');
 is_deeply([ ready_files($second) ], [ sort @second_segments ], 'second cluster: its segments stay .ready');

@@ -68,7 +68,7 @@ sub check_nothing_lost
 # timeout, archiving them would take well over a minute.
 my @backlog = build_backlog(empty => 1, random => 2, hex => 6);
 is(scalar(ready_files($node)), $backlog_size, "$backlog_size segments .ready while walvault.repo is not set");
-ok(wait_until(sub { $node->log_contains(qr/WARNING:  walvault\.repo is not set/) }),
+ok(wait_until(sub { $node->log_contains(not_configured_re($node)) }),
 	'server log: walvault.repo is not set');
 ok(!-e $repo, 'no repository yet');
 

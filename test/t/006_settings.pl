@@ -111,7 +111,7 @@ $node->reload;
 ok($node->poll_query_until('postgres', 'SHOW walvault.repo', ''), "walvault.repo = '' accepted");
 my $offset = -s $node->logfile;
 my $waiting = switch_wal($node);
-$node->wait_for_log(qr/WARNING:  walvault\.repo is not set/, $offset);
+$node->wait_for_log(not_configured_re($node), $offset);
 ok($node->log_contains(qr/WARNING:  walvault\.repo is not set\n[^\n]*HINT:  Set walvault\.repo/, $offset),
 	'server log: walvault.repo is not set, with a hint');
 ok($node->log_contains(qr/WARNING:  archive_mode enabled, yet archiving is not configured/, $offset),

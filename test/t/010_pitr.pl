@@ -28,6 +28,9 @@ $primary->start;
 my @repo_args = ('--repo', $repo);
 my $sysid = $primary->safe_psql('postgres', 'SELECT system_identifier FROM pg_control_system()');
 my $no_archive = "archive_mode = off\n";
+# The backup_manifest the server writes itself (BASE_BACKUP), which restored manifests must match: fetched
+# now, as the primary is down when the first restore is checked.
+my $server_manifest = server_manifest($primary);
 
 # ---- the history to recover in: first | aa bb X T L | before_cc cc after_cc ----
 my $first = pitr_backup($primary, 'first', @repo_args);
@@ -60,7 +63,7 @@ ok(!-e object_path($repo, $seg), "$seg, the primary's last segment, is not in th
 # ---- timeline 2: "first" restored to before_cc, promoted, archiving into the same repository ----
 my ($tl2, $rc, $out, $err) = pitr_restore_node('timeline2',
 	args => [ 'first', @repo_args, '--target-name', 'before_cc', '--target-action', 'promote' ],
-	verify => 1);
+	verify => 1, server_manifest => $server_manifest);
 is($rc, 0, 'timeline 2: walvault restore first --target-name before_cc exits 0');
 like($out, qr/^restored backup "first" into "\Q${\ $tl2->data_dir }\E"/m, 'timeline 2: stdout names the backup');
 my $auto_conf = slurp_file($tl2->data_dir . '/postgresql.auto.conf');

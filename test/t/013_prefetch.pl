@@ -26,7 +26,9 @@ set_conf($primary, 'walvault.repo' => "'$repo'");
 $primary->start;
 my $sysid = $primary->safe_psql('postgres', 'SELECT system_identifier FROM pg_control_system()');
 my $segsize = segment_size($primary);
-$primary->backup('base');
+# A walvault backup (the installed pg_basebackup may be of an older major than the server, and refuses
+# newer servers); its WAL comes from the archive too.
+pitr_backup($primary, 'base', '--repo', $repo);
 
 # WAL after the backup that only the archive has: table rows in between filled segments.
 $primary->safe_psql('postgres', 'CREATE TABLE t AS SELECT g, md5(g::text) AS h FROM generate_series(1, 10000) g');
@@ -47,13 +49,11 @@ sub restored_node
 {
 	my ($name, $settings, $before_start, $env) = @_;
 	$env //= '';
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init_from_backup($primary, 'base');
-	$node->append_conf('postgresql.conf', qq(
-archive_mode = off
-restore_command = '$env$tool wal-fetch %f %p --repo $repo $settings'
-recovery_target_action = 'promote'
-));
+	my ($node, $rc, $out, $err) = pitr_restore_node($name, args => [ 'base', '--repo', $repo ],
+		conf => "archive_mode = off\nrecovery_target_action = 'promote'\n");
+	is($rc, 0, "$name: walvault restore exits 0") or diag($err);
+	# The restore_command restore wrote into postgresql.auto.conf gives way to this test's: the last one wins.
+	$node->append_conf('postgresql.auto.conf', "restore_command = '$env$tool wal-fetch %f %p --repo $repo $settings'\n");
 	$node->set_recovery_mode;
 	$before_start->($node) if $before_start;
 	my $started = Time::HiRes::time();

@@ -49,7 +49,7 @@ sub archive_order
 	ok($standby->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()'), 'standby promoted');
 	my @tl2 = make_segments($standby, 3, 'empty');
 	like(join(' ', @tl2), qr/^00000002\S+ 00000002\S+ 00000002\S+$/, "three segments on timeline 2: @tl2");
-	ok(wait_until(sub { $standby->log_contains(qr/WARNING:  walvault\.repo is not set/) }),
+	ok(wait_until(sub { $standby->log_contains(not_configured_re($standby)) }),
 		'standby: archiving is not configured');
 
 	my @ready = ready_files($standby);

@@ -97,6 +97,31 @@ TEST(PgBackupManifest, ExactTextWithNoFilesAndNoWalRanges)
         "\"Manifest-Checksum\": \"1c8c3f0bd30a0830a4f1e44d04b090e96eda6c1d221cb4c2734512dbdba9b164\"}\n");
 }
 
+TEST(PgBackupManifest, Version2HasTheSystemIdentifier)
+{
+    // PostgreSQL 17's and 18's layout (their BASE_BACKUP manifest): the version, then System-Identifier.
+    EXPECT_EQ(pg_backup_manifest({}, {}, {2, 7441862305426481233ULL}),
+        "{ \"PostgreSQL-Backup-Manifest-Version\": 2,\n"
+        "\"System-Identifier\": 7441862305426481233,\n"
+        "\"Files\": [\n"
+        "],\n"
+        "\"WAL-Ranges\": [\n"
+        "\n"
+        "],\n"
+        "\"Manifest-Checksum\": \"c487866cceeca5c7ed0c6a404d1dfa5412a7e9221e58eb686375086b2d92e834\"}\n");
+}
+
+TEST(PgBackupManifest, FormatFollowsTheServerMajor)
+{
+    EXPECT_EQ(pg_manifest_format_for(150020, 42).version, 1);
+    EXPECT_EQ(pg_manifest_format_for(160013, 42).version, 1);
+    EXPECT_EQ(pg_manifest_format_for(170010, 42).version, 2);
+    EXPECT_EQ(pg_manifest_format_for(170010, 42).system_identifier, 42U);
+    EXPECT_EQ(pg_manifest_format_for(180004, 42).version, 2);
+    // Version 1 has no System-Identifier line whatever the identifier.
+    EXPECT_EQ(pg_backup_manifest({}, {}, pg_manifest_format_for(150020, 42)), pg_backup_manifest({}, {}));
+}
+
 TEST(PgBackupManifest, SeveralEntriesInGivenOrder)
 {
     PgManifestFile a = file_entry("PG_VERSION");

@@ -459,7 +459,9 @@ Status write_pg_manifest(RestoreContext& ctx, const std::map<std::string, PgChec
     std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
     const std::vector<PgManifestWalRange> wal = {
         {ctx.manifest.timeline, ctx.manifest.start_lsn, ctx.manifest.stop_lsn}};
-    return write_small_file(ctx.pgdata + "/backup_manifest", pg_backup_manifest(files, wal), k_temp_suffix);
+    // In the format the backed-up server writes, which that major's pg_verifybackup reads.
+    const PgManifestFormat format = pg_manifest_format_for(ctx.manifest.pg_version_num, ctx.manifest.system_identifier);
+    return write_small_file(ctx.pgdata + "/backup_manifest", pg_backup_manifest(files, wal, format), k_temp_suffix);
 }
 
 // One syncfs() per file system written (the data directory's and each tablespace's): the files were
