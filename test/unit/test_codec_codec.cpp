@@ -854,6 +854,90 @@ TEST(CodecRawDamage, ChangedRawByteIsFoundByTheContentChecksum)
     EXPECT_NE(s.message().find("bytes with xxh3_128"), std::string::npos) << s.message();
 }
 
+// ---- The stored format ----------------------------------------------------------------------------------
+
+// The exact stored bytes of fixed inputs, as sha256 of each object: any change to how objects are written
+// (a refactoring of the encoder, a new stage) must leave them identical. Compressed frames are libzstd's
+// output, so the "zstd:*" digests hold for the libzstd they were recorded with (1.5.4); "none" depends on
+// walvault alone.
+struct FormatCase {
+    const char* input;  // "empty", "random" (incompressible), "text" (compressible), "mixed"
+    const char* compression;
+    size_t frame_bytes;
+    const char* sha256;  // of the stored object, trailer included
+};
+
+const std::vector<uint8_t>& format_input(const std::string& which)
+{
+    static const std::vector<uint8_t> empty;
+    // Several frames of each size, and a last frame that is not full.
+    static const std::vector<uint8_t> random = test::random_bytes(3 * k_mib + 12345, 7);
+    static const std::vector<uint8_t> text = test::compressible_bytes(3 * k_mib + 777);
+    // Text, random bytes and text again, crossing frame boundaries of either size at odd offsets.
+    static const std::vector<uint8_t> mixed = [] {
+        std::vector<uint8_t> d = test::compressible_bytes(700 * 1024 + 3);
+        const std::vector<uint8_t> r = test::random_bytes(900 * 1024 + 5, 8);
+        const std::vector<uint8_t> t = test::compressible_bytes(1100 * 1024 + 9);
+        d.insert(d.end(), r.begin(), r.end());
+        d.insert(d.end(), t.begin(), t.end());
+        return d;
+    }();
+    if (which == "empty")
+        return empty;
+    if (which == "random")
+        return random;
+    if (which == "text")
+        return text;
+    return mixed;
+}
+
+TEST(CodecFormat, StoredBytesAreUnchanged)
+{
+    const FormatCase cases[] = {
+        {"empty", "none", k_frame_bytes, "32ef45c9b95eaeafa8e45b3ca158198497865624934eacd80ef76f2aa18d85ce"},
+        {"empty", "none", k_wal_frame_bytes, "32ef45c9b95eaeafa8e45b3ca158198497865624934eacd80ef76f2aa18d85ce"},
+        {"empty", "zstd:1", k_frame_bytes, "619f882f8811b7f26bcd5763d6661cb9767020cb303e74ac8ad8d0364797019c"},
+        {"empty", "zstd:1", k_wal_frame_bytes, "619f882f8811b7f26bcd5763d6661cb9767020cb303e74ac8ad8d0364797019c"},
+        {"empty", "zstd:3", k_frame_bytes, "8ce8cf06e5cc5368b906cb3b6b9e449e82ac8c2d11a5131807b5be2e56afbc9c"},
+        {"empty", "zstd:3", k_wal_frame_bytes, "8ce8cf06e5cc5368b906cb3b6b9e449e82ac8c2d11a5131807b5be2e56afbc9c"},
+        {"random", "none", k_frame_bytes, "abd8df23d0cea2082603d1804088c74132d4673cec67f31cd413d588c9ce2275"},
+        {"random", "none", k_wal_frame_bytes, "abd8df23d0cea2082603d1804088c74132d4673cec67f31cd413d588c9ce2275"},
+        {"random", "zstd:1", k_frame_bytes, "0f6182ecb4bb8733423eb8408337fbb3ba70bda687c90264188e35ee42603152"},
+        {"random", "zstd:1", k_wal_frame_bytes, "b6fca9064306aa7618b3584e65cd0014eac5eef71da84a0881a1cc942110e477"},
+        {"random", "zstd:3", k_frame_bytes, "598f970be5ca54f34a1ceb46105f045bc0a1fd8e8d5f6a9391748684f5879703"},
+        {"random", "zstd:3", k_wal_frame_bytes, "5becf5774a8b7e8eb66a6bad1a0066ca876937719906c762ffbaed1b3402f482"},
+        {"text", "none", k_frame_bytes, "a57a320d643d3e89d098367b4f736875a43fd8d2baccac373f6de8cce3fb03df"},
+        {"text", "none", k_wal_frame_bytes, "a57a320d643d3e89d098367b4f736875a43fd8d2baccac373f6de8cce3fb03df"},
+        {"text", "zstd:1", k_frame_bytes, "a6348568f9d269eefd8919a0d249dc0d1e6775927fd2dbf3c493d3493716bc07"},
+        {"text", "zstd:1", k_wal_frame_bytes, "7a7333dad68e5dea8f30101d7e6c9a342e358ac44c505c0e8d19316f6ccb0670"},
+        {"text", "zstd:3", k_frame_bytes, "eb657cdedb8e142b2511926de2f8e8f63e7ad4b5b906bdc9ac1a03942a7250ba"},
+        {"text", "zstd:3", k_wal_frame_bytes, "026fe1e4a4f1c8f361a64059dec18e49e82ac513dc255a9ea5467a3bff10dc9d"},
+        {"mixed", "none", k_frame_bytes, "13ab1f60c39d1a1cef796702213cfc5013cedeef4733a22680ba66002daad69f"},
+        {"mixed", "none", k_wal_frame_bytes, "13ab1f60c39d1a1cef796702213cfc5013cedeef4733a22680ba66002daad69f"},
+        {"mixed", "zstd:1", k_frame_bytes, "eb8a9f483819f55813b09345597db066f7afe0998510d4f513e567ec9276bd8e"},
+        {"mixed", "zstd:1", k_wal_frame_bytes, "c2a7afcdbf9daf603e6c8f1b6c220b4a5e25e0eb80720c0be9499c89e165eca2"},
+        {"mixed", "zstd:3", k_frame_bytes, "1b099bc4a6d90e213e5c7d3b8dedea2dd327c99cf477eea5657a0b464c8c4a5d"},
+        {"mixed", "zstd:3", k_wal_frame_bytes, "7b52ddb1c6be240ec7cf643a41bb8d0dfa8f1e528055b033c172e2d190475229"},
+    };
+    constexpr size_t k_feed = 256 * 1024;  // encode_file's read size: "none" writes raw blocks per update()
+    for (const FormatCase& c : cases) {
+        const std::vector<uint8_t>& data = format_input(c.input);
+        Encoder encoder(c.frame_bytes);
+        std::vector<uint8_t> object;
+        EncodeResult result;
+        Status s = encoder.begin(compression_of(c.compression), test::vector_sink(object), data.size());
+        for (size_t pos = 0; s.is_ok() && pos < data.size(); pos += k_feed)
+            s = encoder.update(data.data() + pos, std::min(k_feed, data.size() - pos));
+        if (s.is_ok())
+            s = encoder.finish(k_name, result);
+        WV_ASSERT_OK(s);
+        EXPECT_EQ(result.bytes_out, object.size());
+        EXPECT_EQ(sha256_hex(object.data(), object.size()), c.sha256)
+            << c.input << " " << c.compression << " frames of " << c.frame_bytes << " bytes, " << object.size()
+            << " stored bytes";
+    }
+}
+
 // ---- Files and storage -----------------------------------------------------------------------------------
 
 TEST(EncodeFile, EqualsEncodingTheBytes)
