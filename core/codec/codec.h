@@ -7,6 +7,7 @@
 #pragma once
 
 #include "core/codec/sha256.h"
+#include "core/common/byte_sink.h"
 #include "core/common/status.h"
 #include "core/storage/storage.h"
 
