@@ -9,10 +9,8 @@
 #include "core/codec/sha256.h"
 #include "core/common/byte_sink.h"
 #include "core/common/status.h"
-#include "core/storage/storage.h"
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -161,18 +159,5 @@ private:
     size_t m_last_hint = 0;  // 0 once a frame has been fully decoded
     bool m_needs_sha256 = false;
 };
-
-// Reads and decodes an object from storage, checking it completely (ContentCheck::sha256); original bytes go
-// to out (which may discard them, for a pure check).
-Status decode_object(Storage& storage, const std::string& key, const ByteSink& out, ObjectMeta& meta);
-
-// The same under ContentCheck::xxh3, for readers that serve or restore the bytes. An object without xxh3_128
-// is read a second time and checked by its sha256: restart() is called first and must discard what out has
-// received (truncate the file, reset counters); its error ends the decode.
-Status decode_object_fast(Storage& storage, const std::string& key, const ByteSink& out,
-    const std::function<Status()>& restart, ObjectMeta& meta);
-
-// Reads only an object's trailer (two small ranged reads).
-Status read_object_meta(Storage& storage, const std::string& key, ObjectMeta& meta);
 
 }  // namespace walvault
