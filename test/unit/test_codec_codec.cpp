@@ -937,6 +937,205 @@ TEST(CodecFormat, StoredBytesAreUnchanged)
     }
 }
 
+// ---- A stage in the slot ----------------------------------------------------------------------------------
+
+// A stand-in for a cipher, to show where one goes: a 4-byte header, then every byte XORed with a key stream
+// (xorshift64 from the key). Output leaves in blocks of k_block bytes, the rest at finish(), as a cipher
+// that works on blocks or authenticated chunks would. Reversible, and a stream under another key or one
+// without the header is refused.
+class XorStage : public ByteStage {
+public:
+    static constexpr size_t k_block = 1000;
+    static constexpr uint8_t k_header[4] = {'X', 'O', 'R', '1'};
+
+    XorStage(uint64_t key, bool decrypt)
+        : m_key(key)
+        , m_decrypt(decrypt)
+    {
+    }
+
+    void begin(const ByteSink& next) override
+    {
+        m_next = &next;
+        m_state = m_key;
+        m_header = 0;
+        m_block.clear();
+    }
+
+    Status update(const uint8_t* data, size_t len) override
+    {
+        if (!m_decrypt && m_header == 0) {
+            m_header = sizeof(k_header);
+            Status s = (*m_next)(k_header, sizeof(k_header));
+            if (!s.is_ok())
+                return s;
+        }
+        for (; m_decrypt && m_header < sizeof(k_header) && len > 0; ++data, --len, ++m_header) {
+            if (*data != k_header[m_header])
+                return Status::error(Code::corrupt, "not a stream of this test stage");
+        }
+        for (size_t i = 0; i < len; ++i) {
+            m_state ^= m_state << 13;
+            m_state ^= m_state >> 7;
+            m_state ^= m_state << 17;
+            m_block.push_back(static_cast<uint8_t>(data[i] ^ m_state));
+            if (m_block.size() == k_block) {
+                Status s = (*m_next)(m_block.data(), m_block.size());
+                m_block.clear();
+                if (!s.is_ok())
+                    return s;
+            }
+        }
+        return Status::ok();
+    }
+
+    Status finish() override
+    {
+        if (!m_decrypt && m_header == 0) {
+            Status s = update(nullptr, 0);
+            if (!s.is_ok())
+                return s;
+        }
+        if (m_header < sizeof(k_header))
+            return Status::error(Code::corrupt, "test stage stream is truncated");
+        Status s = m_block.empty() ? Status::ok() : (*m_next)(m_block.data(), m_block.size());
+        m_block.clear();
+        return s;
+    }
+
+private:
+    uint64_t m_key;
+    bool m_decrypt;
+    const ByteSink* m_next = nullptr;
+    uint64_t m_state = 0;
+    size_t m_header = 0;  // header bytes written or checked
+    std::vector<uint8_t> m_block;
+};
+
+// Decodes object through a decoder with stage (nullptr: none) in its slot, fed in pieces of 65536 bytes.
+Status decode_through(ByteStage* stage, const std::vector<uint8_t>& object, std::vector<uint8_t>& out, ObjectMeta& meta)
+{
+    Decoder decoder;
+    decoder.set_stage(stage);
+    decoder.begin(test::vector_sink(out));
+    constexpr size_t k_piece = 65536;
+    for (size_t pos = 0; pos < object.size(); pos += k_piece) {
+        Status s = decoder.update(object.data() + pos, std::min(k_piece, object.size() - pos));
+        if (!s.is_ok())
+            return s;
+    }
+    return decoder.finish(meta);
+}
+
+TEST(CodecStage, ACipherStageRoundTripsAFileAndAPlainDecoderRefusesItsBytes)
+{
+    TempDir dir;
+    std::vector<uint8_t> data = test::compressible_bytes(2 * k_mib + 3);
+    const std::vector<uint8_t> random = test::random_bytes(k_mib + 11, 5);
+    data.insert(data.end(), random.begin(), random.end());
+    test::write_file(dir / "seg", data);
+    for (const char* comp : {"none", "zstd:3"}) {
+        SCOPED_TRACE(comp);
+        // The plain object, and the object with the test cipher in the encoder's slot, from one encoder.
+        Encoder encoder(k_wal_frame_bytes);
+        std::vector<uint8_t> plain;
+        EncodeResult plain_result;
+        WV_ASSERT_OK(
+            encode_file(encoder, compression_of(comp), dir / "seg", k_name, test::vector_sink(plain), plain_result));
+        XorStage cipher(0x5eed, false);
+        encoder.set_stage(&cipher);
+        std::vector<uint8_t> stored;
+        EncodeResult result;
+        WV_ASSERT_OK(
+            encode_file(encoder, compression_of(comp), dir / "seg", k_name, test::vector_sink(stored), result));
+        EXPECT_EQ(result.bytes_in, data.size());
+        EXPECT_EQ(result.bytes_out, stored.size());
+        EXPECT_EQ(result.sha256, plain_result.sha256);
+        EXPECT_EQ(result.xxh3_128, plain_result.xxh3_128);
+        // The stage transformed the whole stream, trailer included: same length plus its header, other bytes.
+        ASSERT_EQ(stored.size(), plain.size() + sizeof(XorStage::k_header));
+        EXPECT_TRUE(std::equal(std::begin(XorStage::k_header), std::end(XorStage::k_header), stored.begin()));
+        size_t same = 0;
+        for (size_t i = 0; i < plain.size(); ++i)
+            same += stored[i + sizeof(XorStage::k_header)] == plain[i] ? 1 : 0;
+        EXPECT_LT(same, plain.size() / 100) << "bytes left as they were";
+        ObjectMeta meta;
+        EXPECT_EQ(parse_trailer(stored.data(), stored.size(), meta).code(), Code::corrupt);
+
+        // Through the inverse stage: the original, checked against the trailer.
+        XorStage decipher(0x5eed, true);
+        std::vector<uint8_t> out;
+        WV_ASSERT_OK(decode_through(&decipher, stored, out, meta));
+        EXPECT_TRUE(out == data) << out.size() << " bytes of " << data.size();
+        EXPECT_EQ(meta.name, k_name);
+        EXPECT_EQ(meta.length, data.size());
+        EXPECT_EQ(meta.compression, compression_of(comp).to_string());
+
+        // A plain decoder refuses the stored bytes with a Status, and so does the inverse stage under another key.
+        out.clear();
+        Status s = decode_through(nullptr, stored, out, meta);
+        EXPECT_EQ(s.code(), Code::corrupt) << s.message();
+        EXPECT_EQ(s.message().rfind("zstd data is corrupt: ", 0), 0u) << s.message();
+        XorStage wrong_key(0x5eee, true);
+        out.clear();
+        s = decode_through(&wrong_key, stored, out, meta);
+        EXPECT_EQ(s.code(), Code::corrupt) << s.message();
+        // The inverse stage refuses a plain object (no header), and a stream cut inside its header.
+        XorStage decipher_plain(0x5eed, true);
+        out.clear();
+        EXPECT_EQ(decode_through(&decipher_plain, plain, out, meta).code(), Code::corrupt);
+        const std::vector<uint8_t> cut(stored.begin(), stored.begin() + 2);
+        out.clear();
+        s = decode_through(&decipher, cut, out, meta);
+        EXPECT_EQ(s.code(), Code::corrupt);
+        EXPECT_EQ(s.message(), "test stage stream is truncated");
+
+        // Without its stage again, the encoder writes the plain object.
+        encoder.set_stage(nullptr);
+        std::vector<uint8_t> again;
+        WV_ASSERT_OK(encode_file(encoder, compression_of(comp), dir / "seg", k_name, test::vector_sink(again), result));
+        EXPECT_TRUE(again == plain);
+    }
+}
+
+// An empty file through a stage: its output (header, empty frame, trailer) leaves at finish().
+TEST(CodecStage, AnEmptyObjectThroughAStage)
+{
+    Encoder encoder;
+    XorStage cipher(7, false);
+    encoder.set_stage(&cipher);
+    std::vector<uint8_t> stored;
+    EncodeResult result;
+    WV_ASSERT_OK(encoder.begin(compression_of("zstd:3"), test::vector_sink(stored), 0));
+    WV_ASSERT_OK(encoder.finish("00000002.history", result));
+    EXPECT_EQ(result.bytes_out, stored.size());
+    XorStage decipher(7, true);
+    std::vector<uint8_t> out;
+    ObjectMeta meta;
+    WV_ASSERT_OK(decode_through(&decipher, stored, out, meta));
+    EXPECT_TRUE(out.empty());
+    EXPECT_EQ(meta.name, "00000002.history");
+    EXPECT_EQ(meta.length, 0u);
+}
+
+// The sink's error comes back through the stage and stops the encoder.
+TEST(CodecStage, SinkErrorThroughAStage)
+{
+    Encoder encoder;
+    XorStage cipher(7, false);
+    encoder.set_stage(&cipher);
+    const std::vector<uint8_t> data = test::random_bytes(3 * k_mib, 9);
+    size_t calls = 0;
+    Status s = encoder.begin(
+        compression_of("zstd:1"),
+        [&](const uint8_t*, size_t) { return ++calls < 3 ? Status::ok() : Status::error(Code::io_error, "disk full"); },
+        std::nullopt);
+    for (size_t pos = 0; s.is_ok() && pos < data.size(); pos += 65536)
+        s = encoder.update(data.data() + pos, 65536);
+    EXPECT_EQ(s.code(), Code::io_error);
+    EXPECT_EQ(s.message(), "disk full");
+}
+
 // ---- Files ---------------------------------------------------------------------------------------------
 
 TEST(EncodeFile, EqualsEncodingTheBytes)
