@@ -168,29 +168,82 @@ Status parse_trailer(const uint8_t* tail, size_t len, ObjectMeta& out)
     return Status::ok();
 }
 
-Encoder::Encoder(size_t frame_bytes)
-    : m_cctx(ZSTD_createCCtx())
-    , m_frame_bytes(std::max(frame_bytes, k_probe_bytes))
-    , m_out(ZSTD_CStreamOutSize())
-    , m_hash(std::make_unique<Sha256>())
-    , m_xxh3(std::make_unique<Xxh3Hash>())
-{
-    if (m_cctx == nullptr)
-        throw std::bad_alloc();
-}
+// ---- The built-in stages ----------------------------------------------------------------------------------
+// Write: ContentHash -> FrameCompressor -> [ByteStage] -> sink. Read: [ByteStage] -> FrameDecompressor ->
+// ContentHash -> sink. Each passes whole chunks on, by one call per chunk; none copies bytes it does not
+// change (the compressor gathers a frame of input, as it must, and the decompressor fills its output buffer).
 
-Encoder::~Encoder()
-{
-    ZSTD_freeCCtx(m_cctx);
-}
+// The hash stage: sha256 and XXH3-128 of the original bytes as they pass.
+class ContentHash {
+public:
+    // The sha256 only when asked for: the tool opens libcrypto when a Sha256 is made (tool/lazy_libs.cpp),
+    // and wal-fetch, which checks the xxh3_128, then never opens it.
+    void begin(bool with_sha256)
+    {
+        m_sha256 = with_sha256 ? std::make_unique<Sha256>() : nullptr;
+        m_xxh3 = std::make_unique<Xxh3Hash>();
+    }
+    void update(const uint8_t* data, size_t len)
+    {
+        if (m_sha256)
+            m_sha256->update(data, len);
+        m_xxh3->update(data, len);
+    }
+    std::string sha256_hex() { return m_sha256 ? m_sha256->finish_hex() : std::string(); }
+    std::string xxh3_128_hex() { return m_xxh3->finish_hex(); }
 
-Status Encoder::emit(const uint8_t* data, size_t len)
+private:
+    std::unique_ptr<Sha256> m_sha256;
+    std::unique_ptr<Xxh3Hash> m_xxh3;
+};
+
+// The compress stage: original bytes in, zstd frames (or raw blocks) out to next; finish() ends the data
+// and appends the trailer it is given.
+class FrameCompressor {
+public:
+    explicit FrameCompressor(size_t frame_bytes)
+        : m_cctx(ZSTD_createCCtx())
+        , m_frame_bytes(std::max(frame_bytes, k_probe_bytes))
+        , m_out(ZSTD_CStreamOutSize())
+    {
+        if (m_cctx == nullptr)
+            throw std::bad_alloc();
+    }
+    ~FrameCompressor() { ZSTD_freeCCtx(m_cctx); }
+    FrameCompressor(const FrameCompressor&) = delete;
+    FrameCompressor& operator=(const FrameCompressor&) = delete;
+
+    // next must stay valid until finish() returns.
+    Status begin(const Compression& compression, const ByteSink& next);
+    Status update(const uint8_t* data, size_t len);
+    Status finish(const std::vector<uint8_t>& trailer);
+    const Compression& compression() const { return m_compression; }
+    uint64_t bytes_in() const { return m_in; }
+    uint64_t bytes_out() const { return m_stored; }
+
+private:
+    Status emit(const uint8_t* data, size_t len);
+    Status emit_raw_block(const uint8_t* data, size_t len, bool last);
+    Status emit_raw_frame(const uint8_t* data, size_t len);
+    Status flush_chunk();
+
+    ZSTD_CCtx* m_cctx;
+    size_t m_frame_bytes;
+    std::vector<uint8_t> m_out;
+    std::vector<uint8_t> m_chunk;  // zstd: input gathered into one frame per m_frame_bytes
+    Compression m_compression;
+    const ByteSink* m_next = nullptr;
+    uint64_t m_in = 0;
+    uint64_t m_stored = 0;
+};
+
+Status FrameCompressor::emit(const uint8_t* data, size_t len)
 {
     m_stored += len;
-    return len == 0 ? Status::ok() : m_sink(data, len);
+    return len == 0 ? Status::ok() : (*m_next)(data, len);
 }
 
-Status Encoder::emit_raw_block(const uint8_t* data, size_t len, bool last)
+Status FrameCompressor::emit_raw_block(const uint8_t* data, size_t len, bool last)
 {
     const uint32_t header = static_cast<uint32_t>(len) << 3 | (last ? 1u : 0u);  // Block_Type 0 = Raw
     const uint8_t h[3] = {
@@ -199,7 +252,7 @@ Status Encoder::emit_raw_block(const uint8_t* data, size_t len, bool last)
     return s.is_ok() ? emit(data, len) : s;
 }
 
-Status Encoder::emit_raw_frame(const uint8_t* data, size_t len)
+Status FrameCompressor::emit_raw_frame(const uint8_t* data, size_t len)
 {
     std::vector<uint8_t> header;
     put_le32(header, k_zstd_frame_magic);
@@ -214,15 +267,12 @@ Status Encoder::emit_raw_frame(const uint8_t* data, size_t len)
     return s.is_ok() ? emit_raw_block(data, len, true) : s;
 }
 
-Status Encoder::begin(const Compression& compression, const ByteSink& out, std::optional<uint64_t> pledged_size)
+Status FrameCompressor::begin(const Compression& compression, const ByteSink& next)
 {
-    (void)pledged_size;
     m_compression = compression;
-    m_sink = out;
+    m_next = &next;
     m_in = 0;
     m_stored = 0;
-    m_hash = std::make_unique<Sha256>();
-    m_xxh3 = std::make_unique<Xxh3Hash>();
     m_chunk.clear();
     if (compression.kind == Compression::Kind::none) {
         std::vector<uint8_t> header;
@@ -240,7 +290,7 @@ Status Encoder::begin(const Compression& compression, const ByteSink& out, std::
 // One frame of m_chunk: raw blocks if a level-1 sample does not compress, else a zstd frame with content
 // size and checksum, at k_low_saving_level if the sample barely compresses and at the configured level
 // otherwise. An empty object still gets one (empty) zstd frame, so that `zstd -d` sees a data frame.
-Status Encoder::flush_chunk()
+Status FrameCompressor::flush_chunk()
 {
     const uint8_t* data = m_chunk.data();
     const size_t len = m_chunk.size();
@@ -268,10 +318,8 @@ Status Encoder::flush_chunk()
     return emit(m_out.data(), rc);
 }
 
-Status Encoder::update(const uint8_t* data, size_t len)
+Status FrameCompressor::update(const uint8_t* data, size_t len)
 {
-    m_hash->update(data, len);
-    m_xxh3->update(data, len);
     m_in += len;
     if (m_compression.kind == Compression::Kind::none) {
         while (len > 0) {
@@ -298,7 +346,7 @@ Status Encoder::update(const uint8_t* data, size_t len)
     return Status::ok();
 }
 
-Status Encoder::finish(const std::string& name, EncodeResult& result)
+Status FrameCompressor::finish(const std::vector<uint8_t>& trailer)
 {
     if (m_compression.kind == Compression::Kind::none) {
         Status s = emit_raw_block(nullptr, 0, true);
@@ -309,18 +357,136 @@ Status Encoder::finish(const std::string& name, EncodeResult& result)
         if (!s.is_ok())
             return s;
     }
+    return emit(trailer.data(), trailer.size());
+}
+
+// The decompress stage: stored bytes in, original bytes out to next; finish() checks that the last frame
+// ended and parses the trailer, which it finds in the last bytes it was given.
+class FrameDecompressor {
+public:
+    FrameDecompressor()
+        : m_dctx(ZSTD_createDCtx())
+        , m_out(ZSTD_DStreamOutSize())
+    {
+        if (m_dctx == nullptr)
+            throw std::bad_alloc();
+    }
+    ~FrameDecompressor() { ZSTD_freeDCtx(m_dctx); }
+    FrameDecompressor(const FrameDecompressor&) = delete;
+    FrameDecompressor& operator=(const FrameDecompressor&) = delete;
+
+    // next must stay valid until finish() returns.
+    void begin(const ByteSink& next)
+    {
+        ZSTD_DCtx_reset(m_dctx, ZSTD_reset_session_only);
+        m_next = &next;
+        m_tail.clear();
+        m_last_hint = 1;  // nothing decoded yet
+    }
+    Status update(const uint8_t* data, size_t len);
+    Status finish(ObjectMeta& meta);
+
+private:
+    ZSTD_DCtx* m_dctx;
+    std::vector<uint8_t> m_out;
+    std::vector<uint8_t> m_tail;
+    const ByteSink* m_next = nullptr;
+    size_t m_last_hint = 0;  // 0 once a frame has been fully decoded
+};
+
+Status FrameDecompressor::update(const uint8_t* data, size_t len)
+{
+    // Keep the last bytes seen: the trailer is at the very end.
+    m_tail.insert(m_tail.end(), data + (len > k_max_trailer_bytes ? len - k_max_trailer_bytes : 0), data + len);
+    if (m_tail.size() > 2 * k_max_trailer_bytes)
+        m_tail.erase(m_tail.begin(), m_tail.end() - static_cast<std::ptrdiff_t>(k_max_trailer_bytes));
+    ZSTD_inBuffer in{data, len, 0};
+    while (in.pos < in.size) {
+        ZSTD_outBuffer out{m_out.data(), m_out.size(), 0};
+        const size_t rc = ZSTD_decompressStream(m_dctx, &out, &in);
+        if (ZSTD_isError(rc))
+            return Status::error(Code::corrupt, "zstd data is corrupt: " + zstd_error_text(rc));
+        m_last_hint = rc;
+        if (out.pos > 0) {
+            Status s = (*m_next)(m_out.data(), out.pos);
+            if (!s.is_ok())
+                return s;
+        }
+    }
+    return Status::ok();
+}
+
+Status FrameDecompressor::finish(ObjectMeta& meta)
+{
+    // Drain output the decoder may still hold.
+    for (;;) {
+        ZSTD_inBuffer in{nullptr, 0, 0};
+        ZSTD_outBuffer out{m_out.data(), m_out.size(), 0};
+        const size_t rc = ZSTD_decompressStream(m_dctx, &out, &in);
+        if (ZSTD_isError(rc))
+            return Status::error(Code::corrupt, "zstd data is corrupt: " + zstd_error_text(rc));
+        if (out.pos == 0)
+            break;
+        m_last_hint = rc;
+        Status s = (*m_next)(m_out.data(), out.pos);
+        if (!s.is_ok())
+            return s;
+    }
+    if (m_last_hint != 0)
+        return Status::error(Code::corrupt, "zstd data is truncated");
+    return parse_trailer(m_tail.data(), m_tail.size(), meta);
+}
+
+// ---- The chains -------------------------------------------------------------------------------------------
+
+Encoder::Encoder(size_t frame_bytes)
+    : m_hash(std::make_unique<ContentHash>())
+    , m_compressor(std::make_unique<FrameCompressor>(frame_bytes))
+    , m_to_stage([this](const uint8_t* data, size_t len) { return m_active->update(data, len); })
+    , m_counted([this](const uint8_t* data, size_t len) {
+        m_stored += len;
+        return m_sink(data, len);
+    })
+{
+    m_hash->begin(true);
+}
+
+Encoder::~Encoder() = default;
+
+Status Encoder::begin(const Compression& compression, const ByteSink& out, std::optional<uint64_t> pledged_size)
+{
+    (void)pledged_size;
+    m_sink = out;
+    m_stored = 0;
+    m_hash->begin(true);
+    m_active = m_stage;
+    if (m_active == nullptr)
+        return m_compressor->begin(compression, m_sink);
+    m_active->begin(m_counted);
+    return m_compressor->begin(compression, m_to_stage);
+}
+
+Status Encoder::update(const uint8_t* data, size_t len)
+{
+    m_hash->update(data, len);
+    return m_compressor->update(data, len);
+}
+
+Status Encoder::finish(const std::string& name, EncodeResult& result)
+{
     ObjectMeta meta;
     meta.name = name;
-    meta.length = m_in;
-    meta.sha256 = m_hash->finish_hex();
-    meta.xxh3_128 = m_xxh3->finish_hex();
-    meta.compression = m_compression.to_string();
-    const std::vector<uint8_t> trailer = encode_trailer(meta);
-    Status s = emit(trailer.data(), trailer.size());
+    meta.length = m_compressor->bytes_in();
+    meta.sha256 = m_hash->sha256_hex();
+    meta.xxh3_128 = m_hash->xxh3_128_hex();
+    meta.compression = m_compressor->compression().to_string();
+    Status s = m_compressor->finish(encode_trailer(meta));
+    if (s.is_ok() && m_active != nullptr)
+        s = m_active->finish();
     if (!s.is_ok())
         return s;
-    result.bytes_in = m_in;
-    result.bytes_out = m_stored;
+    result.bytes_in = meta.length;
+    result.bytes_out = m_active != nullptr ? m_stored : m_compressor->bytes_out();
     result.sha256 = meta.sha256;
     result.xxh3_128 = meta.xxh3_128;
     return Status::ok();
@@ -369,98 +535,52 @@ Status encode_file(Encoder& encoder, const Compression& compression, const std::
 }
 
 Decoder::Decoder()
-    : m_dctx(ZSTD_createDCtx())
-    , m_out(ZSTD_DStreamOutSize())
-    , m_xxh3(std::make_unique<Xxh3Hash>())
+    : m_decompressor(std::make_unique<FrameDecompressor>())
+    , m_hash(std::make_unique<ContentHash>())
+    , m_to_decompressor([this](const uint8_t* data, size_t len) { return m_decompressor->update(data, len); })
+    , m_checked([this](const uint8_t* data, size_t len) {
+        m_hash->update(data, len);
+        m_length += len;
+        return m_sink(data, len);
+    })
 {
-    if (m_dctx == nullptr)
-        throw std::bad_alloc();
+    m_hash->begin(false);
 }
 
-Decoder::~Decoder()
-{
-    ZSTD_freeDCtx(m_dctx);
-}
+Decoder::~Decoder() = default;
 
 void Decoder::begin(const ByteSink& out, ContentCheck check)
 {
-    ZSTD_DCtx_reset(m_dctx, ZSTD_reset_session_only);
     m_sink = out;
     m_check = check;
-    m_tail.clear();
-    // Only when it is checked: the tool opens libcrypto on a Sha256's first use (tool/lazy_libs.cpp), and
-    // wal-fetch, which checks the xxh3_128, then never opens it.
-    if (check == ContentCheck::sha256)
-        m_hash = std::make_unique<Sha256>();
-    else
-        m_hash.reset();
-    m_xxh3 = std::make_unique<Xxh3Hash>();
+    m_hash->begin(check == ContentCheck::sha256);
     m_length = 0;
-    m_last_hint = 1;  // nothing decoded yet
     m_needs_sha256 = false;
-}
-
-void Decoder::hash(const uint8_t* data, size_t len)
-{
-    if (m_hash)
-        m_hash->update(data, len);
-    m_xxh3->update(data, len);
+    m_active = m_stage;
+    if (m_active != nullptr)
+        m_active->begin(m_to_decompressor);
+    m_decompressor->begin(m_checked);
 }
 
 Status Decoder::update(const uint8_t* data, size_t len)
 {
-    // Keep the last bytes seen: the trailer is at the very end.
-    m_tail.insert(m_tail.end(), data + (len > k_max_trailer_bytes ? len - k_max_trailer_bytes : 0), data + len);
-    if (m_tail.size() > 2 * k_max_trailer_bytes)
-        m_tail.erase(m_tail.begin(), m_tail.end() - static_cast<std::ptrdiff_t>(k_max_trailer_bytes));
-    ZSTD_inBuffer in{data, len, 0};
-    while (in.pos < in.size) {
-        ZSTD_outBuffer out{m_out.data(), m_out.size(), 0};
-        const size_t rc = ZSTD_decompressStream(m_dctx, &out, &in);
-        if (ZSTD_isError(rc))
-            return Status::error(Code::corrupt, "zstd data is corrupt: " + zstd_error_text(rc));
-        m_last_hint = rc;
-        if (out.pos > 0) {
-            hash(m_out.data(), out.pos);
-            m_length += out.pos;
-            Status s = m_sink(m_out.data(), out.pos);
-            if (!s.is_ok())
-                return s;
-        }
-    }
-    return Status::ok();
+    return m_active != nullptr ? m_active->update(data, len) : m_decompressor->update(data, len);
 }
 
 Status Decoder::finish(ObjectMeta& meta)
 {
-    // Drain output the decoder may still hold.
-    for (;;) {
-        ZSTD_inBuffer in{nullptr, 0, 0};
-        ZSTD_outBuffer out{m_out.data(), m_out.size(), 0};
-        const size_t rc = ZSTD_decompressStream(m_dctx, &out, &in);
-        if (ZSTD_isError(rc))
-            return Status::error(Code::corrupt, "zstd data is corrupt: " + zstd_error_text(rc));
-        if (out.pos == 0)
-            break;
-        m_last_hint = rc;
-        hash(m_out.data(), out.pos);
-        m_length += out.pos;
-        Status s = m_sink(m_out.data(), out.pos);
-        if (!s.is_ok())
-            return s;
-    }
-    if (m_last_hint != 0)
-        return Status::error(Code::corrupt, "zstd data is truncated");
-    Status s = parse_trailer(m_tail.data(), m_tail.size(), meta);
+    Status s = m_active != nullptr ? m_active->finish() : Status::ok();
+    if (s.is_ok())
+        s = m_decompressor->finish(meta);
     if (!s.is_ok())
         return s;
-    const std::string xxh3 = m_xxh3->finish_hex();
+    const std::string xxh3 = m_hash->xxh3_128_hex();
     if (m_check == ContentCheck::xxh3 && meta.xxh3_128.empty()) {
         m_needs_sha256 = true;
         return Status::error(Code::corrupt, "the metadata records no xxh3_128 to check the content against");
     }
     if (m_check == ContentCheck::sha256) {
-        const std::string sha = m_hash ? m_hash->finish_hex() : std::string();  // null only before begin()
+        const std::string sha = m_hash->sha256_hex();
         if (m_length != meta.length || sha != meta.sha256)
             return Status::error(Code::corrupt,
                 "content does not match its metadata: " + std::to_string(m_length) + " bytes with sha256 " + sha +
@@ -471,61 +591,6 @@ Status Decoder::finish(ObjectMeta& meta)
             "content does not match its metadata: " + std::to_string(m_length) + " bytes with xxh3_128 " + xxh3 +
                 ", recorded " + std::to_string(meta.length) + " bytes with xxh3_128 " + meta.xxh3_128);
     return Status::ok();
-}
-
-namespace {
-
-// One pass of the decoder over the object under key, unprefixed.
-Status decode_pass(Decoder& decoder, Storage& storage, const std::string& key, const ByteSink& out, ContentCheck check,
-    ObjectMeta& meta)
-{
-    decoder.begin(out, check);
-    Status s = storage.get(key, [&](const uint8_t* d, size_t n) { return decoder.update(d, n); });
-    return s.is_ok() ? decoder.finish(meta) : s;
-}
-
-Status prefixed(Status s, Storage& storage, const std::string& key)
-{
-    if (!s.is_ok() && s.code() != Code::not_found)
-        s.prefix("object \"" + storage.location(key) + "\"");
-    return s;
-}
-
-}  // namespace
-
-Status decode_object(Storage& storage, const std::string& key, const ByteSink& out, ObjectMeta& meta)
-{
-    Decoder decoder;
-    return prefixed(decode_pass(decoder, storage, key, out, ContentCheck::sha256, meta), storage, key);
-}
-
-Status decode_object_fast(Storage& storage, const std::string& key, const ByteSink& out,
-    const std::function<Status()>& restart, ObjectMeta& meta)
-{
-    Decoder decoder;
-    Status s = decode_pass(decoder, storage, key, out, ContentCheck::xxh3, meta);
-    if (!s.is_ok() && decoder.needs_sha256()) {
-        if (Status r = restart(); !r.is_ok())
-            return r;
-        s = decode_pass(decoder, storage, key, out, ContentCheck::sha256, meta);
-    }
-    return prefixed(s, storage, key);
-}
-
-Status read_object_meta(Storage& storage, const std::string& key, ObjectMeta& meta)
-{
-    ObjectInfo info;
-    Status s = storage.head(key, info);
-    if (!s.is_ok())
-        return s;
-    const uint64_t want = std::min<uint64_t>(info.size, k_max_trailer_bytes);
-    std::vector<uint8_t> tail;
-    s = storage.get_range(key, info.size - want, static_cast<size_t>(want), tail);
-    if (s.is_ok())
-        s = parse_trailer(tail.data(), tail.size(), meta);
-    if (!s.is_ok())
-        s.prefix("object \"" + storage.location(key) + "\"");
-    return s;
 }
 
 }  // namespace walvault

@@ -1,29 +1,32 @@
-// The object codec: one pass over the bytes (sha256 of the original -> zstd -> sink) and its inverse.
+// The object codec: a chain of stages over one pass of the bytes, and its inverse.
+//   write: hash (sha256 + xxh3 of the original) -> compress (zstd frames, then the trailer) -> [stage] -> sink
+//   read:  [stage] -> decompress (zstd frames, then the trailer) -> content check -> sink
 // With zstd, data goes in frames of k_frame_bytes; a frame whose sample does not compress is stored as raw
 // blocks instead, so incompressible WAL costs no compression work.
-// Every stored object is a valid zstd stream that stock `zstd -d` restores, followed by a zstd skippable
-// frame carrying JSON metadata (format, name, original length, sha256, xxh3_128, compression) that `zstd -d` skips.
+// Every stored object without a stage is a valid zstd stream that stock `zstd -d` restores, followed by a zstd
+// skippable frame carrying JSON metadata (format, name, original length, sha256, xxh3_128, compression) that
+// `zstd -d` skips. The optional stage (a cipher: core/codec/byte_stage.h) transforms that whole stream.
 // Layout details: docs/repository-format.md.
 #pragma once
 
+#include "core/codec/byte_stage.h"
 #include "core/codec/sha256.h"
+#include "core/common/byte_sink.h"
 #include "core/common/status.h"
-#include "core/storage/storage.h"
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-typedef struct ZSTD_CCtx_s ZSTD_CCtx;
-typedef struct ZSTD_DCtx_s ZSTD_DCtx;
-
 namespace walvault {
 
-class Xxh3Hash;  // XXH3-128 (xxHash), kept out of this header
+// The built-in stages (codec.cpp), kept out of this header with zstd and XXH3.
+class ContentHash;
+class FrameCompressor;
+class FrameDecompressor;
 
 constexpr int k_object_format = 1;               // "format" in the trailer; bump on incompatible change
 constexpr const char* k_object_suffix = ".zst";  // every object is a zstd stream, whatever the compression
@@ -85,6 +88,8 @@ struct EncodeResult {
 
 // Streaming encoder; keep one per thread and reuse it (its zstd context and buffers are large).
 // frame_bytes: original bytes per zstd data frame (k_frame_bytes, or k_wal_frame_bytes in the archiver).
+// update() hashes the original and compresses it; finish() appends the trailer. The compressed stream goes
+// to the stage if one is set, and from there (or directly) to the sink given to begin().
 class Encoder {
 public:
     explicit Encoder(size_t frame_bytes = k_frame_bytes);
@@ -92,31 +97,28 @@ public:
     Encoder(const Encoder&) = delete;
     Encoder& operator=(const Encoder&) = delete;
 
+    // The stage between the compressor and the sink for the objects begun from now on; nullptr (the
+    // default): none. Not owned: it must outlive them.
+    void set_stage(ByteStage* stage) { m_stage = stage; }
+
     // Starts an object. pledged_size is accepted for callers that know it; frames record their own sizes.
     Status begin(const Compression& compression, const ByteSink& out, std::optional<uint64_t> pledged_size);
     Status update(const uint8_t* data, size_t len);
-    // Ends the data frames and appends the trailer for name.
+    // Ends the data frames, appends the trailer for name and ends the stage's output.
     Status finish(const std::string& name, EncodeResult& result);
 
 private:
-    Status emit(const uint8_t* data, size_t len);
-    Status emit_raw_block(const uint8_t* data, size_t len, bool last);
-    Status emit_raw_frame(const uint8_t* data, size_t len);
-    Status flush_chunk();
-
-    ZSTD_CCtx* m_cctx;
-    size_t m_frame_bytes;
-    std::vector<uint8_t> m_out;
-    std::vector<uint8_t> m_chunk;  // zstd: input gathered into one frame per m_frame_bytes
-    Compression m_compression;
-    ByteSink m_sink;
-    std::unique_ptr<Sha256> m_hash;
-    std::unique_ptr<Xxh3Hash> m_xxh3;
-    uint64_t m_in = 0;
-    uint64_t m_stored = 0;
+    std::unique_ptr<ContentHash> m_hash;
+    std::unique_ptr<FrameCompressor> m_compressor;
+    ByteStage* m_stage = nullptr;   // set_stage()
+    ByteStage* m_active = nullptr;  // the stage of the object in progress
+    ByteSink m_sink;                // begin()'s out
+    ByteSink m_to_stage;            // the compressor's output when there is a stage: into m_active
+    ByteSink m_counted;             // m_active's output: counted, then into m_sink
+    uint64_t m_stored = 0;          // bytes m_active passed to m_sink
 };
 
-// Encodes a whole file in one pass: read -> sha256 -> zstd -> out.
+// Encodes a whole file in one pass: read -> encoder (hash -> compress -> [stage]) -> out.
 Status encode_file(Encoder& encoder, const Compression& compression, const std::string& path, const std::string& name,
     const ByteSink& out, EncodeResult& result);
 
@@ -131,14 +133,18 @@ enum class ContentCheck {
     xxh3,
 };
 
-// Streaming decoder: stored bytes in, original bytes out; finish() checks the zstd frame ended, the trailer
-// is present and the original length and the checksums of the chosen ContentCheck match it.
+// Streaming decoder: stored bytes in, original bytes out; finish() checks the stage's end, that the zstd frame
+// ended, the trailer is present and the original length and the checksums of the chosen ContentCheck match it.
 class Decoder {
 public:
     Decoder();
     ~Decoder();
     Decoder(const Decoder&) = delete;
     Decoder& operator=(const Decoder&) = delete;
+
+    // The stage that the stored bytes pass first, before the decompressor (the inverse of the Encoder's), for
+    // the objects begun from now on; nullptr (the default): none. Not owned: it must outlive them.
+    void set_stage(ByteStage* stage) { m_stage = stage; }
 
     void begin(const ByteSink& out, ContentCheck check = ContentCheck::sha256);
     Status update(const uint8_t* data, size_t len);
@@ -147,31 +153,16 @@ public:
     bool needs_sha256() const { return m_needs_sha256; }
 
 private:
-    void hash(const uint8_t* data, size_t len);
-
-    ZSTD_DCtx* m_dctx;
-    std::vector<uint8_t> m_out;
-    std::vector<uint8_t> m_tail;
-    ByteSink m_sink;
+    std::unique_ptr<FrameDecompressor> m_decompressor;
+    std::unique_ptr<ContentHash> m_hash;
+    ByteStage* m_stage = nullptr;   // set_stage()
+    ByteStage* m_active = nullptr;  // the stage of the object in progress
+    ByteSink m_sink;                // begin()'s out
+    ByteSink m_to_decompressor;     // m_active's output: into m_decompressor
+    ByteSink m_checked;             // m_decompressor's output: hashed, counted, then into m_sink
     ContentCheck m_check = ContentCheck::sha256;
-    std::unique_ptr<Sha256> m_hash;
-    std::unique_ptr<Xxh3Hash> m_xxh3;
     uint64_t m_length = 0;
-    size_t m_last_hint = 0;  // 0 once a frame has been fully decoded
     bool m_needs_sha256 = false;
 };
-
-// Reads and decodes an object from storage, checking it completely (ContentCheck::sha256); original bytes go
-// to out (which may discard them, for a pure check).
-Status decode_object(Storage& storage, const std::string& key, const ByteSink& out, ObjectMeta& meta);
-
-// The same under ContentCheck::xxh3, for readers that serve or restore the bytes. An object without xxh3_128
-// is read a second time and checked by its sha256: restart() is called first and must discard what out has
-// received (truncate the file, reset counters); its error ends the decode.
-Status decode_object_fast(Storage& storage, const std::string& key, const ByteSink& out,
-    const std::function<Status()>& restart, ObjectMeta& meta);
-
-// Reads only an object's trailer (two small ranged reads).
-Status read_object_meta(Storage& storage, const std::string& key, ObjectMeta& meta);
 
 }  // namespace walvault

@@ -3,8 +3,8 @@
 // (bounded attempts, exponential backoff with jitter, only for errors worth retrying).
 #pragma once
 
+#include "core/common/byte_sink.h"
 #include "core/common/status.h"
-#include "core/storage/storage.h"
 
 #include <chrono>
 #include <cstdint>

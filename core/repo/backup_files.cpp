@@ -8,6 +8,7 @@
 #include "core/common/direct_io.h"
 #include "core/common/file_io.h"
 #include "core/repo/layout.h"
+#include "core/repo/object_io.h"
 
 #include <nlohmann/json.hpp>
 

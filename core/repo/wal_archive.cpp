@@ -4,6 +4,7 @@
 
 #include "core/codec/sha256.h"
 #include "core/repo/layout.h"
+#include "core/repo/object_io.h"
 #include "core/wal/wal_name.h"
 
 namespace walvault {

@@ -2,8 +2,8 @@
 // wal-fetch asks on every miss. Keys are recognized only if they are exactly where layout.h puts them.
 #include "core/repo/wal_catalog.h"
 
-#include "core/codec/codec.h"
 #include "core/repo/layout.h"
+#include "core/repo/object_io.h"
 #include "core/wal/timeline_history.h"
 
 #include <algorithm>

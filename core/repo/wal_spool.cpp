@@ -5,9 +5,9 @@
 // temporary files tells them apart from leftovers.
 #include "core/repo/wal_spool.h"
 
-#include "core/codec/codec.h"
 #include "core/common/file_io.h"
 #include "core/repo/layout.h"
+#include "core/repo/object_io.h"
 
 #include <dirent.h>
 #include <fcntl.h>

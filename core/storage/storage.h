@@ -4,6 +4,7 @@
 // never that it could not be read.
 #pragma once
 
+#include "core/common/byte_sink.h"
 #include "core/common/setting_def.h"
 #include "core/common/status.h"
 
@@ -32,9 +33,6 @@ struct ListRange {
     std::string start_after;
     size_t max_keys = 0;
 };
-
-// Receives the bytes of an object in order; a non-ok Status stops the transfer and is returned.
-using ByteSink = std::function<Status(const uint8_t* data, size_t len)>;
 
 // One create-only write. Nothing is visible under the key until commit() returns ok.
 //

@@ -8,12 +8,12 @@
 // Nothing about prefetching ever changes the exit status.
 #include "tool/commands/commands.h"
 
-#include "core/codec/codec.h"
 #include "core/common/file_io.h"
 #include "core/config/settings.h"
 #include "core/pgdata/data_dir.h"
 #include "core/repo/identity.h"
 #include "core/repo/layout.h"
+#include "core/repo/object_io.h"
 #include "core/repo/wal_catalog.h"
 #include "core/repo/wal_spool.h"
 #include "core/wal/wal_name.h"

@@ -1,0 +1,28 @@
+// Objects in a repository: reading one from storage through the decoder (core/codec/codec.h), checked
+// against its trailer, or reading its trailer alone. The codec knows bytes; this file knows storage.
+#pragma once
+
+#include "core/codec/codec.h"
+#include "core/common/byte_sink.h"
+#include "core/common/status.h"
+#include "core/storage/storage.h"
+
+#include <functional>
+#include <string>
+
+namespace walvault {
+
+// Reads and decodes an object from storage, checking it completely (ContentCheck::sha256); original bytes go
+// to out (which may discard them, for a pure check).
+Status decode_object(Storage& storage, const std::string& key, const ByteSink& out, ObjectMeta& meta);
+
+// The same under ContentCheck::xxh3, for readers that serve or restore the bytes. An object without xxh3_128
+// is read a second time and checked by its sha256: restart() is called first and must discard what out has
+// received (truncate the file, reset counters); its error ends the decode.
+Status decode_object_fast(Storage& storage, const std::string& key, const ByteSink& out,
+    const std::function<Status()>& restart, ObjectMeta& meta);
+
+// Reads only an object's trailer (two small ranged reads).
+Status read_object_meta(Storage& storage, const std::string& key, ObjectMeta& meta);
+
+}  // namespace walvault
