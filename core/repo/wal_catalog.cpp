@@ -65,6 +65,8 @@ struct TimelineObjects {
     uint64_t stored_bytes = 0;
     std::vector<uint64_t> segnos;
     std::vector<std::string> partials;
+    uint64_t newest_segno = 0;    // the highest segment number seen
+    int64_t newest_modified = 0;  // its ObjectInfo::modified
 };
 
 // The first WAL object under prefix, after start_after in key order, for which stop() is true; pages
@@ -212,6 +214,10 @@ std::vector<TimelineSummary> summarize_wal(const std::vector<ObjectInfo>& object
         switch (name->kind) {
         case WalKind::segment:
             tl.segnos.push_back(segment_number(*name, segment_size));
+            if (tl.segnos.size() == 1 || tl.segnos.back() >= tl.newest_segno) {
+                tl.newest_segno = tl.segnos.back();
+                tl.newest_modified = object.modified;
+            }
             break;
         case WalKind::partial:
             tl.partials.push_back(name->text);
@@ -242,6 +248,7 @@ std::vector<TimelineSummary> summarize_wal(const std::vector<ObjectInfo>& object
         if (!tl.segnos.empty()) {
             summary.first_segment = segment_file_name(timeline, tl.segnos.front(), segment_size);
             summary.last_segment = segment_file_name(timeline, tl.segnos.back(), segment_size);
+            summary.last_segment_time = tl.newest_modified;
         }
         for (size_t i = 1; i < tl.segnos.size(); ++i) {
             const uint64_t before = tl.segnos[i - 1];
@@ -308,8 +315,10 @@ Status read_timeline_forks(Storage& storage, const std::vector<TimelineSummary>&
         fork.parent = history.back().parent;
         fork.fork_lsn = history.back().switch_lsn;
         fork.last_segment = t.last_segment;
+        fork.last_time = t.last_segment_time;
         if (auto p = by_timeline.find(fork.parent); p != by_timeline.end() && !p->second->last_segment.empty()) {
             fork.parent_last_segment = p->second->last_segment;
+            fork.parent_last_time = p->second->last_segment_time;
             const std::optional<WalName> last = parse_wal_name(p->second->last_segment);
             // The segment holding the last byte before the fork point is shared history; one after it is not.
             const uint64_t fork_segno = fork.fork_lsn == 0 ? 0 : (fork.fork_lsn - 1) / segment_size;

@@ -26,6 +26,7 @@ struct TimelineSummary {
     bool has_history = false;   // <TLI>.history is archived (always false for timeline 1)
     std::string first_segment;  // "" if the timeline has no segment (only a .history or .partial)
     std::string last_segment;
+    int64_t last_segment_time = 0;      // when last_segment was archived (ObjectInfo::modified; 0 if unknown)
     uint64_t segments = 0;              // full segments archived
     uint64_t stored_bytes = 0;          // of segments, partials, history and .backup files of this timeline
     std::vector<std::string> partials;  // .partial file names
@@ -58,7 +59,9 @@ struct TimelineFork {
     // point-in-time recovery that was promoted). Two histories then share the past and differ after it.
     bool parent_continues = false;
     std::string parent_last_segment;  // the parent's newest archived segment
+    int64_t parent_last_time = 0;     // when it was archived (0 if unknown)
     std::string last_segment;         // the branch's newest archived segment ("" if none yet)
+    int64_t last_time = 0;            // when it was archived (0 if unknown)
 };
 
 // The fork of every timeline in timelines that has a history file, in timeline order.

@@ -24,6 +24,9 @@ namespace walvault {
 struct ObjectInfo {
     std::string key;
     uint64_t size = 0;  // stored bytes
+    // When the object was written, in seconds since the epoch, as the store keeps it (posix: the file's
+    // mtime; S3: LastModified). list() fills it; 0 where a store does not say.
+    int64_t modified = 0;
 };
 
 // Which part of a listing to return: the keys after start_after (all keys if empty), and of those the

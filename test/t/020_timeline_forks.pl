@@ -52,6 +52,7 @@ note("the primary's rows 1-300 archived up to $last");
 # ---- list shows the fork ----
 ($rc, $out, $err) = br_tool_run('list', '--repo', $repo);
 is($rc, 0, 'list exits 0') or diag($err);
+like($out, qr/^  timeline 1: .* \.\. \Q$last\E \(archived [^)]+\), /m, 'list: timeline 1 ends at the segment archived last, with its time');
 like($out, qr/^  timeline 2: .*\n    branched from timeline 1 at [0-9A-F]+\/[0-9A-F]+\n    FORK: timeline 1 went on past that point \(to \Q$last\E\)/m,
 	'list: timeline 2 branched from timeline 1, and timeline 1 went on (FORK)');
 my $list = br_list_json($repo) // {};
@@ -66,8 +67,9 @@ is($tl1 && br_json_type($tl1->{parent}), 'null', 'list --json: timeline 1 has no
 my $refused = PostgreSQL::Test::Cluster->new('refused');
 ($rc, $out, $err) = br_tool_run('restore', 'LATEST', '--pgdata', $refused->data_dir, '--repo', $repo);
 is($rc, 1, 'a restore without --target-timeline exits 1');
-like($err, qr/the WAL archived after backup "base" forks into live branches; timeline 2 left timeline 1 at [0-9A-F]+\/[0-9A-F]+ \(its newest segment: 00000002[0-9A-F]{16}\), and timeline 1 went on to \Q$last\E/,
-	'... naming both branches, where they part and how far each goes');
+my $when = qr/archived \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/;
+like($err, qr/the WAL archived after backup "base" forks into live branches; timeline 2 left timeline 1 at [0-9A-F]+\/[0-9A-F]+ \(its newest segment: 00000002[0-9A-F]{16}, $when\), and timeline 1 went on to \Q$last\E \($when\)/,
+	'... naming both branches, where they part, how far each goes and when');
 like($err, qr/HINT: .*--target-timeline 1 or --target-timeline 2/, '... and how to choose');
 ok(!-e $refused->data_dir . '/global/pg_control', '... and restores nothing');
 

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <ctime>
 #include <functional>
 #include <string>
 #include <vector>
@@ -404,6 +405,13 @@ TEST_P(StorageContract, ListIsSortedByKeyAndFilteredByPrefix)
     EXPECT_EQ(listed[0].size, 5u);
     EXPECT_EQ(listed[1].size, 4u);
     EXPECT_EQ(listed[2].size, 3u);
+    // Each listed object says when it was written: just now, by the clock of this machine (the store's
+    // clock is this machine's here; S3 keeps seconds).
+    const int64_t now = static_cast<int64_t>(std::time(nullptr));
+    for (const ObjectInfo& o : listed) {
+        EXPECT_GE(o.modified, now - 120) << o.key;
+        EXPECT_LE(o.modified, now + 5) << o.key;
+    }
 }
 
 TEST_P(StorageContract, ListRangeStartsAfterAKeyAndStopsAtMaxKeys)

@@ -162,6 +162,10 @@ TEST(S3XmlList, AwsExampleComplete)
         (Listing{{"my-image.jpg", 434234}, {"wal/0000000100000000/000000010000000000000003.zst", 5368709120ULL}}));
     EXPECT_FALSE(page.truncated);
     EXPECT_EQ(page.next_continuation_token, "");
+    // <LastModified>: 2009-10-12T17:50:30.000Z and 2024-05-02T10:11:12.000Z
+    ASSERT_EQ(page.objects.size(), 2u);
+    EXPECT_EQ(page.objects[0].modified, 1255369830);
+    EXPECT_EQ(page.objects[1].modified, 1714644672);
 }
 
 TEST(S3XmlList, AwsExampleTruncated)

@@ -3,6 +3,7 @@
 // whose fields docs/restore.md documents; scripts should use it rather than the text.
 #include "tool/commands/commands.h"
 
+#include "core/common/utc_time.h"
 #include "core/repo/backup_catalog.h"
 #include "core/repo/identity.h"
 #include "core/repo/layout.h"
@@ -70,7 +71,9 @@ nlohmann::json timeline_json(const TimelineSummary& t, const TimelineFork* fork)
         {"partials", t.partials}, {"gaps", gaps},
         {"parent", fork != nullptr ? nlohmann::json(fork->parent) : nlohmann::json(nullptr)},
         {"fork_lsn", fork != nullptr ? nlohmann::json(format_lsn(fork->fork_lsn)) : nlohmann::json(nullptr)},
-        {"parent_continues", fork != nullptr && fork->parent_continues}};
+        {"parent_continues", fork != nullptr && fork->parent_continues},
+        {"last_segment_time",
+            t.last_segment_time > 0 ? nlohmann::json(format_utc_time(t.last_segment_time)) : nlohmann::json(nullptr)}};
 }
 
 void print_text(const Storage& storage, const RepoIdentity& id, const std::vector<BackupRecord>& backups,
@@ -97,10 +100,12 @@ void print_text(const Storage& storage, const RepoIdentity& id, const std::vecto
     if (timelines.empty())
         std::printf("  (none)\n");
     for (const TimelineSummary& t : timelines) {
-        std::printf("  timeline %u: %s .. %s, %llu segments%s%s\n", t.timeline,
+        const std::string last_time =
+            t.last_segment_time > 0 ? " (archived " + format_utc_time(t.last_segment_time) + ")" : "";
+        std::printf("  timeline %u: %s .. %s%s, %llu segments%s%s\n", t.timeline,
             t.first_segment.empty() ? "-" : t.first_segment.c_str(),
-            t.last_segment.empty() ? "-" : t.last_segment.c_str(), static_cast<unsigned long long>(t.segments),
-            t.has_history ? ", history file" : "",
+            t.last_segment.empty() ? "-" : t.last_segment.c_str(), last_time.c_str(),
+            static_cast<unsigned long long>(t.segments), t.has_history ? ", history file" : "",
             t.partials.empty() ? "" : (", " + std::to_string(t.partials.size()) + " partial").c_str());
         if (const TimelineFork* f = fork_of(forks, t.timeline)) {
             std::printf("    branched from timeline %u at %s\n", f->parent, format_lsn(f->fork_lsn).c_str());

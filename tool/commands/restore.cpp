@@ -223,10 +223,12 @@ Status check_timeline_forks(RestoreContext& ctx)
     std::string choices;
     std::set<uint32_t> named;
     for (const TimelineFork& f : live) {
+        auto when = [](int64_t t) { return t > 0 ? ", archived " + format_utc_time(t) : std::string(); };
         branches += "; timeline " + std::to_string(f.timeline) + " left timeline " + std::to_string(f.parent) + " at " +
-            format_lsn(f.fork_lsn) +
-            " (its newest segment: " + (f.last_segment.empty() ? std::string("none yet") : f.last_segment) +
-            "), and timeline " + std::to_string(f.parent) + " went on to " + f.parent_last_segment;
+            format_lsn(f.fork_lsn) + " (its newest segment: " +
+            (f.last_segment.empty() ? std::string("none yet") : f.last_segment + when(f.last_time)) +
+            "), and timeline " + std::to_string(f.parent) + " went on to " + f.parent_last_segment +
+            (f.parent_last_time > 0 ? " (archived " + format_utc_time(f.parent_last_time) + ")" : "");
         for (uint32_t t : {f.parent, f.timeline})
             if (named.insert(t).second)
                 choices += (choices.empty() ? "" : " or ") + std::string("--target-timeline ") + std::to_string(t);

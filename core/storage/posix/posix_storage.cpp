@@ -331,6 +331,7 @@ Status PosixStorage::head(const std::string& key, ObjectInfo& out)
         return Status::error(Code::not_found, "\"" + path + "\" is not an object");
     out.key = key;
     out.size = static_cast<uint64_t>(st.st_size);
+    out.modified = static_cast<int64_t>(st.st_mtime);
     return Status::ok();
 }
 
@@ -433,7 +434,7 @@ Status PosixStorage::list(const std::string& prefix, const ListRange& range, std
                 if (!s.is_ok())
                     return s;
             } else if (S_ISREG(st.st_mode) && key.compare(0, prefix.size(), prefix) == 0 && key > range.start_after) {
-                out.push_back(ObjectInfo{key, static_cast<uint64_t>(st.st_size)});
+                out.push_back(ObjectInfo{key, static_cast<uint64_t>(st.st_size), static_cast<int64_t>(st.st_mtime)});
             }
         }
         return Status::ok();

@@ -515,7 +515,7 @@ Status S3Storage::list(const std::string& prefix, const ListRange& range, std::v
             return s.prefix(c.context);
         for (ObjectInfo& o : page.objects)
             if (o.key.size() > strip)
-                out.push_back(ObjectInfo{o.key.substr(strip), o.size});
+                out.push_back(ObjectInfo{o.key.substr(strip), o.size, o.modified});
         if (!page.truncated || (range.max_keys != 0 && out.size() >= range.max_keys))
             break;
         if (page.next_continuation_token.empty())

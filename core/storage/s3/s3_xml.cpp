@@ -3,6 +3,7 @@
 #include "core/storage/s3/s3_xml.h"
 
 #include "core/common/text.h"
+#include "core/common/utc_time.h"
 
 #include <charconv>
 #include <cstdint>
@@ -391,6 +392,9 @@ Status parse_list_objects_v2(std::string_view xml, S3ListPage& out)
         if (!parse_uint64(text_of(size_element), object.size))
             return corrupt("the ListObjectsV2 response has an invalid <Size> for \"" + object.key + "\": \"" +
                 text_of(size_element) + "\"");
+        // Not needed to read the repository: an unreadable time is left 0 rather than failing the listing.
+        if (int64_t when = 0; parse_utc_time(child_text(contents, "LastModified"), when).is_ok())
+            object.modified = when;
         out.objects.push_back(std::move(object));
     }
 
