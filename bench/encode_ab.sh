@@ -15,8 +15,8 @@ ROUNDS=${ROUNDS:-3}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 head -c $((MIB * 1024 * 1024)) /dev/urandom > "$work/random.bin"
-yes "INSERT INTO pgbench_accounts VALUES (42, 1, 0, 'filler text that compresses well');" |
-    head -c $((MIB * 1024 * 1024)) > "$work/text.bin"
+head -c $((MIB * 1024 * 1024)) \
+    < <(yes "INSERT INTO pgbench_accounts VALUES (42, 1, 0, 'filler text that compresses well');") > "$work/text.bin"
 for tree in "$PWD" "$WALVAULT_TREE_B"; do
     [ -f "$tree/build/libwalvault_core.a" ] || { echo "$tree has no build/libwalvault_core.a: run make there" >&2; exit 1; }
 done
