@@ -166,7 +166,7 @@ echo "stored: raw $((count * 16)) MB, walvault $(stored_mb "$BENCH_DIR/repo-walv
 # One restore of the base backup, one copy of it per contender.
 as_user "$walvault" restore base --repo "$BENCH_DIR/repo-walvault" --pgdata "$BENCH_DIR/restored" >/dev/null
 if "$walvault" wal-fetch --help | grep -q -- '--prefetch'; then
-    if "$walvault" wal-fetch --help | grep -E -q -- '--prefetch[^ ]* +(TEXT|INT|UINT|NUM)'; then
+    if "$walvault" wal-fetch --help | grep -E -q -- '--prefetch[^ ]* +(TEXT|INT|UINT|NUM|N)\b'; then
         prefetch_arg="--prefetch=$PREFETCH"
     else
         prefetch_arg="--prefetch"
