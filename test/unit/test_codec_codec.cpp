@@ -17,9 +17,9 @@ namespace {
 using test::k_mib;
 using test::TempDir;
 
-constexpr const char* k_name = "000000010000000000000003";
-constexpr size_t k_raw_frame_header_bytes = 6;  // magic, descriptor, window descriptor
-constexpr size_t k_block_header_bytes = 3;
+using test::k_block_header_bytes;
+using test::k_object_name;
+using test::k_raw_frame_header_bytes;
 constexpr size_t k_raw_block_max = 128 * 1024;
 
 Compression compression_of(const std::string& text)
@@ -33,7 +33,7 @@ Compression compression_of(const std::string& text)
 
 // Encodes data fed in pieces of chunk bytes.
 std::vector<uint8_t> encode(const Compression& c, const std::vector<uint8_t>& data, size_t chunk, EncodeResult& result,
-    std::optional<uint64_t> pledged = std::nullopt, const std::string& name = k_name)
+    std::optional<uint64_t> pledged = std::nullopt, const std::string& name = k_object_name)
 {
     static Encoder encoder;  // reused on purpose, as the module does
     std::vector<uint8_t> out;
@@ -267,7 +267,7 @@ TEST(Xxh3, AnySplitGivesTheSameDigestAndTheHashStartsOver)
 TEST(Trailer, ExactBytes)
 {
     ObjectMeta meta;
-    meta.name = k_name;
+    meta.name = k_object_name;
     meta.length = 16777216;
     meta.sha256 = std::string(64, 'a');
     meta.compression = "zstd:3";
@@ -294,7 +294,7 @@ TEST(Trailer, ExactBytes)
 TEST(Trailer, ExactBytesWithXxh3)
 {
     ObjectMeta meta;
-    meta.name = k_name;
+    meta.name = k_object_name;
     meta.length = 5;
     meta.sha256 = std::string(64, 'a');
     meta.xxh3_128 = std::string(32, 'b');
@@ -332,7 +332,7 @@ TEST(Trailer, ParsesWhatItEncodes)
 TEST(Trailer, Rejections)
 {
     ObjectMeta meta;
-    meta.name = k_name;
+    meta.name = k_object_name;
     meta.sha256 = "x";
     meta.compression = "none";
     const std::vector<uint8_t> good = encode_trailer(meta);
@@ -442,7 +442,7 @@ TEST_P(CodecRoundTrip, DecodesToTheOriginal)
     WV_ASSERT_OK(decode(object, p.decode_chunk, decoded, meta));
     EXPECT_TRUE(decoded == data) << "decoded " << decoded.size() << " bytes of " << data.size();
     EXPECT_EQ(meta.format, k_object_format);
-    EXPECT_EQ(meta.name, k_name);
+    EXPECT_EQ(meta.name, k_object_name);
     EXPECT_EQ(meta.length, data.size());
     EXPECT_EQ(meta.sha256, sha);
     EXPECT_EQ(meta.compression, c.to_string());
@@ -455,7 +455,7 @@ TEST_P(CodecRoundTrip, DecodesToTheOriginal)
     // The object is zstd data frames followed by the trailer.
     const size_t frame = data_frame_size(object);
     ObjectMeta expected_meta;
-    expected_meta.name = k_name;
+    expected_meta.name = k_object_name;
     expected_meta.length = data.size();
     expected_meta.sha256 = sha;
     expected_meta.xxh3_128 = xxh3_128_hex(data.data(), data.size());
@@ -467,7 +467,7 @@ TEST_P(CodecRoundTrip, DecodesToTheOriginal)
     // The trailer parses from the object's bytes, and from its last k_max_trailer_bytes alone.
     ObjectMeta parsed;
     WV_ASSERT_OK(parse_trailer(object.data(), object.size(), parsed));
-    EXPECT_EQ(parsed.name, k_name);
+    EXPECT_EQ(parsed.name, k_object_name);
     EXPECT_EQ(parsed.length, data.size());
     EXPECT_EQ(parsed.sha256, sha);
     EXPECT_EQ(parsed.compression, c.to_string());
@@ -557,7 +557,7 @@ TEST(Codec, TheArchiversFramesAreHalfAMebibyte)
         EncodeResult result;
         WV_ASSERT_OK(encoder.begin(compression_of("zstd:3"), test::vector_sink(object), std::nullopt));
         WV_ASSERT_OK(encoder.update(data.data(), data.size()));
-        WV_ASSERT_OK(encoder.finish(k_name, result));
+        WV_ASSERT_OK(encoder.finish(k_object_name, result));
         size_t frames = 0;
         data_frame_size(object, &frames);
         EXPECT_EQ(frames, data.size() / k_wal_frame_bytes) << (compressible ? "compressible" : "random");
@@ -643,7 +643,7 @@ TEST(Codec, NoneAddsOnlyFrameOverhead)
             encode(compression_of("none"), data, data.empty() ? 1 : data.size(), result);
         const size_t blocks = (n + k_raw_block_max - 1) / k_raw_block_max;
         ObjectMeta meta;
-        meta.name = k_name;
+        meta.name = k_object_name;
         meta.length = n;
         meta.sha256 = sha256_hex(data.data(), data.size());
         meta.xxh3_128 = xxh3_128_hex(data.data(), data.size());
@@ -782,7 +782,7 @@ TEST_P(CodecDamage, TrailerDoesNotMatchTheData)
     const std::string other_sha = sha256_hex(m_data.data(), m_data.size() - 1);
     auto with_trailer = [&](uint64_t length, const std::string& digest, const std::string& xxh3 = "") {
         ObjectMeta meta;
-        meta.name = k_name;
+        meta.name = k_object_name;
         meta.length = length;
         meta.sha256 = digest;
         meta.xxh3_128 = xxh3;
@@ -928,7 +928,7 @@ TEST(CodecFormat, StoredBytesAreUnchanged)
         for (size_t pos = 0; s.is_ok() && pos < data.size(); pos += k_feed)
             s = encoder.update(data.data() + pos, std::min(k_feed, data.size() - pos));
         if (s.is_ok())
-            s = encoder.finish(k_name, result);
+            s = encoder.finish(k_object_name, result);
         WV_ASSERT_OK(s);
         EXPECT_EQ(result.bytes_out, object.size());
         EXPECT_EQ(sha256_hex(object.data(), object.size()), c.sha256)
@@ -1040,14 +1040,14 @@ TEST(CodecStage, ACipherStageRoundTripsAFileAndAPlainDecoderRefusesItsBytes)
         Encoder encoder(k_wal_frame_bytes);
         std::vector<uint8_t> plain;
         EncodeResult plain_result;
-        WV_ASSERT_OK(
-            encode_file(encoder, compression_of(comp), dir / "seg", k_name, test::vector_sink(plain), plain_result));
+        WV_ASSERT_OK(encode_file(
+            encoder, compression_of(comp), dir / "seg", k_object_name, test::vector_sink(plain), plain_result));
         XorStage cipher(0x5eed, false);
         encoder.set_stage(&cipher);
         std::vector<uint8_t> stored;
         EncodeResult result;
         WV_ASSERT_OK(
-            encode_file(encoder, compression_of(comp), dir / "seg", k_name, test::vector_sink(stored), result));
+            encode_file(encoder, compression_of(comp), dir / "seg", k_object_name, test::vector_sink(stored), result));
         EXPECT_EQ(result.bytes_in, data.size());
         EXPECT_EQ(result.bytes_out, stored.size());
         EXPECT_EQ(result.sha256, plain_result.sha256);
@@ -1067,7 +1067,7 @@ TEST(CodecStage, ACipherStageRoundTripsAFileAndAPlainDecoderRefusesItsBytes)
         std::vector<uint8_t> out;
         WV_ASSERT_OK(decode_through(&decipher, stored, out, meta));
         EXPECT_TRUE(out == data) << out.size() << " bytes of " << data.size();
-        EXPECT_EQ(meta.name, k_name);
+        EXPECT_EQ(meta.name, k_object_name);
         EXPECT_EQ(meta.length, data.size());
         EXPECT_EQ(meta.compression, compression_of(comp).to_string());
 
@@ -1093,7 +1093,8 @@ TEST(CodecStage, ACipherStageRoundTripsAFileAndAPlainDecoderRefusesItsBytes)
         // Without its stage again, the encoder writes the plain object.
         encoder.set_stage(nullptr);
         std::vector<uint8_t> again;
-        WV_ASSERT_OK(encode_file(encoder, compression_of(comp), dir / "seg", k_name, test::vector_sink(again), result));
+        WV_ASSERT_OK(
+            encode_file(encoder, compression_of(comp), dir / "seg", k_object_name, test::vector_sink(again), result));
         EXPECT_TRUE(again == plain);
     }
 }
@@ -1152,8 +1153,8 @@ TEST(EncodeFile, EqualsEncodingTheBytes)
         Encoder encoder;
         std::vector<uint8_t> from_file;
         EncodeResult file_result;
-        WV_ASSERT_OK(
-            encode_file(encoder, compression_of(comp), dir / "seg", k_name, test::vector_sink(from_file), file_result));
+        WV_ASSERT_OK(encode_file(
+            encoder, compression_of(comp), dir / "seg", k_object_name, test::vector_sink(from_file), file_result));
         EncodeResult bytes_result;
         const std::vector<uint8_t> from_bytes =
             encode(compression_of(comp), data, data.size(), bytes_result, data.size());
@@ -1185,8 +1186,8 @@ TEST(EncodeFile, EmptyAndMissingFiles)
     EXPECT_EQ(meta.name, "00000002.history");
 
     object.clear();
-    const Status s =
-        encode_file(encoder, compression_of("zstd:3"), dir / "missing", k_name, test::vector_sink(object), result);
+    const Status s = encode_file(
+        encoder, compression_of("zstd:3"), dir / "missing", k_object_name, test::vector_sink(object), result);
     EXPECT_EQ(s.code(), Code::not_found);
     EXPECT_EQ(s.message().rfind("could not open file \"" + (dir / "missing") + "\": ", 0), 0u) << s.message();
     EXPECT_TRUE(object.empty());

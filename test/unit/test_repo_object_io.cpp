@@ -15,31 +15,12 @@
 namespace walvault {
 namespace {
 
+using test::encode_object;
+using test::k_block_header_bytes;
 using test::k_mib;
+using test::k_object_name;
+using test::k_raw_frame_header_bytes;
 using test::TempDir;
-
-constexpr const char* k_name = "000000010000000000000003";
-constexpr size_t k_raw_frame_header_bytes = 6;  // magic, descriptor, window descriptor
-constexpr size_t k_block_header_bytes = 3;
-
-std::vector<uint8_t> encode(const std::string& compression, const std::vector<uint8_t>& data)
-{
-    std::string error;
-    const std::optional<Compression> c = Compression::parse(compression, &error);
-    if (!c)
-        throw std::runtime_error("bad compression " + compression + ": " + error);
-    Encoder encoder;
-    std::vector<uint8_t> out;
-    EncodeResult result;
-    Status s = encoder.begin(*c, test::vector_sink(out), data.size());
-    if (s.is_ok())
-        s = encoder.update(data.data(), data.size());
-    if (s.is_ok())
-        s = encoder.finish(k_name, result);
-    if (!s.is_ok())
-        throw std::runtime_error("encode failed: " + s.message());
-    return out;
-}
 
 class ObjectIo : public ::testing::Test {
 protected:
@@ -57,14 +38,14 @@ protected:
 TEST_F(ObjectIo, DecodeObject)
 {
     const std::vector<uint8_t> data = test::compressible_bytes(3 * k_mib + 5);
-    const std::vector<uint8_t> object = encode("zstd:3", data);
+    const std::vector<uint8_t> object = encode_object("zstd:3", data);
     place(m_key, object);
 
     std::vector<uint8_t> out;
     ObjectMeta meta;
     WV_ASSERT_OK(decode_object(m_storage, m_key, test::vector_sink(out), meta));
     EXPECT_TRUE(out == data);
-    EXPECT_EQ(meta.name, k_name);
+    EXPECT_EQ(meta.name, k_object_name);
     EXPECT_EQ(meta.length, data.size());
     EXPECT_EQ(meta.sha256, sha256_hex(data.data(), data.size()));
     EXPECT_EQ(meta.compression, "zstd:3");
@@ -77,7 +58,7 @@ TEST_F(ObjectIo, DecodeObject)
 TEST_F(ObjectIo, DecodeObjectFast)
 {
     const std::vector<uint8_t> data = test::compressible_bytes(3 * k_mib + 5);
-    const std::vector<uint8_t> object = encode("zstd:3", data);
+    const std::vector<uint8_t> object = encode_object("zstd:3", data);
     int restarts = 0;
     std::vector<uint8_t> out;
     auto restart = [&] {
@@ -106,7 +87,7 @@ TEST_F(ObjectIo, DecodeObjectFast)
 
     // ... with a byte changed in a raw block (no zstd checksum there): the second pass's sha256 finds it, and
     // the error names the object.
-    std::vector<uint8_t> old_damaged = test::without_xxh3(encode("none", data));
+    std::vector<uint8_t> old_damaged = test::without_xxh3(encode_object("none", data));
     old_damaged[k_raw_frame_header_bytes + k_block_header_bytes + 1000] ^= 0x10;  // in the first block's payload
     place(m_key, old_damaged);
     restarts = 0;
@@ -127,7 +108,7 @@ TEST_F(ObjectIo, DecodeObjectFast)
 
 TEST_F(ObjectIo, DecodeObjectReportsDamageWithTheLocation)
 {
-    std::vector<uint8_t> object = encode("zstd:3", test::compressible_bytes(100000));
+    std::vector<uint8_t> object = encode_object("zstd:3", test::compressible_bytes(100000));
     object.resize(object.size() - 1);
     place(m_key, object);
     ObjectMeta meta;
@@ -149,7 +130,7 @@ TEST_F(ObjectIo, DecodeObjectMissingIsNotFound)
 TEST_F(ObjectIo, ReadObjectMeta)
 {
     for (const auto& data : {test::random_bytes(2 * k_mib, 4), std::vector<uint8_t>{}, test::to_bytes("x")}) {
-        const std::vector<uint8_t> object = encode("none", data);
+        const std::vector<uint8_t> object = encode_object("none", data);
         TempDir dir;
         PosixStorage storage(dir.path());
         WV_ASSERT_OK(make_directories(dir / "wal/0000000100000000"));
@@ -157,7 +138,7 @@ TEST_F(ObjectIo, ReadObjectMeta)
         ObjectMeta meta;
         WV_ASSERT_OK(read_object_meta(storage, m_key, meta));
         EXPECT_EQ(meta.format, k_object_format);
-        EXPECT_EQ(meta.name, k_name);
+        EXPECT_EQ(meta.name, k_object_name);
         EXPECT_EQ(meta.length, data.size());
         EXPECT_EQ(meta.sha256, sha256_hex(data.data(), data.size()));
         EXPECT_EQ(meta.compression, "none");
@@ -175,7 +156,7 @@ TEST_F(ObjectIo, ReadObjectMetaOfBrokenAndMissingObjects)
     EXPECT_EQ(s.message(),
         "object \"" + m_dir.path() + "/" + m_key + "\": object has no valid metadata trailer: object too short");
 
-    std::vector<uint8_t> object = encode("zstd:1", test::compressible_bytes(50000));
+    std::vector<uint8_t> object = encode_object("zstd:1", test::compressible_bytes(50000));
     object.resize(object.size() - 3);
     place(m_key, object);
     s = read_object_meta(m_storage, m_key, meta);

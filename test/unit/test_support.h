@@ -1,6 +1,6 @@
 // Helpers shared by the unit tests: a temporary directory that removes itself, whole-file reads and
-// writes, deterministic test data, a directory listing that includes hidden files, and objects as an older
-// walvault wrote them.
+// writes, deterministic test data, a directory listing that includes hidden files, objects encoded in one
+// piece, and objects as an older walvault wrote them.
 #pragma once
 
 #include "core/codec/codec.h"
@@ -252,6 +252,11 @@ inline std::vector<std::string> dir_entries(const std::string& path)
     return names;
 }
 
+// The name the tests give the objects they encode, and the sizes of zstd's framing they count with.
+constexpr const char* k_object_name = "000000010000000000000003";
+constexpr size_t k_raw_frame_header_bytes = 6;  // magic, descriptor, window descriptor
+constexpr size_t k_block_header_bytes = 3;
+
 // A ByteSink that appends to a vector.
 inline ByteSink vector_sink(std::vector<uint8_t>& out)
 {
@@ -259,6 +264,26 @@ inline ByteSink vector_sink(std::vector<uint8_t>& out)
         out.insert(out.end(), data, data + len);
         return Status::ok();
     };
+}
+
+// data encoded in one piece, with compression ("none", "zstd:3"), as an object named k_object_name.
+inline std::vector<uint8_t> encode_object(const std::string& compression, const std::vector<uint8_t>& data)
+{
+    std::string error;
+    const std::optional<Compression> c = Compression::parse(compression, &error);
+    if (!c)
+        throw std::runtime_error("bad compression " + compression + ": " + error);
+    Encoder encoder;
+    std::vector<uint8_t> out;
+    EncodeResult result;
+    Status s = encoder.begin(*c, vector_sink(out), data.size());
+    if (s.is_ok())
+        s = encoder.update(data.data(), data.size());
+    if (s.is_ok())
+        s = encoder.finish(k_object_name, result);
+    if (!s.is_ok())
+        throw std::runtime_error("encode failed: " + s.message());
+    return out;
 }
 
 // The object with its trailer rewritten without xxh3_128, as walvault wrote objects before it recorded that.
