@@ -485,6 +485,7 @@ extern "C" int wv_setting_defs(const wv_setting_def** defs, char* message, size_
                 d.min_int = static_cast<int>(def->min);
                 d.max_int = static_cast<int>(def->max);
                 d.unit = def->unit == walvault::SettingUnit::ms ? WV_UNIT_MS
+                    : def->unit == walvault::SettingUnit::s     ? WV_UNIT_S
                     : def->unit == walvault::SettingUnit::mb    ? WV_UNIT_MB
                                                                 : WV_UNIT_NONE;
                 d.superuser_only = def->superuser_only ? 1 : 0;

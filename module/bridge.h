@@ -39,7 +39,8 @@ typedef enum wv_setting_unit
 {
 	WV_UNIT_NONE = 0,
 	WV_UNIT_MS = 1,
-	WV_UNIT_MB = 2
+	WV_UNIT_MB = 2,
+	WV_UNIT_S = 3
 } wv_setting_unit;
 
 typedef struct wv_setting_def

@@ -275,6 +275,8 @@ define_settings(void)
 			flags |= GUC_UNIT_MS;
 		else if (def->unit == WV_UNIT_MB)
 			flags |= GUC_UNIT_MB;
+		else if (def->unit == WV_UNIT_S)
+			flags |= GUC_UNIT_S;
 		snprintf(name, sizeof(name), "walvault.%s", def->name);
 		/*
 		 * PostgreSQL copies the name but keeps the description and a string's default by pointer: those

@@ -14,14 +14,15 @@ namespace walvault {
 
 namespace {
 
-// "--parallel N (default 2, 1-16)": what the tool's --help says about a setting.
+// "--parallel N (default 2, 1-16)", "--part-size N (default 64MB, 1MB-1GB)": what the tool's --help says
+// about a setting.
 std::string flag_help(const SettingDef& def)
 {
     std::string text = def.help;
-    const std::string unit = def.unit == SettingUnit::ms ? " ms" : def.unit == SettingUnit::mb ? " MB" : "";
     const std::string value = def.default_for_tool();
     if (def.type == SettingType::integer)
-        text += " (default " + value + unit + ", " + std::to_string(def.min) + "-" + std::to_string(def.max) + ")";
+        text += " (default " + format_setting_quantity(std::stoll(value), def.unit) + ", " +
+            format_setting_quantity(def.min, def.unit) + "-" + format_setting_quantity(def.max, def.unit) + ")";
     else if (!value.empty())
         text += " (default " + value + ")";
     return text;

@@ -19,13 +19,23 @@ enum class SettingType {
     integer,
 };
 
-// The unit of an integer setting: the GUC takes PostgreSQL's unit suffixes ("5s", "64MB") and shows it in
-// pg_settings; the tool takes the bare number in this unit.
+// The unit of an integer setting: the GUC and the tool both take PostgreSQL's unit suffixes ("5s", "14d",
+// "64MB"; parse_setting_quantity), and a bare number in this unit; pg_settings shows it.
 enum class SettingUnit {
     none,
     ms,
+    s,
     mb,  // PostgreSQL's MB (MiB)
 };
+
+// Reads a quantity as postgresql.conf takes it: a whole number, optionally followed (after optional blanks) by
+// one of PostgreSQL's units of the same kind as `unit` (time: us, ms, s, min, h, d; memory: B, kB, MB, GB, TB;
+// case matters, as in PostgreSQL), and converts it to `unit`, rounding to the nearest whole unit. A bare
+// number is in `unit`. On failure, says why in error ("unit \"x\" is not valid; valid units are ...").
+bool parse_setting_quantity(std::string_view text, SettingUnit unit, int64_t& value, std::string& error);
+// The same quantity written with the largest unit that divides it ("14d", "90min", "1500ms", "64MB"); a
+// unit of none gives the bare number.
+std::string format_setting_quantity(int64_t value, SettingUnit unit);
 
 // What reads a setting. A setting with k_use_module is a GUC walvault.NAME; one with any command bit is a
 // tool setting (--NAME, WALVAULT_NAME, config-file key NAME) that only those commands take and list.

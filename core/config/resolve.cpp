@@ -102,13 +102,17 @@ Status resolve_settings(const std::map<std::string, std::string>& flags, const s
             out[def->name] = SettingValue{f->second, "--" + std::string(def->name)};
     }
     // The checks the module's GUCs make, naming where a bad value came from. Empty is unset for text
-    // settings; an integer must be a number.
-    for (const auto& [name, v] : out) {
+    // settings; an integer must be a number, with a unit if it has one ("14d"), and is kept in its unit.
+    for (auto& [name, v] : out) {
         std::string message, hint;
-        if (v.value.empty() && find_setting(name)->type == SettingType::text)
+        const SettingDef* def = find_setting(name);
+        if (v.value.empty() && def->type == SettingType::text)
             continue;
         if (!check_setting(name, v.value, true, message, hint))
             return Status::error(Code::invalid, message + " (from " + v.source + ")", hint);
+        int64_t n = 0;
+        if (def->type == SettingType::integer && parse_setting_quantity(v.value, def->unit, n, message))
+            v.value = std::to_string(n);
     }
     return Status::ok();
 }

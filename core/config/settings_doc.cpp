@@ -18,7 +18,7 @@ std::string code(const std::string& text)
 
 std::string unit_name(SettingUnit unit)
 {
-    return unit == SettingUnit::ms ? "ms" : unit == SettingUnit::mb ? "MB" : "";
+    return unit == SettingUnit::ms ? "ms" : unit == SettingUnit::s ? "s" : unit == SettingUnit::mb ? "MB" : "";
 }
 
 std::string commands_of(const SettingDef& def)

@@ -91,9 +91,11 @@ TEST(ResolveSettings, BadValuesNameTheirSource)
         s.message(), "walvault.repo must be an absolute directory path or s3://BUCKET/PREFIX (from WALVAULT_REPO)");
     s = resolve_settings({{"s3_uri_style", "virtual"}}, "", env_of({}), k_use_list, out);
     EXPECT_EQ(s.message(), "unknown walvault.s3_uri_style \"virtual\" (from --s3_uri_style)");
-    s = resolve_settings({{"s3_part_size", "64MB"}}, "", env_of({}), k_use_backup, out);
-    EXPECT_EQ(s.message(), "s3_part_size must be a number of MB from 0 to 5120, not \"64MB\" (from --s3_part_size)");
+    s = resolve_settings({{"s3_part_size", "64mb"}}, "", env_of({}), k_use_backup, out);
+    EXPECT_EQ(s.message(), "s3_part_size must be a number of MB from 0 to 5120, not \"64mb\" (from --s3_part_size)");
     s = resolve_settings({{"s3_part_size", "4"}}, "", env_of({}), k_use_backup, out);
+    EXPECT_EQ(s.message(), "S3 parts are at least 5MB. (from --s3_part_size)");
+    s = resolve_settings({{"s3_part_size", "4096kB"}}, "", env_of({}), k_use_backup, out);
     EXPECT_EQ(s.message(), "S3 parts are at least 5MB. (from --s3_part_size)");
     s = resolve_settings({}, "", env_of({{"WALVAULT_PARALLEL", "17"}}), k_use_restore, out);
     EXPECT_EQ(s.message(), "parallel must be a number from 1 to 16, not \"17\" (from WALVAULT_PARALLEL)");
@@ -102,6 +104,16 @@ TEST(ResolveSettings, BadValuesNameTheirSource)
     EXPECT_EQ(s.message(), "prefetch must be a number from 0 to 1024, not \"-1\" (from --prefetch)");
     s = resolve_settings({{"part_size", "0"}}, "", env_of({}), k_use_backup, out);
     EXPECT_EQ(s.message(), "part_size must be a number of MB from 1 to 1024, not \"0\" (from --part_size)");
+}
+
+TEST(ResolveSettings, IntegersWithUnitsAreKeptInTheSettingsUnit)
+{
+    ResolvedSettings out;
+    WV_ASSERT_OK(
+        resolve_settings({{"part_size", "1GB"}, {"s3_part_size", "16384kB"}}, "", env_of({}), k_use_backup, out));
+    EXPECT_EQ(setting(out, "part_size"), "1024");
+    EXPECT_EQ(setting_int(out, "part_size"), 1024);
+    EXPECT_EQ(setting(out, "s3_part_size"), "16");
 }
 
 TEST(ResolveSettings, StorageOptionsCarryTheBackendsSettings)
