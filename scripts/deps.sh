@@ -10,6 +10,7 @@ packages=(
     libcrcutil-dev
     libgtest-dev libipc-run-perl
     awscli nodejs npm openssl python3 python3-botocore
+    prometheus  # promtool, which checks walvault check --output prometheus (test/t/021_check.pl)
 )
 
 # The S3 test server, from npm, where the tests look for it (WALVAULT_NODE_DIR).

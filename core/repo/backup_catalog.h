@@ -23,6 +23,10 @@ struct BackupRecord {
 // naming it.
 Status read_backup_catalog(Storage& storage, std::vector<BackupRecord>& out);
 
+// Every backup label, in key order, without listing the backups' objects: one list call of one key per
+// label (for `walvault check`, which reads only the manifests).
+Status list_backup_labels(Storage& storage, std::vector<std::string>& out);
+
 // Reads one object whole into text.
 Status read_small_object(Storage& storage, const std::string& key, std::string& text);
 

@@ -161,6 +161,7 @@ TEST(ResolveSettings, EachCommandTakesOnlyItsOwnSettings)
     list.insert(list.end(), s3_read.begin(), s3_read.end());
     EXPECT_EQ(names(k_use_list), list);
     EXPECT_EQ(names(k_use_backup_delete), list);
+    EXPECT_EQ(names(k_use_check), list);
     std::vector<std::string> fetch = {"repo", "parallel", "prefetch"};
     fetch.insert(fetch.end(), s3_read.begin(), s3_read.end());
     EXPECT_EQ(names(k_use_wal_fetch), fetch);
