@@ -91,6 +91,7 @@ compress-type=zst
 lock-path=$BENCH_DIR/pgbackrest-lock
 log-path=$BENCH_DIR/pgbackrest-log
 log-level-console=warn
+log-level-file=off
 start-fast=y
 
 [bench]
