@@ -26,12 +26,12 @@ const char* check_state_name(CheckState state);  // "OK", "WARNING", "CRITICAL",
 // max_state_alt order: a check that could not run does not hide one that failed).
 CheckState worse_state(CheckState a, CheckState b);
 
-constexpr int64_t k_default_backup_interval_s = 7 * 24 * 3600;  // a weekly base backup
-constexpr int64_t k_default_backup_grace_s = 5 * 60;
+constexpr int64_t k_default_backup_interval_s = 7LL * 24 * 3600;  // a weekly base backup
+constexpr int64_t k_default_backup_grace_s = 5LL * 60;
 // wal-age's default is the server's checkpoint_timeout plus this; without a server, PostgreSQL's default
 // checkpoint_timeout (5min) stands in for it.
-constexpr int64_t k_wal_age_margin_s = 2 * 60;
-constexpr int64_t k_default_checkpoint_timeout_s = 5 * 60;
+constexpr int64_t k_wal_age_margin_s = 2LL * 60;
+constexpr int64_t k_default_checkpoint_timeout_s = 5LL * 60;
 
 struct CheckThresholds {
     int64_t backup_interval_s = k_default_backup_interval_s;
