@@ -179,14 +179,13 @@ RepoFacts read_repository(Storage& storage)
     std::vector<uint32_t> timelines;
     if (s.is_ok())
         s = list_wal_timelines(storage, timelines);
-    if (s.is_ok() && !timelines.empty())
-        s = newest_segment(storage, timelines.back(), id.wal_segment_size, f.newest_wal);
+    std::optional<uint32_t> newest_known;  // the timeline whose newest segment the lineage found
     if (s.is_ok() && newest) {
         const uint64_t size = id.wal_segment_size;
         ContinuityFacts& c = f.continuity;
         c.backup_label = f.newest_backup->label;
         c.start_segment = segment_file_name(newest->timeline, newest->start_lsn / size, size);
-        const uint64_t stop_segno = (newest->stop_lsn - 1) / size;
+        const uint64_t stop_segno = newest->stop_lsn == 0 ? 0 : (newest->stop_lsn - 1) / size;
         c.stop_segment = segment_file_name(newest->timeline, stop_segno, size);
         WalLineage lineage;
         s = find_wal_lineage(storage, newest->timeline, newest->start_lsn, size, timelines, lineage);
@@ -202,6 +201,16 @@ RepoFacts read_repository(Storage& storage)
             c.stop_archived =
                 lineage.stretches.back().timeline != newest->timeline || lineage.newest->segno >= stop_segno;
         }
+        newest_known = lineage.stretches.back().timeline;
+        f.newest_wal = lineage.newest;
+    }
+    // wal-age without a server and the PITR window look at the newest timeline (usually the lineage's end);
+    // one with no segment yet, only its history file, leaves the lineage's newest segment.
+    if (s.is_ok() && !timelines.empty() && newest_known != timelines.back()) {
+        std::optional<ArchivedSegment> on_newest;
+        s = newest_segment(storage, timelines.back(), id.wal_segment_size, on_newest);
+        if (on_newest)
+            f.newest_wal = on_newest;
     }
     if (!s.is_ok())
         f.error = s;
