@@ -48,7 +48,7 @@ std::vector<SettingDef> make_all_settings()
         {.name = "compression",
             .type = SettingType::text,
             .default_value = "zstd:3",
-            .uses = k_use_module | k_use_backup,
+            .uses = k_use_module | k_use_backup | k_use_wal_push,
             .help = "compression of written objects: \"none\", \"zstd\" or \"zstd:LEVEL\"",
             .check = check_compression},
         // The archiver's 8 even on 2 cores: its workers wait on the disk and the store much of the time
