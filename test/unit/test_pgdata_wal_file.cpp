@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -23,7 +24,7 @@ constexpr uint64_t k_sysid = 7311234567890123456ULL;
 std::string segment_file(const TempDir& dir, const std::string& name, uint64_t page_address, uint64_t sysid,
     size_t size = k_seg, uint16_t info = 0x0002)
 {
-    std::vector<uint8_t> bytes(size, 0);
+    std::vector<uint8_t> bytes(std::max<size_t>(size, 40), 0);  // the header, cut to size below
     const uint16_t magic = 0xD110;
     const uint32_t tli = 1, seg_size = k_seg, blcksz = 8192;
     std::memcpy(bytes.data() + 0, &magic, 2);
@@ -33,6 +34,7 @@ std::string segment_file(const TempDir& dir, const std::string& name, uint64_t p
     std::memcpy(bytes.data() + 24, &sysid, 8);
     std::memcpy(bytes.data() + 32, &seg_size, 4);
     std::memcpy(bytes.data() + 36, &blcksz, 4);
+    bytes.resize(size);
     const std::string path = dir / name;
     test::write_file(path, bytes);
     return path;
