@@ -17,6 +17,8 @@
 # Each timed run expires a fresh copy of the fixture; the objects before and after are counted, and
 # each tool must have kept its newest backup and exactly the WAL objects from that backup's start
 # segment on (the segment named by the newest .backup file in its archive), and removed the rest.
+# For the directory, the file system's own floor is printed too: `rm -rf` of the same files, and `rm` by 8
+# processes at once.
 # s3rver (bench/lib.sh, start_s3rver) serves the same fixtures in two buckets, put straight into its
 # data directory as it stores objects (KEY._S3rver_object; it computes the ETag on first use).
 # pgBackRest's expire does not work on s3rver 3.7.1: listed with delimiter "/", s3rver reports a common
@@ -296,8 +298,26 @@ expire_once() {
 }
 
 median() { tr -s ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# The file system's own cost of removing the same files, once, on a copy of pgBackRest's fixture: one
+# `rm -rf` (one unlink after another, as both tools remove files), and `rm` of every file by 8 processes.
+floor_rm() {
+    local t1 t8 n
+    rm -rf "$BENCH_DIR/rm-floor"
+    cp -a "$FIX/repo-pgbackrest" "$BENCH_DIR/rm-floor"
+    n=$(count_files "$BENCH_DIR/rm-floor")
+    sync
+    t1=$( { TIMEFORMAT=%R; time rm -rf "$BENCH_DIR/rm-floor"; } 2>&1 )
+    cp -a "$FIX/repo-pgbackrest" "$BENCH_DIR/rm-floor"
+    sync
+    t8=$( { TIMEFORMAT=%R; time (find "$BENCH_DIR/rm-floor" -type f -print0 | xargs -0 -P 8 -n 500 rm -f); } 2>&1 )
+    rm -rf "$BENCH_DIR/rm-floor"
+    printf '  file system: rm -rf of %d files %.2f s (%.0f files/s); rm by 8 processes %.2f s (%.0f files/s)\n' \
+        "$n" "$t1" "$(echo "$n / $t1" | bc -l)" "$t8" "$(echo "$n / $t8" | bc -l)"
+}
 for kind in $REPOS; do
     echo "== $kind"
+    [ "$kind" != posix ] || floor_rm
     for ((run = 1; run <= RUNS; run++)); do
         order="pgbackrest walvault"
         [ $((run % 2)) -eq 1 ] || order="walvault pgbackrest"
