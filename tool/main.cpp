@@ -49,6 +49,8 @@ int run(int argc, char** argv)
         walvault::add_list_command(app, exit_code);
         walvault::add_restore_command(app, exit_code);
         walvault::add_backup_delete_command(app, exit_code);
+        walvault::add_backup_pin_commands(app, exit_code);
+        walvault::add_expire_command(app, exit_code);
     }
     walvault::add_wal_fetch_command(app, exit_code);
     const int usage_code = usage_exit_code(app, argc, argv);

@@ -59,7 +59,7 @@ std::vector<SettingDef> make_all_settings()
             .default_value = "8",
             .min = 1,
             .max = k_max_parallel,
-            .uses = k_use_module | k_use_backup | k_use_restore | k_use_wal_fetch,
+            .uses = k_use_module | k_use_backup | k_use_restore | k_use_wal_fetch | k_use_expire,
             .help = "files in flight at once: archived ahead of the archiver, copied by backup and restore, "
                     "fetched ahead by wal-fetch",
             .tool_default = "2"},
@@ -87,6 +87,31 @@ std::vector<SettingDef> make_all_settings()
             .unit = SettingUnit::mb,
             .uses = k_use_backup,
             .help = "backup stores a file larger than this in parts of this size"},
+        // Retention (core/repo/retention.h): read by expire, and by backup for backup --expire.
+        {.name = "retain_full",
+            .type = SettingType::integer,
+            .default_value = "0",
+            .min = 0,
+            .max = 1000000,
+            .uses = k_use_expire | k_use_backup,
+            .help = "expire keeps the newest N complete backups (and the WAL they need); 0 sets no count"},
+        {.name = "retain_window",
+            .type = SettingType::integer,
+            .default_value = "0",
+            .min = 0,
+            .max = 50LL * 366 * 86400,  // fits a GUC integer, as every setting must
+            .unit = SettingUnit::s,
+            .uses = k_use_expire | k_use_backup,
+            .help = "expire keeps every point in time this far back restorable (such as 14d); 0 sets no window"},
+        {.name = "lease_timeout",
+            .type = SettingType::integer,
+            .default_value = "300",
+            .min = 2,
+            .max = 86400,
+            .unit = SettingUnit::s,
+            .uses = k_use_backup | k_use_expire | k_use_backup_delete,
+            .help = "a running backup renews its lease every quarter of this; expire takes an incomplete backup "
+                    "whose lease is older for abandoned and removes it"},
     };
     for (const StorageScheme& scheme : storage_schemes())
         for (const SettingDef& def : scheme.settings())

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 
 namespace walvault {
@@ -19,6 +20,19 @@ Status read_small_object(Storage& storage, const std::string& key, std::string& 
     });
 }
 
+Status write_small_object(Storage& storage, const std::string& key, const std::string& text)
+{
+    std::unique_ptr<Writer> writer;
+    Status s = storage.create(key, writer);
+    if (s.is_ok())
+        s = writer->write(reinterpret_cast<const uint8_t*>(text.data()), text.size());
+    if (s.is_ok())
+        s = writer->commit();
+    if (!s.is_ok() && writer)
+        writer->abort();
+    return s;
+}
+
 Status read_backup_catalog(Storage& storage, std::vector<BackupRecord>& out)
 {
     out.clear();
@@ -28,6 +42,7 @@ Status read_backup_catalog(Storage& storage, std::vector<BackupRecord>& out)
         return s;
     std::map<std::string, BackupRecord> by_label;
     std::map<std::string, bool> has_manifest, has_started;
+    std::map<std::string, const ObjectInfo*> newest_pin, newest_lease;  // keys sort by their time
     for (const ObjectInfo& o : objects) {
         const auto label = label_of_backup_key(o.key);
         if (!label)
@@ -38,10 +53,48 @@ Status read_backup_catalog(Storage& storage, std::vector<BackupRecord>& out)
         r.objects++;
         if (o.key == backup_manifest_key(*label))
             has_manifest[*label] = true;
-        if (o.key == backup_started_key(*label))
+        if (o.key == backup_started_key(*label)) {
             has_started[*label] = true;
+            r.started_modified = o.modified;
+        }
+        if (backup_pin_time(o.key))
+            newest_pin[*label] = &o;
+        if (backup_lease_time(o.key))
+            newest_lease[*label] = &o;
     }
     for (auto& [label, r] : by_label) {
+        if (auto it = newest_pin.find(label); it != newest_pin.end()) {
+            std::string text;
+            BackupPin pin;
+            s = read_small_object(storage, it->second->key, text);
+            if (s.is_ok())
+                s = pin_from_json(text, pin);
+            if (s.code() == Code::not_found) {
+                // Replaced or removed since the listing: taken as pinned, the safe side for expire.
+                pin = BackupPin{};
+                pin.pinned_at = *backup_pin_time(it->second->key);
+                pin.reason = "(the pin changed while it was read)";
+            } else if (!s.is_ok()) {
+                return s.prefix("backup \"" + label + "\" (" + storage.location(it->second->key) + ")");
+            }
+            r.pin = pin;
+        }
+        if (auto it = newest_lease.find(label); it != newest_lease.end() && !has_manifest[label]) {
+            std::string text;
+            BackupLease lease;
+            lease.modified = it->second->modified;
+            s = read_small_object(storage, it->second->key, text);
+            if (s.is_ok())
+                s = lease_from_json(text, lease);
+            if (s.code() == Code::not_found) {
+                // Renewed (or finished) since the listing: the writer was alive a moment ago.
+                lease.heartbeat = *backup_lease_time(it->second->key);
+                lease.timeout = INT64_MAX / 2;
+            } else if (!s.is_ok()) {
+                return s.prefix("backup \"" + label + "\" (" + storage.location(it->second->key) + ")");
+            }
+            r.lease = lease;
+        }
         if (has_started[label]) {
             std::string text;
             if (read_small_object(storage, backup_started_key(label), text).is_ok()) {

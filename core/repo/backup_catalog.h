@@ -3,8 +3,10 @@
 #pragma once
 
 #include "core/repo/backup_manifest.h"
+#include "core/repo/backup_marks.h"
 #include "core/storage/storage.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,18 +14,24 @@ namespace walvault {
 
 struct BackupRecord {
     std::string label;
-    bool complete = false;      // backup.json exists and parses
-    BackupManifest manifest;    // complete only
-    std::string started;        // from started.json, "" if absent
-    uint64_t stored_bytes = 0;  // of every object under the label
+    bool complete = false;         // backup.json exists and parses
+    BackupManifest manifest;       // complete only
+    std::string started;           // from started.json, "" if absent
+    int64_t started_modified = 0;  // the store's time of started.json (0 if absent or unknown)
+    uint64_t stored_bytes = 0;     // of every object under the label
     uint64_t objects = 0;
+    std::optional<BackupPin> pin;  // the newest pin object, whether or not its time has passed
+    // The newest lease object: read for incomplete backups only (a complete one has no writer left).
+    std::optional<BackupLease> lease;
 };
 
-// Every backup, oldest first (by start time, then label). A manifest that does not parse is an error
-// naming it.
+// Every backup, oldest first (by start time, then label). A manifest, pin or lease that does not parse is an
+// error naming it.
 Status read_backup_catalog(Storage& storage, std::vector<BackupRecord>& out);
 
 // Reads one object whole into text.
 Status read_small_object(Storage& storage, const std::string& key, std::string& text);
+// Writes one object (create-only) from text.
+Status write_small_object(Storage& storage, const std::string& key, const std::string& text);
 
 }  // namespace walvault

@@ -27,6 +27,61 @@ std::string backup_started_key(const std::string& label)
     return backup_prefix(label) + k_backup_started_name;
 }
 
+namespace {
+
+constexpr std::string_view k_lease_stem = "lease.";
+constexpr std::string_view k_pin_stem = "pin.";
+constexpr std::string_view k_mark_suffix = ".json";
+constexpr size_t k_mark_digits = 15;
+
+std::string mark_key(const std::string& label, std::string_view stem, int64_t unix_seconds)
+{
+    std::string digits = std::to_string(unix_seconds < 0 ? 0 : unix_seconds);
+    if (digits.size() < k_mark_digits)
+        digits.insert(0, k_mark_digits - digits.size(), '0');
+    return backup_prefix(label) + std::string(stem) + digits + std::string(k_mark_suffix);
+}
+
+std::optional<int64_t> mark_time(std::string_view key, std::string_view stem)
+{
+    const auto label = label_of_backup_key(key);
+    if (!label)
+        return std::nullopt;
+    std::string_view name = key.substr(std::string_view(k_backup_prefix).size() + label->size() + 1);
+    if (name.size() != stem.size() + k_mark_digits + k_mark_suffix.size() || name.substr(0, stem.size()) != stem ||
+        name.substr(name.size() - k_mark_suffix.size()) != k_mark_suffix)
+        return std::nullopt;
+    int64_t t = 0;
+    for (char c : name.substr(stem.size(), k_mark_digits)) {
+        if (c < '0' || c > '9')
+            return std::nullopt;
+        t = t * 10 + (c - '0');
+    }
+    return t;
+}
+
+}  // namespace
+
+std::string backup_lease_key(const std::string& label, int64_t unix_seconds)
+{
+    return mark_key(label, k_lease_stem, unix_seconds);
+}
+
+std::string backup_pin_key(const std::string& label, int64_t unix_seconds)
+{
+    return mark_key(label, k_pin_stem, unix_seconds);
+}
+
+std::optional<int64_t> backup_lease_time(std::string_view key)
+{
+    return mark_time(key, k_lease_stem);
+}
+
+std::optional<int64_t> backup_pin_time(std::string_view key)
+{
+    return mark_time(key, k_pin_stem);
+}
+
 std::string backup_file_key(const std::string& label, const std::string& path)
 {
     // Data-directory names are the server's business: percent-encode anything outside a portable set,

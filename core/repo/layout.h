@@ -6,6 +6,7 @@
 #include "core/wal/wal_name.h"
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,7 +23,9 @@ constexpr const char* k_wal_prefix = "wal/";
 // The directory is timeline + xlogid: 256 segments of 16 MiB, never more than 4096 of 1 MiB.
 std::string wal_object_key(const WalName& name);
 
-// Base backups: backup/<label>/ holds started.json (written first), data/ and backup.json (written last).
+// Base backups: backup/<label>/ holds started.json (written first), data/ and backup.json (written last);
+// while it is written, lease.<T>.json (the writer's heartbeat at unix time T, renewed by writing a new one
+// before removing the old, so one always exists); once pinned, pin.<T>.json (the newest one counts).
 constexpr const char* k_backup_prefix = "backup/";
 constexpr const char* k_backup_manifest_name = "backup.json";  // backup/<label>/backup.json, written last
 constexpr const char* k_backup_started_name = "started.json";  // backup/<label>/started.json, written first
@@ -31,6 +34,13 @@ constexpr const char* k_backup_data_dir = "data/";             // backup/<label>
 std::string backup_prefix(const std::string& label);        // "backup/<label>/"
 std::string backup_manifest_key(const std::string& label);  // "backup/<label>/backup.json"
 std::string backup_started_key(const std::string& label);   // "backup/<label>/started.json"
+// "backup/<label>/lease.000001795428900.json" and "backup/<label>/pin.000001795428900.json": the time is
+// zero-padded to 15 digits so that key order is time order.
+std::string backup_lease_key(const std::string& label, int64_t unix_seconds);
+std::string backup_pin_key(const std::string& label, int64_t unix_seconds);
+// For a key under backup/<label>/: whether it is a lease (or pin) object, and its time.
+std::optional<int64_t> backup_lease_time(std::string_view key);
+std::optional<int64_t> backup_pin_time(std::string_view key);
 // ".../data/<path>.zst", with bytes outside [A-Za-z0-9._-/] and a leading "." of a component as %XX.
 std::string backup_file_key(const std::string& label, const std::string& path);
 // Part `index` (from 0) of a file stored in parts: backup_file_key() + "." + index, ".../data/<path>.zst.3".

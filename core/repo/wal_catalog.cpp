@@ -25,6 +25,8 @@ uint64_t segments_per_log(uint64_t segment_size)
     return k_xlog_id_span / segment_size;
 }
 
+}  // namespace
+
 // The WAL name a key stores, if the key is exactly the one wal_object_key() gives for that name (anything
 // else under wal/, such as a stray file or a segment in the wrong directory, is not a WAL object), and,
 // for names with a segment part, that part is a segment of this size (seg below the segments per log).
@@ -44,6 +46,8 @@ std::optional<WalName> wal_name_of_key(std::string_view key, uint64_t segment_si
         return std::nullopt;
     return parsed;
 }
+
+namespace {
 
 // "wal/00000001": what every key of one timeline starts with (its history file and its directories).
 std::string timeline_prefix(uint32_t timeline)

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace walvault {
@@ -32,6 +33,10 @@ struct TimelineSummary {
     std::vector<std::string> partials;  // .partial file names
     std::vector<WalGap> gaps;           // holes between first_segment and last_segment, in order
 };
+
+// The WAL name a key under wal/ stores, if the key is exactly the one wal_object_key() gives for that name
+// and, for names with a segment part, that part is a segment of segment_size; nullopt for anything else.
+std::optional<WalName> wal_name_of_key(std::string_view key, uint64_t segment_size);
 
 // Summarizes a listing of the wal/ prefix (keys as Storage::list returns them; keys that are not WAL
 // objects are ignored), by timeline in ascending order.

@@ -152,5 +152,55 @@ TEST_F(BackupCatalog, DamagedManifestIsAnErrorNamingIt)
             "): backup manifest is not a JSON object");
 }
 
+TEST_F(BackupCatalog, PinsOfAnyBackupAndLeasesOfIncompleteOnesAreRead)
+{
+    put_started("done", "2026-11-23T09:00:00Z");
+    put(backup_manifest_key("done"), manifest_to_json(manifest("done", "2026-11-23T09:00:05Z")));
+    BackupPin old_pin{.pinned_at = 1795400000, .until = 0, .reason = "old", .standalone = false};
+    BackupPin pin{.pinned_at = 1795428900, .until = 1795500000, .reason = "audit 2026", .standalone = true};
+    put(backup_pin_key("done", old_pin.pinned_at), pin_to_json(old_pin));
+    put(backup_pin_key("done", pin.pinned_at), pin_to_json(pin));
+    put(backup_lease_key("done", 1795428000),
+        lease_to_json(BackupLease{.heartbeat = 1795428000, .modified = 0, .timeout = 60, .host = "", .pid = 0}));
+    put_started("running", "2026-11-23T10:00:00Z");
+    put(backup_lease_key("running", 1795400000),
+        lease_to_json(BackupLease{.heartbeat = 1795400000, .modified = 0, .timeout = 60, .host = "", .pid = 0}));
+    put(backup_lease_key("running", 1795428900),
+        lease_to_json(BackupLease{.heartbeat = 1795428900, .modified = 0, .timeout = 120, .host = "db1", .pid = 4242}));
+    std::vector<BackupRecord> backups;
+    WV_ASSERT_OK(read_backup_catalog(m_storage, backups));
+    ASSERT_EQ(backups.size(), 2u);
+    const BackupRecord& done = backups[0];
+    ASSERT_TRUE(done.pin.has_value());
+    EXPECT_EQ(done.pin->pinned_at, pin.pinned_at);  // the newest pin counts
+    EXPECT_EQ(done.pin->until, pin.until);
+    EXPECT_EQ(done.pin->reason, "audit 2026");
+    EXPECT_TRUE(done.pin->standalone);
+    EXPECT_TRUE(done.pin->active(1795499999));
+    EXPECT_FALSE(done.pin->active(1795500000));
+    EXPECT_FALSE(done.lease.has_value());  // complete: no writer to judge
+    const BackupRecord& running = backups[1];
+    EXPECT_FALSE(running.pin.has_value());
+    ASSERT_TRUE(running.lease.has_value());
+    EXPECT_EQ(running.lease->heartbeat, 1795428900);
+    EXPECT_EQ(running.lease->timeout, 120);
+    EXPECT_EQ(running.lease->host, "db1");
+    EXPECT_EQ(running.lease->pid, 4242);
+    EXPECT_GT(running.lease->modified, 0);
+    EXPECT_GT(running.started_modified, 0);
+}
+
+TEST_F(BackupCatalog, DamagedPinIsAnErrorNamingIt)
+{
+    put_started("a", "2026-11-23T09:00:00Z");
+    put(backup_pin_key("a", 1795428900), "{\"until\": 3}");
+    std::vector<BackupRecord> backups;
+    const Status s = read_backup_catalog(m_storage, backups);
+    EXPECT_EQ(s.code(), Code::corrupt);
+    EXPECT_EQ(s.message(),
+        "backup \"a\" (" + m_storage.location(backup_pin_key("a", 1795428900)) +
+            "): the pin is not valid JSON of the expected form");
+}
+
 }  // namespace
 }  // namespace walvault

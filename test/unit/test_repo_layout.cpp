@@ -83,5 +83,19 @@ TEST(BackupKeys, EveryKindOfObject)
     EXPECT_EQ(label_of_backup_key("backup/loose"), std::nullopt);
 }
 
+TEST(BackupKeys, LeasesAndPinsSortByTheirTime)
+{
+    EXPECT_EQ(backup_lease_key("b1", 1795428900), "backup/b1/lease.000001795428900.json");
+    EXPECT_EQ(backup_pin_key("b1", 1795428900), "backup/b1/pin.000001795428900.json");
+    EXPECT_LT(backup_lease_key("b1", 999999999), backup_lease_key("b1", 1000000000));
+    EXPECT_EQ(backup_lease_time("backup/b1/lease.000001795428900.json"), 1795428900);
+    EXPECT_EQ(backup_pin_time("backup/b1/pin.000001795428900.json"), 1795428900);
+    EXPECT_EQ(backup_pin_time("backup/b1/lease.000001795428900.json"), std::nullopt);
+    EXPECT_EQ(backup_lease_time("backup/b1/data/lease.000001795428900.json"), std::nullopt);
+    EXPECT_EQ(backup_lease_time("backup/b1/lease.00000179542890x.json"), std::nullopt);
+    EXPECT_EQ(backup_lease_time("backup/b1/lease.1795428900.json"), std::nullopt);
+    EXPECT_EQ(backup_lease_time("wal/lease.000001795428900.json"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace walvault

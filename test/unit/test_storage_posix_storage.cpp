@@ -566,5 +566,19 @@ TEST(MakeDirectories, RegularFileInTheWay)
     EXPECT_EQ(s.message(), "\"" + (dir / "file") + "\" exists but is not a directory");
 }
 
+TEST_F(PosixStorageTest, RemoveManyRemovesTheDirectoriesItEmpties)
+{
+    for (const char* key : {"backup/b1/data/base/1/1259.zst", "backup/b1/data/base/1/1260.zst", "backup/b1/backup.json",
+             "backup/b2/backup.json", "wal/0000000100000000/000000010000000000000001.zst"})
+        WV_ASSERT_OK(test::put_object(m_storage, key, "x"));
+    WV_ASSERT_OK(m_storage.remove_many({"backup/b1/data/base/1/1259.zst", "backup/b1/data/base/1/1260.zst",
+        "backup/b1/backup.json", "wal/0000000100000000/000000010000000000000001.zst", "backup/b1/absent.zst"}));
+    EXPECT_FALSE(test::file_exists(m_root + "/backup/b1"));
+    EXPECT_FALSE(test::file_exists(m_root + "/wal/0000000100000000"));
+    EXPECT_TRUE(test::file_exists(m_root + "/wal"));  // the top-level directories stay
+    EXPECT_TRUE(test::file_exists(m_root + "/backup/b2/backup.json"));
+    EXPECT_EQ(test::listed_keys(m_storage, ""), (std::vector<std::string>{"backup/b2/backup.json"}));
+}
+
 }  // namespace
 }  // namespace walvault

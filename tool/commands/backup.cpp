@@ -1,7 +1,9 @@
 // walvault backup: a base backup of a running cluster into the repository. One libpq session runs a
 // non-exclusive pg_backup_start / pg_backup_stop; in between, the data directory and every tablespace go
 // through the codec on --parallel workers. The backup is complete, and restorable, only once the WAL from
-// its start to its stop point is in the repository and its manifest (written last) exists.
+// its start to its stop point is in the repository and its manifest (written last) exists. While it runs, a
+// lease (core/repo/backup_marks.h) tells expire that the backup's writer is alive; with --expire, expire runs
+// after a successful backup.
 #include "tool/commands/commands.h"
 
 #include "core/codec/codec.h"
@@ -10,6 +12,7 @@
 #include "core/pgdata/data_dir.h"
 #include "core/repo/backup_files.h"
 #include "core/repo/backup_manifest.h"
+#include "core/repo/backup_marks.h"
 #include "core/repo/identity.h"
 #include "core/repo/layout.h"
 #include "core/wal/wal_name.h"
@@ -39,6 +42,7 @@ struct BackupContext {
     std::string dbname;
     std::string checkpoint = "spread";
     int archive_timeout_s = k_default_archive_timeout_s;
+    bool expire = false;  // --expire
 
     ResolvedSettings settings;
     std::unique_ptr<Storage> storage;
@@ -49,6 +53,7 @@ struct BackupContext {
     BackupManifest manifest;
     bool started = false;     // objects of ours may exist under the label's prefix
     std::string claim_token;  // in started.json while the label is ours (claim_backup_label)
+    LeaseKeeper lease;
 };
 
 Status fail(const std::string& message, const std::string& hint = {})
@@ -165,6 +170,9 @@ Status start_backup(BackupContext& ctx)
     if (!s.is_ok())
         return s;
     ctx.started = true;
+    s = ctx.lease.start(*ctx.storage, ctx.label, setting_int(ctx.settings, "lease_timeout"));
+    if (!s.is_ok())
+        return s;
     PgRow row;
     s = ctx.pg.query_row("SELECT pg_backup_start($1, $2), to_char(now(), 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
         {"walvault " + ctx.label, ctx.checkpoint == "fast" ? "true" : "false"}, row);
@@ -404,6 +412,10 @@ Status backup(BackupContext& ctx)
     ctx.part_size = static_cast<uint64_t>(setting_int(ctx.settings, "part_size")) * 1024 * 1024;
     if (ctx.checkpoint != "fast" && ctx.checkpoint != "spread")
         return fail("--checkpoint must be \"fast\" or \"spread\", not \"" + ctx.checkpoint + "\"");
+    if (ctx.expire && setting_int(ctx.settings, "retain_full") == 0 && setting_int(ctx.settings, "retain_window") == 0)
+        return fail("--expire needs a retention policy, and none is set",
+            "Set retain_full (such as 7) or retain_window (such as 14d): as --retain-full/--retain-window, "
+            "WALVAULT_RETAIN_FULL/WALVAULT_RETAIN_WINDOW or in the config file.");
 
     s = ctx.pg.connect(ctx.dbname);
     if (s.is_ok())
@@ -429,7 +441,10 @@ Status backup(BackupContext& ctx)
     if (s.is_ok())
         s = check_claim(ctx);
     if (s.is_ok())
+        s = ctx.lease.intact();
+    if (s.is_ok())
         s = put_small_object(*ctx.storage, backup_manifest_key(ctx.label), manifest_to_json(ctx.manifest));
+    ctx.lease.finish();
     if (!s.is_ok()) {
         if (ctx.started)
             remove_partial_backup(ctx);
@@ -440,6 +455,12 @@ Status backup(BackupContext& ctx)
         m.label.c_str(), m.files.size(), format_bytes(m.original_size()).c_str(), format_bytes(m.stored_size()).c_str(),
         progress ? progress->elapsed_seconds() : 0.0, format_lsn(m.start_lsn).c_str(), format_lsn(m.stop_lsn).c_str(),
         m.timeline);
+    if (!ctx.expire)
+        return Status::ok();
+    std::fflush(stdout);
+    s = expire_repository(*ctx.storage, ctx.settings, ExpireOptions{});
+    if (!s.is_ok())
+        return s.prefix("backup \"" + m.label + "\" is complete, but expire failed");
     return Status::ok();
 }
 
@@ -461,6 +482,8 @@ void add_backup_command(CLI::App& app, int& exit_code)
            "seconds to wait for the backup's last WAL segment to be archived (default " +
                std::to_string(k_default_archive_timeout_s) + ")")
         ->check(CLI::PositiveNumber);
+    cmd->add_flag("--expire", ctx->expire,
+        "after a successful backup, run expire with the retention settings (retain_full, retain_window)");
     add_setting_flags(*cmd, ctx->common, k_use_backup);
     on_run(*cmd, k_command, exit_code, [ctx] { return backup(*ctx); });
 }

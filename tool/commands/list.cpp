@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <ctime>
 
 namespace walvault {
 namespace {
@@ -31,7 +32,14 @@ nlohmann::json backup_json(const BackupRecord& r)
 {
     nlohmann::json j = {
         {"label", r.label}, {"status", r.complete ? "complete" : "incomplete"}, {"stored_size", r.stored_bytes}};
+    j["pin"] = nullptr;
+    if (r.pin)
+        j["pin"] = {{"pinned_at", format_utc_time(r.pin->pinned_at)},
+            {"until", r.pin->until ? nlohmann::json(format_utc_time(r.pin->until)) : nlohmann::json(nullptr)},
+            {"reason", r.pin->reason}, {"wal", r.pin->standalone ? "standalone" : "lineage"},
+            {"active", r.pin->active(std::time(nullptr))}};
     if (!r.complete) {
+        j["lease_renewed"] = r.lease ? nlohmann::json(format_utc_time(r.lease->last_seen())) : nlohmann::json(nullptr);
         j["start_time"] = r.started.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.started);
         return j;
     }
@@ -87,14 +95,20 @@ void print_text(const Storage& storage, const RepoIdentity& id, const std::vecto
         std::printf("  (none)\n");
     for (const BackupRecord& r : backups) {
         if (!r.complete) {
-            std::printf("  %-20s incomplete  started %s, %s stored so far\n", r.label.c_str(),
-                r.started.empty() ? "?" : r.started.c_str(), format_bytes(r.stored_bytes).c_str());
+            std::printf("  %-20s incomplete  started %s, %s stored so far%s\n", r.label.c_str(),
+                r.started.empty() ? "?" : r.started.c_str(), format_bytes(r.stored_bytes).c_str(),
+                r.lease ? (", lease renewed " + format_utc_time(r.lease->last_seen())).c_str() : "");
             continue;
         }
         const BackupManifest& m = r.manifest;
         std::printf("  %-20s complete    %s .. %s  LSN %s .. %s  timeline %u  %s -> %s\n", r.label.c_str(),
             m.start_time.c_str(), m.stop_time.c_str(), format_lsn(m.start_lsn).c_str(), format_lsn(m.stop_lsn).c_str(),
             m.timeline, format_bytes(m.original_size()).c_str(), format_bytes(r.stored_bytes).c_str());
+        if (r.pin)
+            std::printf("    %s%s%s%s\n", r.pin->active(std::time(nullptr)) ? "PINNED" : "pin ended",
+                r.pin->until ? (" (until " + format_utc_time(r.pin->until) + ")").c_str() : "",
+                r.pin->standalone ? ", with its own WAL only" : "",
+                r.pin->reason.empty() ? "" : (": " + r.pin->reason).c_str());
     }
     std::printf("\nWAL:\n");
     if (timelines.empty())

@@ -20,6 +20,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <set>
 
 namespace walvault {
 namespace {
@@ -457,6 +458,44 @@ Status PosixStorage::remove(const std::string& key)
         return io_error("remove file", path, errno);
     }
     return fsync_directory(dir_of(path));
+}
+
+Status PosixStorage::remove_many(const std::vector<std::string>& keys)
+{
+    std::set<std::string> dirs;
+    for (const std::string& key : keys) {
+        if (!valid_key(key))
+            return invalid_key(key);
+        const std::string path = location(key);
+        if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+            return io_error("remove file", path, errno);
+        dirs.insert(dir_of(path));
+    }
+    // Deepest first, so that a directory emptied by removing its last subdirectory goes too. A directory
+    // directly under the root ("wal", "backup") stays.
+    std::set<std::string> synced;
+    while (!dirs.empty()) {
+        auto deepest = std::max_element(dirs.begin(), dirs.end(), [](const std::string& a, const std::string& b) {
+            return std::count(a.begin(), a.end(), '/') < std::count(b.begin(), b.end(), '/');
+        });
+        const std::string dir = *deepest;
+        dirs.erase(deepest);
+        const std::string parent = dir_of(dir);
+        if (dir.size() > m_root.size() && parent.size() > m_root.size()) {
+            if (::rmdir(dir.c_str()) == 0) {
+                dirs.insert(parent);
+                continue;
+            }
+            if (errno == ENOENT)
+                continue;
+        }
+        if (synced.insert(dir).second) {
+            Status s = fsync_directory(dir);
+            if (!s.is_ok() && s.code() != Code::not_found)  // never created: nothing to sync
+                return s;
+        }
+    }
+    return Status::ok();
 }
 
 Status PosixStorage::sync(const std::string& key)

@@ -37,6 +37,9 @@ public:
     using Storage::list;
     Status list(const std::string& prefix, const ListRange& range, std::vector<ObjectInfo>& out) override;
     Status remove(const std::string& key) override;
+    // Unlinks every file, then fsyncs each directory once (not once per file), and removes the directories
+    // that became empty (below the repository's top-level ones).
+    Status remove_many(const std::vector<std::string>& keys) override;
     Status sync(const std::string& key) override;
 
 private:
