@@ -3,9 +3,13 @@
 # tool as documented in docs/operations.md, as postgres, once per start; the timers run daily, catch up
 # on a run missed while the machine was off and spread their start over an hour; the sandbox scores as
 # systemd's "OK" exposure. The same check fails for a unit whose ExecStart names no program, so a pass
-# means something.
+# means something. Then the services' command lines, run as the units run them against a cluster (the
+# config file in a test directory instead of /etc/walvault, libpq's variables as /etc/walvault/main.env
+# would set them): each backup is followed by an expire to the file's retain_full, and the expire
+# service's command applies a lower one.
 use strict;
 use warnings;
+use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use File::Copy ();
 use Test::More;
@@ -106,4 +110,63 @@ close($fh);
 isnt($rc, 0, 'systemd-analyze verify refuses a unit whose ExecStart names no program');
 like($err, qr/no-such-walvault is not executable/, 'and says which program is missing');
 
+# ---- the services' command lines against a cluster -------------------------------------------------
+my $node = walvault_node('primary');
+my $repo = $node->basedir . '/repo';
+set_conf($node, 'walvault.repo' => "'$repo'");
+$node->start;
+my $config = "$dir/main.conf";
+
+# The unit's ExecStart, %i the instance "main" and its config file in the test directory; run with the
+# environment that /etc/walvault/main.env would give it.
+sub run_service
+{
+	my ($name) = @_;
+	my @words = split / /, unit_setting("$units/$name", 'Service', 'ExecStart');
+	s{^/etc/walvault/%i\.conf$}{$config} for @words;
+	local $ENV{PGHOST}     = $node->host;
+	local $ENV{PGPORT}     = $node->port;
+	local $ENV{PGDATABASE} = 'postgres';
+	local $ENV{WALVAULT_REPO};
+	local $ENV{WALVAULT_CONFIG};
+	my ($out, $err) = ('', '');
+	IPC::Run::run(\@words, '<', \undef, '>', \$out, '2>', \$err);
+	note("@words: exit " . ($? >> 8) . "\nstdout: $out\nstderr: $err");
+	return ($? >> 8, $out, $err);
+}
+sub complete_backups
+{
+	my $list = br_list_json($repo);
+	return [ map { $_->{label} } grep { $_->{status} eq 'complete' } @{ $list ? $list->{backups} : [] } ];
+}
+sub write_config
+{
+	my ($text) = @_;
+	open(my $fh, '>', $config) or die "could not write $config: $!";
+	print $fh $text;
+	close($fh);
+}
+
+# Three runs of the backup service keeping two: each backup's label is its start time, to the second.
+write_config("# as /etc/walvault/main.conf\nrepo = '$repo'\nretain_full = 2\n");
+my @labels;
+for my $run (1 .. 3)
+{
+	sleep 1 if $run > 1;
+	$node->safe_psql('postgres', "CREATE TABLE t$run AS SELECT 1 AS i");
+	($rc, $out, $err) = run_service('walvault-backup@.service');
+	is($rc, 0, "backup service, run $run: exit 0") or diag($err);
+	push @labels, $1 if $out =~ /^backup "([^"]+)" complete/m;
+}
+is(scalar(@labels), 3, 'each run of the backup service took a complete backup');
+is_deeply(complete_backups(), [ @labels[ 1, 2 ] ],
+	'after the third run the repository holds the two newest backups: retain_full = 2 from the config file');
+
+# The expire service with retain_full = 1: the newest backup alone.
+write_config("repo = '$repo'\nretain_full = 1\n");
+($rc, $out, $err) = run_service('walvault-expire@.service');
+is($rc, 0, 'expire service: exit 0') or diag($err);
+is_deeply(complete_backups(), [ $labels[2] ], 'expire service with retain_full = 1: the newest backup is left');
+
+$node->stop;
 done_testing();
