@@ -29,7 +29,8 @@
 #
 # Usage: bench/expire.sh
 # Settings: WAL_OBJECTS (20000), BACKUPS (10), RUNS (3), REPOS ("posix s3"), TOOLS ("pgbackrest walvault";
-# one of them: time only that one, no ratio), BENCH_DIR, BENCH_USER, BENCH_PORT, BENCH_BUILD (yes; "no"
+# one of them: time only that one, no ratio), WALVAULT_ARGS (more arguments for walvault expire, such as
+# "--parallel 8"; default none: the tool's defaults), BENCH_DIR, BENCH_USER, BENCH_PORT, BENCH_BUILD (yes; "no"
 # uses the walvault already installed), WALVAULT_BIN (measure that walvault binary instead of the
 # installed one).
 set -euo pipefail
@@ -127,7 +128,7 @@ PY
 seg_number() { echo $((16#${1:8:8} * SEGS_PER_XLOGID + 16#${1:16:8})); }
 seg_name() { printf '00000001%08X%08X' $(($1 / SEGS_PER_XLOGID)) $(($1 % SEGS_PER_XLOGID)); }
 
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(pgbackrest version); $("$walvault" --version) (sha256 $(sha256sum "$walvault" | cut -c1-12)); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(pgbackrest version); $("$walvault" --version) (sha256 $(sha256sum "$walvault" | cut -c1-12), expire arguments: ${WALVAULT_ARGS:-none}); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- the fixture -----------------------------------------------------------------------------------
 t0=$(date +%s)
@@ -254,7 +255,8 @@ expire_once() {
         local repo_args=(--repo "$where")
         [ "$kind" = posix ] || repo_args=(--repo s3://bench-walvault/repo --s3-endpoint "$S3_ENDPOINT" \
             --s3-region us-east-1 --s3-credentials-file "$S3_CREDENTIALS" --s3-ca-file "$S3_CA")
-        cmd=("$walvault" expire "${repo_args[@]}" --retain-full 1)
+        # shellcheck disable=SC2206 # WALVAULT_ARGS: words
+        cmd=("$walvault" expire "${repo_args[@]}" --retain-full 1 ${WALVAULT_ARGS:-})
     else
         write_pgbr_conf "$where" "$([ "$kind" = s3 ] && echo s3)"
         cmd=(pgbackrest --config="$pgbr_conf" --stanza=bench --repo1-retention-full=1 expire)
@@ -341,7 +343,11 @@ for kind in $REPOS; do
     printf 'expire %s: walvault %.2f s (%.0f objects/s), pgBackRest %.2f s (%.0f objects/s), ratio %.2fx (pgBackRest / walvault, medians of %d; target >= 2x); max RSS walvault %.1f MiB (target < 64 MiB), pgBackRest %.1f MiB\n' \
         "$kind" "$w" "$(echo "${deleted[walvault-$kind]} / $w" | bc -l)" "$p" "$(echo "${deleted[pgbackrest-$kind]} / $p" | bc -l)" \
         "$(echo "$p / $w" | bc -l)" "$RUNS" "$(echo "$wm / 1024" | bc -l)" "$(echo "$pm / 1024" | bc -l)"
-    printf '  rounds (pgBackRest/walvault): %s / %s\n' "${wall[pgbackrest-$kind]}" "${wall[walvault-$kind]}"
+    read -r -a ws <<<"${wall[walvault-$kind]}"
+    read -r -a ps <<<"${wall[pgbackrest-$kind]}"
+    rounds=""
+    for ((i = 0; i < RUNS; i++)); do rounds+=" $(printf '%.2f/%.2f=%.2fx' "${ps[i]}" "${ws[i]}" "$(echo "${ps[i]} / ${ws[i]}" | bc -l)")"; done
+    echo "  rounds (pgBackRest/walvault):$rounds"
 done
 echo "load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 stop_all
