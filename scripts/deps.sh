@@ -12,6 +12,7 @@ packages=(
     libgtest-dev libipc-run-perl
     awscli nodejs npm openssl python3 python3-botocore
     systemd
+    prometheus  # promtool, which checks walvault check --output prometheus (test/t/021_check.pl)
 )
 
 # The S3 test server, from npm, where the tests look for it (WALVAULT_NODE_DIR).

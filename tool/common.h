@@ -24,6 +24,9 @@ constexpr int k_exit_usage = 2;    // a command line that does not parse (but se
 // stops instead. A damaged object, an unreachable repository or a misspelled restore_command must never
 // end recovery early.
 constexpr int k_exit_fatal = 200;
+// walvault check follows the Nagios plugin convention (0 OK, 1 WARNING, 2 CRITICAL): a check that could not
+// run, a usage error included, is UNKNOWN.
+constexpr int k_exit_check_unknown = 3;
 
 struct CommonOptions {
     unsigned use = 0;                          // the command's SettingUse bit (core/common/setting_def.h)

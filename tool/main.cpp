@@ -26,6 +26,8 @@ int usage_exit_code(const CLI::App& app, int argc, char** argv)
     const std::string_view first = argv[1];
     if (first == "wal-fetch")
         return walvault::k_exit_fatal;
+    if (first == "check")
+        return walvault::k_exit_check_unknown;
     for (const CLI::App* command : app.get_subcommands([](const CLI::App*) { return true; }))
         if (command->get_name() == first)
             return walvault::k_exit_usage;
@@ -51,6 +53,7 @@ int run(int argc, char** argv)
         walvault::add_backup_delete_command(app, exit_code);
         walvault::add_backup_pin_commands(app, exit_code);
         walvault::add_expire_command(app, exit_code);
+        walvault::add_check_command(app, exit_code);
     }
     walvault::add_wal_fetch_command(app, exit_code);
     const int usage_code = usage_exit_code(app, argc, argv);
@@ -72,7 +75,7 @@ int run(int argc, char** argv)
         // A library opened on first use that is missing (tool/lazy_libs.cpp) shows up here too: name it.
         const std::string why = walvault::lazy_lib_error();
         std::fprintf(stderr, "walvault: internal error: %s%s%s\n", e.what(), why.empty() ? "" : ": ", why.c_str());
-        return walvault::k_exit_fatal;
+        return usage_code == walvault::k_exit_check_unknown ? usage_code : walvault::k_exit_fatal;
     }
     if (app.get_subcommands().empty()) {
         std::fputs(app.help().c_str(), stderr);

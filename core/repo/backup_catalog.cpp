@@ -20,6 +20,27 @@ Status read_small_object(Storage& storage, const std::string& key, std::string& 
     });
 }
 
+Status list_backup_labels(Storage& storage, std::vector<std::string>& out)
+{
+    out.clear();
+    std::string after;
+    std::vector<ObjectInfo> page;
+    for (;;) {
+        Status s = storage.list(k_backup_prefix, ListRange{after, 1}, page);
+        if (!s.is_ok() || page.empty())
+            return s;
+        const auto label = label_of_backup_key(page.front().key);
+        if (!label) {
+            after = page.front().key;  // a stray key directly under backup/: step over it
+            continue;
+        }
+        out.push_back(*label);
+        // Every key of the label lies between "backup/<label>/" and "backup/<label>0" ('0' follows '/'), and
+        // every key after them at or above the latter.
+        after = std::string(k_backup_prefix) + *label + "0";
+    }
+}
+
 Status write_small_object(Storage& storage, const std::string& key, const std::string& text)
 {
     std::unique_ptr<Writer> writer;

@@ -29,6 +29,12 @@ struct BackupRecord {
 // error naming it.
 Status read_backup_catalog(Storage& storage, std::vector<BackupRecord>& out);
 
+// Every backup label, in key order, without listing the backups' objects: one list call of one key per
+// label (for `walvault check`, which reads only the manifests). On a store that does not list in byte order
+// (s3rver: see Storage::list) a label that extends another with a byte below '/' ("b1" and "b1.x") can be
+// missed; AWS S3 and directories list in byte order.
+Status list_backup_labels(Storage& storage, std::vector<std::string>& out);
+
 // Reads one object whole into text.
 Status read_small_object(Storage& storage, const std::string& key, std::string& text);
 // Writes one object (create-only) from text.

@@ -116,8 +116,11 @@ Need wal_needed(const ExpireInput& in, const ExpirePlan& plan)
         const BackupManifest& m = v.record->manifest;
         const uint64_t first = m.start_lsn / in.segment_size;
         if (v.standalone) {
+            // And the segment after the stop: recovery reads ahead of replay past the backup's end (and past
+            // the switch pg_backup_stop makes) before it stops at consistency, and a later segment missing
+            // while newer ones exist is a hole to wal-fetch.
             const uint64_t last = m.stop_lsn > 0 ? (m.stop_lsn - 1) / in.segment_size : first;
-            need.ranges[m.timeline].push_back({first, std::max(first, last)});
+            need.ranges[m.timeline].push_back({first, std::max(first, last) + 1});
             continue;
         }
         auto add = [&](uint32_t timeline) {

@@ -12,7 +12,8 @@
 // WAL follows the kept backups, per timeline, through the .history files: a kept backup that started at
 // LSN S on timeline T needs T's WAL from S's segment on, and that of every timeline whose history leaves T at
 // or after S (the timelines a recovery from it can follow). A backup kept as a standalone copy (a pin with
-// standalone WAL) needs only its own start..stop segments. Everything else goes: WAL before the oldest kept
+// standalone WAL) needs only its own start..stop segments and the one after them (which recovery reads
+// ahead into before it stops at consistency). Everything else goes: WAL before the oldest kept
 // start, and whole timelines that no kept backup reaches. A history file stays while its timeline, or one
 // descending from it, keeps anything. With no complete backup at all, all WAL is kept.
 #pragma once

@@ -79,6 +79,34 @@ my @refusals = (
 		},
 	},
 	{
+		name    => "restore --force into a directory inside a running server's data directory",
+		prepare => sub {
+			my $dir = $primary->data_dir . '/restore_here';
+			mkdir($dir, 0700) or die "mkdir $dir: $!";
+			append_to_file("$dir/keep.txt", "precious\n");
+			return { pgdata => $dir };
+		},
+		args   => sub { ('restore', 'LATEST', '--pgdata', $_[0]{pgdata}, '--repo', $repo, '--force') },
+		status => 1,
+		stderr => qr/data directory ".*restore_here" lies inside the data directory "\Q${\ $primary->data_dir }\E" of a server that may be running/,
+		check  => sub {
+			is_deeply([ br_dir_entries($_[0]{pgdata}) ], ['keep.txt'], "$_[1]: nothing written, nothing removed");
+			rmtree($_[0]{pgdata});
+		},
+	},
+	{
+		name    => "restore --force into a directory that holds a running server's data directory",
+		prepare => sub { return { pgdata => $primary->basedir }; },
+		args   => sub { ('restore', 'LATEST', '--pgdata', $_[0]{pgdata}, '--repo', $repo, '--force') },
+		status => 1,
+		stderr => qr/data directory "\Q${\ $primary->basedir }\E" contains the data directory "\Q${\ $primary->data_dir }\E" of a server that may be running/,
+		check  => sub {
+			ok(-f $primary->data_dir . '/global/pg_control' && -d $primary->data_dir . '/pg_wal',
+				"$_[1]: the running server's files are untouched");
+			is($primary->safe_psql('postgres', 'SELECT count(*) FROM t'), '20000', "$_[1]: and it still serves its rows");
+		},
+	},
+	{
 		name    => 'an unknown label',
 		prepare => sub { return { pgdata => "$tmp/unknown_label" }; },
 		args    => sub { ('restore', 'no_such_backup', '--pgdata', $_[0]{pgdata}, '--repo', $repo) },

@@ -164,6 +164,7 @@ TEST(ResolveSettings, EachCommandTakesOnlyItsOwnSettings)
     deletion.insert(deletion.end(), s3_read.begin(), s3_read.end());
     EXPECT_EQ(names(k_use_backup_delete), deletion);
     EXPECT_EQ(names(k_use_pin), list);
+    EXPECT_EQ(names(k_use_check), list);
     std::vector<std::string> expire = {"repo", "parallel", "retain_full", "retain_window", "lease_timeout"};
     expire.insert(expire.end(), s3_read.begin(), s3_read.end());
     EXPECT_EQ(names(k_use_expire), expire);

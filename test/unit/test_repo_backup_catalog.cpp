@@ -69,6 +69,20 @@ TEST_F(BackupCatalog, EmptyRepository)
     EXPECT_TRUE(backups.empty());
 }
 
+// Labels one list call each, past every object of the label: "b1" and "b10", "b1.x" all found.
+TEST_F(BackupCatalog, ListBackupLabels)
+{
+    for (const char* label : {"b1", "b10", "b1.x", "20261123T101500Z"}) {
+        put(backup_file_key(label, "base/1/1259"), "data");
+        put(backup_file_key(label, "global/pg_control"), "data");
+    }
+    put(backup_manifest_key("b1"), "{}");
+    put("backup/stray", "not a backup");
+    std::vector<std::string> labels{"left over"};
+    WV_EXPECT_OK(list_backup_labels(m_storage, labels));
+    EXPECT_EQ(labels, (std::vector<std::string>{"20261123T101500Z", "b1.x", "b1", "b10"}));
+}
+
 TEST_F(BackupCatalog, CompleteIncompleteAndUnstartedInStartOrder)
 {
     // A complete backup: started.json, one data object, backup.json.

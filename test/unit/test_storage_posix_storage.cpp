@@ -411,6 +411,23 @@ TEST_F(PosixStorageTest, ListIsSortedFilteredAndIgnoresHiddenFiles)
     EXPECT_EQ(listed[2].size, 3u);
 }
 
+// max_keys stops the walk: the keys come in byte order across directories and files ("a.x" before "a/...",
+// since '.' sorts before '/'), so the first N are the first N in byte order, whatever is left unread.
+TEST_F(PosixStorageTest, ListWithMaxKeysTakesTheFirstInByteOrder)
+{
+    for (const char* key : {"repo/a/c", "repo/a/b", "repo/a.x", "repo/a0", "repo/b/z/1", "repo/b/y"})
+        put_by_hand(m_dir, key, to_bytes("1"));
+    using V = std::vector<std::string>;
+    auto first = [&](const std::string& after, size_t n) { return test::listed_keys(m_storage, "", {after, n}); };
+    EXPECT_EQ(first("", 1), (V{"a.x"}));
+    EXPECT_EQ(first("a.x", 1), (V{"a/b"}));
+    EXPECT_EQ(first("a/b", 2), (V{"a/c", "a0"}));
+    EXPECT_EQ(first("a0", 1), (V{"b/y"}));
+    EXPECT_EQ(first("b/y", 5), (V{"b/z/1"}));
+    EXPECT_EQ(first("a/", 3), (V{"a/b", "a/c", "a0"}));
+    EXPECT_EQ(test::listed_keys(m_storage, "b", {"", 1}), (V{"b/y"}));
+}
+
 TEST_F(PosixStorageTest, ListNeverLeavesTheRepository)
 {
     // No valid key starts with "..": a prefix that does cannot name objects of this repository.

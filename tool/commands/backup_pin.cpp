@@ -124,7 +124,8 @@ void add_backup_pin_commands(CLI::App& app, int& exit_code)
         "when the pin ends: a UTC time (2027-06-30T00:00:00Z) or a span from now (90d); default: never");
     cmd->add_option("--reason", ctx->reason, "why it is kept, shown by list and expire");
     cmd->add_flag("--standalone", ctx->standalone,
-        "keep only the WAL from the backup's start to its stop (restorable to its end, not to later points)");
+        "keep only the WAL from the backup's start to its stop, and the segment after (restorable to its end "
+        "with --target-immediate, not to later points)");
     add_setting_flags(*cmd, ctx->common, k_use_pin);
     on_run(*cmd, "backup-pin", exit_code, [ctx] { return pin(*ctx); });
 

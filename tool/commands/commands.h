@@ -12,6 +12,7 @@ namespace walvault {
 
 void add_backup_command(CLI::App& app, int& exit_code);
 void add_backup_delete_command(CLI::App& app, int& exit_code);
+void add_check_command(CLI::App& app, int& exit_code);
 void add_list_command(CLI::App& app, int& exit_code);
 void add_restore_command(CLI::App& app, int& exit_code);
 void add_wal_fetch_command(CLI::App& app, int& exit_code);

@@ -229,6 +229,7 @@ Status expire_repository(Storage& storage, const ResolvedSettings& settings, con
         std::printf("%s\n", doc.dump(2).c_str());
     } else {
         print_plan(storage, in.policy, plan);
+        std::fflush(stdout);  // the plan is on the terminal (or in the log) before anything goes
         if (options.dry_run) {
             std::printf("dry run: nothing was removed\n");
         } else if (!plan.blocked()) {

@@ -245,10 +245,53 @@ bool directory_is_empty(const std::string& path, std::error_code& ec)
     return fs::is_empty(path, ec);
 }
 
+// A directory holding postmaster.pid: a server may be running on it (a stale file from a crash is for the
+// operator to judge, as pg_ctl does).
+bool has_postmaster_pid(const fs::path& dir)
+{
+    std::error_code ec;
+    return fs::exists(dir / "postmaster.pid", ec);
+}
+
+// Refuses a target that is, lies inside, or contains the data directory of a server that may be running:
+// restoring there (with --force above all) would overwrite or remove that server's files, its pg_wal too.
+Status check_no_running_cluster(const std::string& path, const std::string& what)
+{
+    std::error_code ec;
+    fs::path target = fs::weakly_canonical(fs::absolute(path, ec), ec);
+    const std::string hint = "Stop that server first (pg_ctl stop), or restore somewhere else; remove a "
+                             "postmaster.pid only if no server runs.";
+    for (fs::path dir = target.parent_path(); !dir.empty(); dir = dir.parent_path()) {
+        if (has_postmaster_pid(dir))
+            return invalid(what + " \"" + path + "\" lies inside the data directory \"" + dir.string() +
+                    "\" of a server that may be running (it has a postmaster.pid)",
+                hint);
+        if (dir == dir.root_path())
+            break;
+    }
+    if (!fs::is_directory(target, ec))
+        return Status::ok();
+    if (has_postmaster_pid(target))
+        return invalid(what + " \"" + path + "\" has a postmaster.pid: a server may be running in it", hint);
+    for (auto it = fs::recursive_directory_iterator(target, fs::directory_options::skip_permission_denied, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (it->is_symlink(ec))
+            it.disable_recursion_pending();  // a tablespace link: its target is not inside this directory
+        else if (it->path().filename() == "postmaster.pid")
+            return invalid(what + " \"" + path + "\" contains the data directory \"" +
+                    it->path().parent_path().string() + "\" of a server that may be running (it has a postmaster.pid)",
+                hint);
+    }
+    return Status::ok();
+}
+
 // pgdata must be empty or absent; with --force its contents are removed first, unless a server may run.
 Status prepare_directory(const std::string& path, bool force, const std::string& what)
 {
     std::error_code ec;
+    Status running = check_no_running_cluster(path, what);
+    if (!running.is_ok())
+        return running;
     if (!fs::exists(path, ec)) {
         fs::create_directories(path, ec);
         if (ec || ::chmod(path.c_str(), 0700) != 0)
@@ -264,9 +307,6 @@ Status prepare_directory(const std::string& path, bool force, const std::string&
     if (!force)
         return invalid(what + " \"" + path + "\" is not empty",
             "Restore into an empty directory, or pass --force to remove what is in it first.");
-    if (fs::exists(path + "/postmaster.pid", ec))
-        return invalid(what + " \"" + path + "\" has a postmaster.pid: a server may be running in it",
-            "Stop the server first (pg_ctl stop); remove postmaster.pid only if no server runs.");
     for (const auto& entry : fs::directory_iterator(path, ec)) {
         fs::remove_all(entry.path(), ec);
         if (ec)
@@ -327,6 +367,9 @@ Status prepare_tablespaces(RestoreContext& ctx)
         if (fs::equivalent(dest, ctx.pgdata, ec) || dest.rfind(ctx.pgdata + "/", 0) == 0)
             return invalid("tablespace \"" + t.name + "\" would be restored into the data directory (\"" + dest + "\")",
                 "Map it elsewhere with --tablespace-map " + t.location + "=NEW.");
+        Status running = check_no_running_cluster(dest, "tablespace directory");
+        if (!running.is_ok())
+            return running;
         const std::string version = tablespace_version_dir(ctx.manifest, t.oid);
         if (!fs::exists(dest, ec)) {
             fs::create_directories(dest, ec);

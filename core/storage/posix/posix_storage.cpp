@@ -400,9 +400,13 @@ Status PosixStorage::list(const std::string& prefix, const ListRange& range, std
     out.clear();
     if (!valid_prefix(prefix))
         return Status::error(Code::invalid, "invalid object key prefix \"" + prefix + "\"");
-    // Walk from the deepest directory the prefix names; filter by the full prefix.
+    // Walk from the deepest directory the prefix names; filter by the full prefix. Each directory's entries
+    // are visited in key order (a directory sorts as its name + "/", the smallest key it can hold), so the
+    // walk meets keys in byte order and stops once it has max_keys of them: a caller asking for the first
+    // key after start_after reads one directory per level, not the whole tree.
     const size_t slash = prefix.rfind('/');
     const std::string start = slash == std::string::npos ? std::string() : prefix.substr(0, slash);
+    auto full = [&] { return range.max_keys != 0 && out.size() >= range.max_keys; };
     std::function<Status(const std::string&)> walk = [&](const std::string& rel) -> Status {
         const std::string dir = rel.empty() ? m_root : m_root + "/" + rel;
         DIR* d = ::opendir(dir.c_str());
@@ -411,32 +415,55 @@ Status PosixStorage::list(const std::string& prefix, const ListRange& range, std
                 return Status::ok();
             return io_error("open directory", dir, errno);
         }
-        std::vector<std::string> names;
+        struct Entry {
+            std::string key;
+            std::string order;  // key, or key + "/" for a directory
+            bool is_dir = false;
+            bool known = false;  // is_dir read from the directory entry; else stat() decides
+        };
+        std::vector<Entry> entries;
         errno = 0;
-        while (struct dirent* e = ::readdir(d))
-            if (e->d_name[0] != '.')
-                names.emplace_back(e->d_name);
-        ::closedir(d);
-        for (const std::string& name : names) {
-            const std::string key = rel.empty() ? name : rel + "/" + name;
-            // Prune directories that cannot contain the prefix.
-            const size_t common = std::min(key.size(), prefix.size());
-            if (key.compare(0, common, prefix, 0, common) != 0)
+        while (struct dirent* e = ::readdir(d)) {
+            if (e->d_name[0] == '.')
+                continue;
+            Entry entry;
+            entry.key = rel.empty() ? std::string(e->d_name) : rel + "/" + e->d_name;
+            // Prune what cannot contain the prefix.
+            const size_t common = std::min(entry.key.size(), prefix.size());
+            if (entry.key.compare(0, common, prefix, 0, common) != 0)
                 continue;
             // Prune what sorts entirely before start_after: a directory's keys all lie between
             // key + "/" and key + "0" ('0' follows '/'), a file's key is itself.
-            if (!range.start_after.empty() && range.start_after.compare(key + "0") >= 0)
+            if (!range.start_after.empty() && range.start_after.compare(entry.key + "0") >= 0)
                 continue;
-            struct stat st;
-            if (::stat((m_root + "/" + key).c_str(), &st) != 0)
-                continue;  // removed meanwhile
-            if (S_ISDIR(st.st_mode)) {
-                Status s = walk(key);
+            entry.known = e->d_type == DT_DIR || e->d_type == DT_REG;
+            entry.is_dir = e->d_type == DT_DIR;
+            if (!entry.known) {
+                struct stat st;
+                if (::stat((m_root + "/" + entry.key).c_str(), &st) != 0)
+                    continue;  // removed meanwhile
+                entry.is_dir = S_ISDIR(st.st_mode);
+            }
+            entry.order = entry.is_dir ? entry.key + "/" : entry.key;
+            entries.push_back(std::move(entry));
+        }
+        ::closedir(d);
+        std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.order < b.order; });
+        for (const Entry& entry : entries) {
+            if (full())
+                break;
+            if (entry.is_dir) {
+                Status s = walk(entry.key);
                 if (!s.is_ok())
                     return s;
-            } else if (S_ISREG(st.st_mode) && key.compare(0, prefix.size(), prefix) == 0 && key > range.start_after) {
-                out.push_back(ObjectInfo{key, static_cast<uint64_t>(st.st_size), static_cast<int64_t>(st.st_mtime)});
+                continue;
             }
+            if (entry.key.compare(0, prefix.size(), prefix) != 0 || entry.key <= range.start_after)
+                continue;
+            struct stat st;
+            if (::stat((m_root + "/" + entry.key).c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+                continue;  // removed meanwhile, or not an object
+            out.push_back(ObjectInfo{entry.key, static_cast<uint64_t>(st.st_size), static_cast<int64_t>(st.st_mtime)});
         }
         return Status::ok();
     };
