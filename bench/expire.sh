@@ -246,7 +246,8 @@ objects_in() {
 
 declare -A wall=() rss=() deleted=()
 expire_once() {
-    local c=$1 kind=$2 run=$3 where log=$BENCH_DIR/expire-$c-$kind-$run.out tfile=$BENCH_DIR/time-$c-$kind-$run
+    local c=$1 kind=$2 run=$3 where
+    local log=$BENCH_DIR/expire-$c-$kind-$run.out tfile=$BENCH_DIR/time-$c-$kind-$run
     where=$(reset_repo "$c" "$kind")
     local before after
     before=$(count_files "$where")
