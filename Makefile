@@ -3,7 +3,8 @@
 #
 #   make                 module, extension, tool, unit tests
 #   make install         into the PostgreSQL installation that pg_config names: walvault.so and the tool
-#                        stripped, their debug information in separate files below DEBUGDIR (see below)
+#                        stripped, their debug information in separate files below DEBUGDIR (see below);
+#                        the systemd units into SYSTEMDUNITDIR (see below)
 #   make test            unit tests, pg_regress on a temporary instance, TAP tests (needs make install)
 #   make format | lint   clang-format | clang-tidy over our sources; make format-check: what format would change
 
@@ -88,7 +89,7 @@ $(WV_BUILD)/walvault: $(TOOL_OBJS) $(CORE_LIB)
 $(WV_BUILD)/unit_tests: $(UNIT_OBJS) $(CORE_LIB)
 	$(WV_CXX) $(WV_FLAGS) -o $@ $(UNIT_OBJS) $(CORE_LIB) -lgtest -lgtest_main $(CORE_LIBS)
 
-all: build/walvault
+all: build/walvault $(SYSTEMD_BUILT)
 
 # Installed stripped, with the debug information kept apart, as Debian's dh_strip does: of the 51 MB tool
 # and 17 MB module built with -g, all but ~3 MB and ~1 MB is DWARF that no run needs. The debug
@@ -127,7 +128,27 @@ install-debug-info: $(WV_DEBUG)/walvault.so.debug $(WV_DEBUG)/walvault.debug
 uninstall: uninstall-tool
 uninstall-tool:
 	rm -f '$(DESTDIR)$(bindir)/walvault' '$(DESTDIR)$(DEBUGDIR)$(bindir)/walvault.debug' \
-		'$(DESTDIR)$(DEBUGDIR)$(pkglibdir)/walvault.so.debug'
+		'$(DESTDIR)$(DEBUGDIR)$(pkglibdir)/walvault.so.debug' \
+		$(addprefix '$(DESTDIR)$(SYSTEMDUNITDIR)/,$(addsuffix ',$(SYSTEMD_UNITS)))
+
+# The systemd units (systemd/, docs/operations.md): walvault-backup@.service and walvault-expire@.service
+# with their timers, the instance naming /etc/walvault/INSTANCE.conf. The services' ExecStart names the
+# tool where make install puts it, $(bindir)/walvault, written into build/systemd/ from systemd/*.in.
+# SYSTEMDUNITDIR: systemd's system unit directory as its pkg-config file says, else /lib/systemd/system.
+SYSTEMDUNITDIR ?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),/lib/systemd/system)
+SYSTEMD_UNITS = walvault-backup@.service walvault-backup@.timer walvault-expire@.service walvault-expire@.timer
+SYSTEMD_BUILT = $(addprefix $(WV_BUILD)/systemd/,$(SYSTEMD_UNITS))
+$(WV_BUILD)/systemd/%.service: systemd/%.service.in Makefile
+	@mkdir -p $(dir $@)
+	sed 's|@BINDIR@|$(bindir)|g' $< > $@
+$(WV_BUILD)/systemd/%.timer: systemd/%.timer
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+install: install-systemd
+install-systemd: $(SYSTEMD_BUILT)
+	$(MKDIR_P) '$(DESTDIR)$(SYSTEMDUNITDIR)'
+	$(INSTALL_DATA) $(SYSTEMD_BUILT) '$(DESTDIR)$(SYSTEMDUNITDIR)/'
 
 clean: clean-build
 clean-build:
@@ -144,7 +165,7 @@ ifeq ($(shell id -u),0)
 AS_TEST_USER = runuser -u $(TEST_USER) --
 endif
 
-.PHONY: test unit docs unit-sanitize regress tap format format-check lint install-tool install-debug-info uninstall-tool clean-build
+.PHONY: test unit docs unit-sanitize regress tap format format-check lint install-tool install-debug-info install-systemd uninstall-tool clean-build
 
 test: unit unit-sanitize regress tap
 
@@ -165,11 +186,13 @@ unit-sanitize:
 		build/sanitize/unit_tests
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/sanitize/unit_tests --gtest_brief=1
 
-# The test inputs are copied to TEST_OUT/src: the checkout may not be readable by TEST_USER.
-test-out:
+# The test inputs are copied to TEST_OUT/src: the checkout may not be readable by TEST_USER. The systemd
+# units as make install writes them go to TEST_OUT/src/systemd (test/t/022_systemd_units.pl).
+test-out: $(SYSTEMD_BUILT)
 	@rm -rf $(TEST_OUT)/src
-	@mkdir -p $(TEST_OUT)/src
+	@mkdir -p $(TEST_OUT)/src/systemd
 	@cp -r $(srcdir)/sql $(srcdir)/expected $(srcdir)/test $(TEST_OUT)/src/
+	@cp $(SYSTEMD_BUILT) $(TEST_OUT)/src/systemd/
 	@if [ "$$(id -u)" = 0 ]; then chown -R $(TEST_USER) $(TEST_OUT); fi
 
 regress: test-out

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what walvault needs to build and test on Debian 12, from Debian's packages. Idempotent: it
-# only calls apt-get when something is missing.
+# only calls apt-get when something is missing. systemd: for systemd-analyze, which checks the units of
+# systemd/ (test/t/022_systemd_units.pl); nothing here starts it.
 set -euo pipefail
 
 packages=(
@@ -10,6 +11,7 @@ packages=(
     libcrcutil-dev
     libgtest-dev libipc-run-perl
     awscli nodejs npm openssl python3 python3-botocore
+    systemd
     prometheus  # promtool, which checks walvault check --output prometheus (test/t/021_check.pl)
 )
 
