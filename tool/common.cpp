@@ -73,6 +73,17 @@ Status open_repository(const CommonOptions& options, ResolvedSettings& settings,
     return open_storage(repo, storage_options(settings), storage);
 }
 
+Status resolved_compression(const ResolvedSettings& settings, Compression& out)
+{
+    const std::string value = setting(settings, "compression");
+    std::string error;
+    const auto parsed = Compression::parse(value.empty() ? find_setting("compression")->default_value : value, &error);
+    if (!parsed)
+        return Status::error(Code::invalid, error);
+    out = *parsed;
+    return Status::ok();
+}
+
 void print_error(const std::string& command, const Status& status)
 {
     std::fprintf(stderr, "walvault %s: %s\n", command.c_str(), status.message().c_str());

@@ -2,6 +2,7 @@
 // way errors are printed.
 #pragma once
 
+#include "core/codec/codec.h"
 #include "core/common/status.h"
 #include "core/config/resolve.h"
 #include "core/storage/storage.h"
@@ -43,6 +44,9 @@ Status resolve_command_settings(const CommonOptions& options, ResolvedSettings& 
 
 // Resolves the settings and opens the repository they name.
 Status open_repository(const CommonOptions& options, ResolvedSettings& settings, std::unique_ptr<Storage>& storage);
+
+// The resolved compression setting (its default if not set), parsed.
+Status resolved_compression(const ResolvedSettings& settings, Compression& out);
 
 // Prints "walvault COMMAND: message" and the hint, if any, to stderr.
 void print_error(const std::string& command, const Status& status);

@@ -1,6 +1,6 @@
 // Retention: which backups and which WAL a policy keeps, worked out as a plan that `walvault expire` prints
 // and then carries out (tool/commands/expire.cpp). Pure: it reads a catalog and a listing and decides; it
-// never touches a store. docs/operations.md describes the rules for operators.
+// never touches a store. docs/retention.md describes the rules for operators.
 //
 // Backups are ordered by start LSN, then timeline (never by label text). A complete backup is kept when any
 // rule keeps it: the newest one always; retain_full = N keeps the newest N; retain_window = D keeps every

@@ -4,7 +4,6 @@
 // (docs/benchmarks.md, "walvault check").
 #include "core/repo/wal_tail.h"
 
-#include "core/codec/codec.h"
 #include "core/repo/layout.h"
 
 #include <algorithm>
@@ -52,20 +51,6 @@ std::optional<uint32_t> xlog_id_of_key(std::string_view key)
     if (key.size() <= k_dir_len || key[k_dir_len] != '/')
         return std::nullopt;
     return parse_hex8(key.substr(k_wal_prefix_len + k_hex_len, k_hex_len));
-}
-
-// The WAL name a key holds, if the key is exactly where layout.h puts that name.
-std::optional<WalName> wal_name_of(std::string_view key)
-{
-    const std::string_view suffix = k_object_suffix;
-    if (key.size() <= suffix.size() || key.substr(key.size() - suffix.size()) != suffix)
-        return std::nullopt;
-    std::string_view name = key.substr(0, key.size() - suffix.size());
-    name = name.substr(name.rfind('/') + 1);
-    std::optional<WalName> parsed = parse_wal_name(name);
-    if (!parsed || wal_object_key(*parsed) != key)
-        return std::nullopt;
-    return parsed;
 }
 
 // The first directory of `timeline` at or after xlogid `from`: one list call of one key (more only if
@@ -159,9 +144,8 @@ Status newest_segment(Storage& storage, uint32_t timeline, uint64_t segment_size
         if (!s.is_ok())
             return s;
         for (const ObjectInfo& object : objects) {
-            const std::optional<WalName> name = wal_name_of(object.key);
-            if (!name || name->kind != WalKind::segment || name->timeline != timeline ||
-                name->seg >= segments_per_log(segment_size))
+            const std::optional<WalName> name = wal_name_of_key(object.key, segment_size);
+            if (!name || name->kind != WalKind::segment || name->timeline != timeline)
                 continue;
             const uint64_t segno = segment_number(*name, segment_size);
             if (!out || segno > out->segno)
@@ -233,8 +217,8 @@ Status find_stretch_gaps(Storage& storage, const LineageStretch& stretch, uint64
         if (!s.is_ok())
             return s;
         for (const ObjectInfo& object : objects) {
-            const std::optional<WalName> name = wal_name_of(object.key);
-            if (!name || name->kind != WalKind::segment || name->timeline != stretch.timeline || name->seg >= per_log)
+            const std::optional<WalName> name = wal_name_of_key(object.key, segment_size);
+            if (!name || name->kind != WalKind::segment || name->timeline != stretch.timeline)
                 continue;
             const uint64_t segno = segment_number(*name, segment_size);
             if (segno >= stretch.first_segno && segno < stretch.end_segno)

@@ -10,6 +10,7 @@
 #include "core/common/utc_time.h"
 #include "core/config/settings.h"
 #include "core/pgdata/data_dir.h"
+#include "core/repo/backup_catalog.h"
 #include "core/repo/backup_files.h"
 #include "core/repo/backup_manifest.h"
 #include "core/repo/backup_marks.h"
@@ -139,19 +140,6 @@ Status check_repository(BackupContext& ctx)
     ctx.manifest.label = ctx.label;
     ctx.manifest.compression = ctx.compression.to_string();
     return Status::ok();
-}
-
-Status put_small_object(Storage& storage, const std::string& key, const std::string& text)
-{
-    std::unique_ptr<Writer> writer;
-    Status s = storage.create(key, writer);
-    if (s.is_ok())
-        s = writer->write(reinterpret_cast<const uint8_t*>(text.data()), text.size());
-    if (s.is_ok())
-        s = writer->commit();
-    if (!s.is_ok() && writer)
-        writer->abort();
-    return s;
 }
 
 // Whether the label is still ours; if not, what is under it is the other run's and must be left alone.
@@ -401,13 +389,9 @@ Status backup(BackupContext& ctx)
     Status s = open_repository(ctx.common, ctx.settings, ctx.storage);
     if (!s.is_ok())
         return s;
-    const std::string compression = setting(ctx.settings, "compression");
-    std::string error;
-    const auto parsed =
-        Compression::parse(compression.empty() ? find_setting("compression")->default_value : compression, &error);
-    if (!parsed)
-        return fail(error);
-    ctx.compression = *parsed;
+    s = resolved_compression(ctx.settings, ctx.compression);
+    if (!s.is_ok())
+        return s;
     ctx.parallel = static_cast<int>(setting_int(ctx.settings, "parallel"));
     ctx.part_size = static_cast<uint64_t>(setting_int(ctx.settings, "part_size")) * 1024 * 1024;
     if (ctx.checkpoint != "fast" && ctx.checkpoint != "spread")
@@ -443,7 +427,7 @@ Status backup(BackupContext& ctx)
     if (s.is_ok())
         s = ctx.lease.intact();
     if (s.is_ok())
-        s = put_small_object(*ctx.storage, backup_manifest_key(ctx.label), manifest_to_json(ctx.manifest));
+        s = write_small_object(*ctx.storage, backup_manifest_key(ctx.label), manifest_to_json(ctx.manifest));
     ctx.lease.finish();
     if (!s.is_ok()) {
         if (ctx.started)

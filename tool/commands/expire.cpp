@@ -28,6 +28,10 @@ namespace {
 constexpr const char* k_command = "expire";
 constexpr size_t k_delete_batch = 1000;  // keys per remove_many call: one S3 DeleteObjects request
 constexpr int k_expire_format = 1;       // "format" of the --json document
+// Batches in flight unless parallel is set: removals wait on the disk or the store, not on the CPU, so the
+// tool's default of 2 (one per core, for work that decodes) leaves most of the time idle (docs/benchmarks.md,
+// "Expire").
+constexpr int k_expire_default_parallel = 8;
 
 struct ExpireContext {
     CommonOptions common;
@@ -183,7 +187,8 @@ Status expire_repository(Storage& storage, const ResolvedSettings& settings, con
     in.policy = retention_policy(settings);
     in.lease_timeout = setting_int(settings, "lease_timeout");
     in.now = std::time(nullptr);
-    const int parallel = static_cast<int>(setting_int(settings, "parallel"));
+    const int parallel = settings.count("parallel") != 0 ? static_cast<int>(setting_int(settings, "parallel"))
+                                                         : k_expire_default_parallel;
     if (!in.policy.is_set()) {
         ExpirePlan unused;
         return plan_expire(in, unused);  // says which settings to set
@@ -263,9 +268,10 @@ void add_expire_command(CLI::App& app, int& exit_code)
     auto ctx = std::make_shared<ExpireContext>();
     CLI::App* cmd = app.add_subcommand(k_command,
         "Remove the backups and WAL that the retention policy (retain_full, retain_window) no longer keeps; "
-        "prints the plan first.");
+        "prints the plan first. Removes 1000 objects per request, 8 requests at a time unless --parallel is "
+        "given.");
     cmd->add_flag("--dry-run,-n", ctx->options.dry_run, "print the plan and change nothing");
-    cmd->add_flag("--json", ctx->options.json, "print the plan as one JSON document (docs/operations.md)");
+    cmd->add_flag("--json", ctx->options.json, "print the plan as one JSON document (docs/retention.md)");
     add_setting_flags(*cmd, ctx->common, k_use_expire);
     on_run(*cmd, k_command, exit_code, [ctx] { return expire(*ctx); });
 }

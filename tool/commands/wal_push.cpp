@@ -69,14 +69,7 @@ Status open(PushContext& ctx)
     Status s = open_repository(ctx.common, ctx.settings, ctx.storage);
     if (!s.is_ok())
         return s;
-    const std::string compression = setting(ctx.settings, "compression");
-    std::string error;
-    const auto parsed =
-        Compression::parse(compression.empty() ? find_setting("compression")->default_value : compression, &error);
-    if (!parsed)
-        return invalid(error);
-    ctx.compression = *parsed;
-    return Status::ok();
+    return resolved_compression(ctx.settings, ctx.compression);
 }
 
 // The repository's identity, which must be this system's; created from the data directory and the
