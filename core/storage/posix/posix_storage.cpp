@@ -505,8 +505,7 @@ Status PosixStorage::remove_many(const std::vector<std::string>& keys)
         auto deepest = std::max_element(dirs.begin(), dirs.end(), [](const std::string& a, const std::string& b) {
             return std::count(a.begin(), a.end(), '/') < std::count(b.begin(), b.end(), '/');
         });
-        const std::string dir = *deepest;
-        dirs.erase(deepest);
+        const std::string dir = std::move(dirs.extract(deepest).value());
         const std::string parent = dir_of(dir);
         if (dir.size() > m_root.size() && parent.size() > m_root.size()) {
             if (::rmdir(dir.c_str()) == 0) {
