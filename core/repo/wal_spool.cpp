@@ -316,9 +316,13 @@ Status WalSpool::take(
                     Code::io_error, "could not rename \"" + file + "\" to \"" + dest + "\": " + errno_text(errno));
             return Status::ok();
         }
-        // Not there: worth waiting only for a download under way that keeps growing.
-        if (!locked_by_someone(temp))
+        // Not there: worth waiting only for a download under way that keeps growing. A download that ended
+        // between the two looks (renamed to its final name, then unlocked) is served on the next turn.
+        if (!locked_by_someone(temp)) {
+            if (::lstat(file.c_str(), &st) == 0)
+                continue;
             return Status::error(Code::not_found, "\"" + name.text + "\" is not in the spool");
+        }
         const int64_t size = file_size(temp);
         const auto now = Clock::now();
         if (size != last_size) {
