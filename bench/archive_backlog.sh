@@ -126,15 +126,7 @@ run_contender() {
             # archive-push report success without pushing anything.
             rm -rf "$BENCH_DIR/pgbackrest-spool" "$BENCH_DIR/pgbackrest-lock" "$BENCH_DIR/pgbackrest-log"
             local repo="repo1-path=$BENCH_DIR/repo-pgbackrest"
-            [ "$REPO" = s3 ] && repo="repo1-type=s3
-repo1-path=/$kind
-repo1-s3-bucket=bench-pgbackrest
-repo1-s3-endpoint=127.0.0.1:$S3_PORT
-repo1-s3-region=us-east-1
-repo1-s3-uri-style=path
-repo1-s3-key=S3RVER
-repo1-s3-key-secret=S3RVER
-repo1-storage-ca-file=$S3_CA"
+            [ "$REPO" = s3 ] && repo=$(pgbackrest_s3_repo bench-pgbackrest "/$kind")
             cat > "$BENCH_DIR/pgbackrest.conf" <<CONF
 [global]
 $repo

@@ -168,15 +168,7 @@ for src, dst in ((sys.argv[1], sys.argv[2]), (sys.argv[3], sys.argv[4])):
 PY
 s3_flags=(--repo s3://walvault/main --s3-endpoint "$S3_ENDPOINT" --s3-region us-east-1
     --s3-credentials-file "$S3_CREDENTIALS" --s3-ca-file "$S3_CA")
-pgbr_conf "repo1-type=s3
-repo1-path=/repo
-repo1-s3-bucket=pgbackrest
-repo1-s3-endpoint=127.0.0.1:$S3_PORT
-repo1-s3-region=us-east-1
-repo1-s3-uri-style=path
-repo1-s3-key=S3RVER
-repo1-s3-key-secret=S3RVER
-repo1-storage-ca-file=$S3_CA"
+pgbr_conf "$(pgbackrest_s3_repo pgbackrest /repo)"
 
 s3_walvault=$(time_median "$walvault_ok" "$walvault" check "${s3_flags[@]}")
 s3_pgbr=$(time_median "$pgbr_ok" pgbr info)

@@ -65,15 +65,7 @@ as_user mkdir -p "$FIX" "$BENCH_DIR/pgbackrest-spool" "$BENCH_DIR/pgbackrest-loc
 # pgBackRest's configuration for a posix repository at $1, or (with "s3") for the bench-pgbackrest bucket.
 write_pgbr_conf() {
     local repo="repo1-path=$1"
-    [ "${2:-}" != s3 ] || repo="repo1-type=s3
-repo1-path=/repo
-repo1-s3-bucket=bench-pgbackrest
-repo1-s3-endpoint=127.0.0.1:$S3_PORT
-repo1-s3-region=us-east-1
-repo1-s3-uri-style=path
-repo1-s3-key=S3RVER
-repo1-s3-key-secret=S3RVER
-repo1-storage-ca-file=$S3_CA"
+    [ "${2:-}" != s3 ] || repo=$(pgbackrest_s3_repo bench-pgbackrest /repo)
     cat > "$pgbr_conf" <<CONF
 [global]
 $repo

@@ -45,6 +45,14 @@ pin_walvault() {
 # S3_CREDENTIALS (an AWS credentials file for s3rver's one account) and S3_PID. stop_s3rver stops it by
 # that PID; call it from the script's EXIT trap. s3rver does not check signatures, so any secret works.
 S3RVER_JS=${WALVAULT_NODE_DIR:-/opt/walvault-test}/node_modules/s3rver/bin/s3rver.js
+
+# pgbackrest_s3_repo BUCKET PATH: the [global] lines of a pgBackRest repository in BUCKET at PATH on the
+# s3rver that start_s3rver started.
+pgbackrest_s3_repo() {
+    printf '%s\n' "repo1-type=s3" "repo1-path=$2" "repo1-s3-bucket=$1" "repo1-s3-endpoint=127.0.0.1:$S3_PORT" \
+        "repo1-s3-region=us-east-1" "repo1-s3-uri-style=path" "repo1-s3-key=S3RVER" "repo1-s3-key-secret=S3RVER" \
+        "repo1-storage-ca-file=$S3_CA"
+}
 S3_PID=""
 start_s3rver() {
     local dir=$BENCH_DIR/s3rver
