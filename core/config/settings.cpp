@@ -59,9 +59,9 @@ std::vector<SettingDef> make_all_settings()
             .default_value = "8",
             .min = 1,
             .max = k_max_parallel,
-            .uses = k_use_module | k_use_backup | k_use_restore | k_use_wal_fetch | k_use_expire,
+            .uses = k_use_module | k_use_backup | k_use_restore | k_use_wal_fetch | k_use_expire | k_use_verify,
             .help = "files in flight at once: archived ahead of the archiver, copied by backup and restore, "
-                    "fetched ahead by wal-fetch",
+                    "fetched ahead by wal-fetch, read by verify",
             .tool_default = "2"},
         {.name = "shutdown_timeout",
             .type = SettingType::integer,

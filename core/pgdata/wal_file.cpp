@@ -11,8 +11,6 @@
 namespace walvault {
 namespace {
 
-constexpr size_t k_long_header_bytes = 40;
-
 template <typename T> T field(const uint8_t* bytes, size_t offset)
 {
     T value;
@@ -34,7 +32,7 @@ Status read_wal_page_header(const std::string& path, WalPageHeader& out)
     if (fd < 0)
         return Status::error(errno == ENOENT ? Code::not_found : Code::io_error,
             "could not open file \"" + path + "\": " + errno_text(errno));
-    uint8_t bytes[k_long_header_bytes];
+    uint8_t bytes[k_wal_long_header_bytes];
     size_t got = 0;
     while (got < sizeof(bytes)) {
         const ssize_t n = ::pread(fd, bytes + got, sizeof(bytes) - got, static_cast<off_t>(got));
@@ -53,6 +51,14 @@ Status read_wal_page_header(const std::string& path, WalPageHeader& out)
     if (got < sizeof(bytes))
         return Status::error(Code::corrupt,
             "file \"" + path + "\" is too short to be a WAL segment (" + std::to_string(got) + " bytes)");
+    return parse_wal_page_header(bytes, got, out);
+}
+
+Status parse_wal_page_header(const uint8_t* bytes, size_t len, WalPageHeader& out)
+{
+    out = WalPageHeader{};
+    if (len < k_wal_long_header_bytes)
+        return Status::error(Code::corrupt, "too short to be a WAL segment (" + std::to_string(len) + " bytes)");
     out.magic = field<uint16_t>(bytes, 0);
     out.info = field<uint16_t>(bytes, 2);
     out.timeline = field<uint32_t>(bytes, 4);
@@ -63,14 +69,9 @@ Status read_wal_page_header(const std::string& path, WalPageHeader& out)
     return Status::ok();
 }
 
-Status check_wal_segment_file(
-    const std::string& path, const WalName& name, uint64_t system_identifier, uint64_t segment_size)
+Status check_wal_page_header(const WalPageHeader& h, const WalName& name, uint64_t system_identifier,
+    uint64_t segment_size, const std::string& what)
 {
-    WalPageHeader h;
-    Status s = read_wal_page_header(path, h);
-    if (!s.is_ok())
-        return s;
-    const std::string what = "file \"" + path + "\"";
     if (!h.long_header())
         return Status::error(Code::conflict, what + " does not begin with a WAL segment's long page header");
     if (h.system_identifier != system_identifier)
@@ -85,7 +86,24 @@ Status check_wal_segment_file(
     if (h.page_address != expected)
         return Status::error(Code::conflict,
             what + " starts at " + hex_lsn(h.page_address) + ", not at " + hex_lsn(expected) + " as \"" + name.text +
-                "\" must: it is a recycled segment, not yet rewritten");
+                "\" must");
+    return Status::ok();
+}
+
+Status check_wal_segment_file(
+    const std::string& path, const WalName& name, uint64_t system_identifier, uint64_t segment_size)
+{
+    WalPageHeader h;
+    Status s = read_wal_page_header(path, h);
+    if (!s.is_ok())
+        return s;
+    const std::string what = "file \"" + path + "\"";
+    s = check_wal_page_header(h, name, system_identifier, segment_size, what);
+    // Failed on the page address alone: a segment of this cluster that still holds an older segment's pages.
+    if (!s.is_ok() && h.long_header() && h.system_identifier == system_identifier && h.segment_size == segment_size)
+        return Status::error(s.code(), s.message() + ": it is a recycled segment, not yet rewritten");
+    if (!s.is_ok())
+        return s;
     if (name.kind == WalKind::segment) {
         struct stat st;
         if (::stat(path.c_str(), &st) != 0)

@@ -36,6 +36,12 @@ Status decode_object_fast(Storage& storage, const std::string& key, const ByteSi
     const std::function<Status()>& restart, ObjectMeta& meta)
 {
     Decoder decoder;
+    return decode_object_fast(decoder, storage, key, out, restart, meta);
+}
+
+Status decode_object_fast(Decoder& decoder, Storage& storage, const std::string& key, const ByteSink& out,
+    const std::function<Status()>& restart, ObjectMeta& meta)
+{
     Status s = decode_pass(decoder, storage, key, out, ContentCheck::xxh3, meta);
     if (!s.is_ok() && decoder.needs_sha256()) {
         if (Status r = restart(); !r.is_ok())

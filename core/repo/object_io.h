@@ -22,6 +22,10 @@ Status decode_object(Storage& storage, const std::string& key, const ByteSink& o
 Status decode_object_fast(Storage& storage, const std::string& key, const ByteSink& out,
     const std::function<Status()>& restart, ObjectMeta& meta);
 
+// The same with the caller's decoder (one per thread, reused: it keeps its buffers from object to object).
+Status decode_object_fast(Decoder& decoder, Storage& storage, const std::string& key, const ByteSink& out,
+    const std::function<Status()>& restart, ObjectMeta& meta);
+
 // Reads only an object's trailer (two small ranged reads).
 Status read_object_meta(Storage& storage, const std::string& key, ObjectMeta& meta);
 

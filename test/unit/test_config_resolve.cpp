@@ -168,6 +168,9 @@ TEST(ResolveSettings, EachCommandTakesOnlyItsOwnSettings)
     std::vector<std::string> expire = {"repo", "parallel", "retain_full", "retain_window", "lease_timeout"};
     expire.insert(expire.end(), s3_read.begin(), s3_read.end());
     EXPECT_EQ(names(k_use_expire), expire);
+    std::vector<std::string> verify = {"repo", "parallel"};
+    verify.insert(verify.end(), s3_read.begin(), s3_read.end());
+    EXPECT_EQ(names(k_use_verify), verify);
     EXPECT_EQ(names(k_use_wal_push),
         (std::vector<std::string>{"repo", "compression", "s3_endpoint", "s3_region", "s3_uri_style", "s3_ca_file",
             "s3_sse", "s3_sse_kms_key_id", "s3_storage_class", "s3_credentials_file", "s3_profile", "s3_part_size"}));
