@@ -30,4 +30,17 @@ struct ExpireOptions {
 };
 Status expire_repository(Storage& storage, const ResolvedSettings& settings, const ExpireOptions& options);
 
+// What restore --force does before it removes a data directory: archives what its pg_wal holds that the
+// repository lacks, so that no WAL that exists nowhere else is lost (tool/commands/wal_push.cpp). History files,
+// complete segments (those of this system at their own address), and the newest segment, the one the server
+// was writing, as "<segment>.partial" (wal-fetch serves it at the end of its timeline). Nothing to do without
+// global/pg_control and pg_wal. Code::conflict if the directory is another database system's; any failure to
+// archive is an error: the directory must then stay as it is.
+struct OldWal {
+    std::vector<std::string> archived;  // WAL file names written now
+    std::vector<std::string> present;   // found already archived, with the same content
+    std::string partial;                // the .partial name written or found, "" if none
+};
+Status save_old_wal(Storage& storage, const ResolvedSettings& settings, const std::string& pgdata, OldWal& report);
+
 }  // namespace walvault

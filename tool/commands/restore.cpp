@@ -621,6 +621,16 @@ Status restore(RestoreContext& ctx)
         s = check_timeline_forks(ctx);
     if (s.is_ok())
         s = plan_tablespaces(ctx);
+    OldWal old_wal;
+    if (s.is_ok() && ctx.force) {
+        s = save_old_wal(*ctx.storage, ctx.settings, ctx.pgdata, old_wal);
+        if (!s.is_ok())
+            s = Status::error(s.code(), "nothing was removed: " + s.message(), s.hint());
+    }
+    if (s.is_ok() && !old_wal.archived.empty())
+        std::printf("archived from the old pg_wal before replacing it: %zu files the repository lacked (%s .. %s)%s\n",
+            old_wal.archived.size(), old_wal.archived.front().c_str(), old_wal.archived.back().c_str(),
+            old_wal.partial.empty() ? "" : ("; the segment in progress as " + old_wal.partial).c_str());
     if (s.is_ok())
         s = prepare_directory(ctx.pgdata, ctx.force, "data directory");
     if (s.is_ok())
@@ -685,7 +695,8 @@ void add_restore_command(CLI::App& app, int& exit_code)
     cmd->add_option("--tablespace-map", ctx->tablespace_map,
         "OLD=NEW: restore the tablespace at OLD (its location, name or oid) to the directory NEW; repeatable");
     cmd->add_flag("--force", ctx->force,
-        "remove what the data directory (and each tablespace's version directory) holds before restoring");
+        "remove what the data directory (and each tablespace's version directory) holds before restoring; the WAL "
+        "in its pg_wal that the repository lacks is archived first (the segment in progress as a .partial)");
     add_setting_flags(*cmd, ctx->common, k_use_restore);
     on_run(*cmd, k_command, exit_code, [ctx] { return restore(*ctx); });
 }

@@ -16,6 +16,7 @@
 #include "core/repo/object_io.h"
 #include "core/repo/wal_catalog.h"
 #include "core/repo/wal_spool.h"
+#include "core/wal/timeline_history.h"
 #include "core/wal/wal_name.h"
 
 #include <fcntl.h>
@@ -51,14 +52,11 @@ struct WalFetchContext {
     int prefetch_lock_fd = -1;  // set only in the prefetcher process: FILE is the position, DEST the data directory
 };
 
-// Fetches into DEST + suffix, then renames: PostgreSQL never sees a partial file under DEST.
-Status fetch(Storage& storage, const WalFetchContext& ctx)
+// Fetches the object of WAL file `name` into DEST + suffix, then renames: PostgreSQL never sees a partial file
+// under DEST.
+Status fetch_object(Storage& storage, const WalName& name, const WalFetchContext& ctx)
 {
-    const auto wal = parse_wal_name(ctx.file);
-    if (!wal)
-        return Status::error(Code::invalid, "\"" + ctx.file + "\" is not a WAL file name",
-            "Use restore_command = 'exec walvault wal-fetch %f %p' (file name first, destination second).");
-    const std::string key = wal_object_key(*wal);
+    const std::string key = wal_object_key(name);
     const std::string temp = ctx.dest + k_temp_suffix;
     const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
@@ -67,9 +65,9 @@ Status fetch(Storage& storage, const WalFetchContext& ctx)
     Status s = decode_object_fast(
         storage, key, [&](const uint8_t* d, size_t n) { return write_all(fd, d, n, temp); },
         [&] { return rewind_file(fd, temp); }, meta);
-    if (s.is_ok() && meta.name != ctx.file)
+    if (s.is_ok() && meta.name != name.text)
         s = Status::error(Code::corrupt,
-            "object \"" + storage.location(key) + "\" holds \"" + meta.name + "\", not \"" + ctx.file + "\"");
+            "object \"" + storage.location(key) + "\" holds \"" + meta.name + "\", not \"" + name.text + "\"");
     if (s.is_ok() && ::fsync(fd) != 0)
         s = Status::error(Code::io_error, "could not fsync file \"" + temp + "\": " + errno_text(errno));
     ::close(fd);
@@ -79,6 +77,63 @@ Status fetch(Storage& storage, const WalFetchContext& ctx)
     if (!s.is_ok())
         ::unlink(temp.c_str());
     return s;
+}
+
+Status fetch(Storage& storage, const WalFetchContext& ctx)
+{
+    const auto wal = parse_wal_name(ctx.file);
+    if (!wal)
+        return Status::error(Code::invalid, "\"" + ctx.file + "\" is not a WAL file name",
+            "Use restore_command = 'exec walvault wal-fetch %f %p' (file name first, destination second).");
+    return fetch_object(storage, *wal, ctx);
+}
+
+// A segment that is missing where the archive of its timeline ends may be there as "<segment>.partial": the
+// newest segment of a data directory that restore --force replaced (archived from its pg_wal first), or one
+// that a promotion left. It is served under the segment's name, so that recovery replays the WAL in it up to
+// its end and then finds nothing more, when
+//  - recovery is not a standby's (standby.signal): a standby would replay the partial, then ask for the
+//    segment again and again, and must wait for the whole one (from the archive or by streaming);
+//  - no timeline in the repository left this one before the segment's end (probing the history files
+//    after it, as PostgreSQL does): that branch holds the segment, and the partial's bytes after the branch
+//    point are another history.
+// served tells whether it was; any failure to read is an error, never "not there".
+Status fetch_partial(
+    Storage& storage, const WalFetchContext& ctx, const WalName& wal, uint64_t segment_size, bool& served)
+{
+    served = false;
+    struct stat st;
+    if (::stat("standby.signal", &st) == 0)
+        return Status::ok();
+    const auto partial = parse_wal_name(wal.text + ".partial");
+    if (!partial)
+        return Status::ok();
+    ObjectInfo info;
+    Status s = storage.head(wal_object_key(*partial), info);
+    if (s.code() == Code::not_found)
+        return Status::ok();
+    if (!s.is_ok())
+        return s;
+    const uint64_t end = (segment_number(wal, segment_size) + 1) * segment_size;
+    for (uint32_t timeline = wal.timeline + 1; timeline != 0; ++timeline) {
+        std::vector<TimelineSwitch> history;
+        s = read_timeline_history(storage, timeline, history);
+        if (s.code() == Code::not_found)
+            break;
+        if (!s.is_ok())
+            return s;
+        if (const auto left = switch_point_from(history, wal.timeline); left && *left < end)
+            return Status::ok();
+    }
+    s = fetch_object(storage, *partial, ctx);
+    if (!s.is_ok())
+        return s;
+    served = true;
+    std::fprintf(stderr,
+        "walvault wal-fetch: restored \"%s\" from \"%s\": the repository holds the end of timeline %u only as a "
+        "partial segment; recovery replays the WAL in it and ends there\n",
+        wal.text.c_str(), partial->text.c_str(), wal.timeline);
+    return Status::ok();
 }
 
 // restore_command runs in the data directory being recovered: refuse to feed it another system's WAL.
@@ -344,6 +399,12 @@ int run(const WalFetchContext& ctx)
         Status gap;
         if (wal && wal->kind == WalKind::segment)
             gap = find_later_segment(*storage, *wal, identity.wal_segment_size, later);
+        if (gap.is_ok() && !later && wal && wal->kind == WalKind::segment) {
+            bool served = false;
+            gap = fetch_partial(*storage, ctx, *wal, identity.wal_segment_size, served);
+            if (gap.is_ok() && served)
+                return k_exit_ok;
+        }
         if (gap.is_ok() && !later)
             return k_exit_failure;  // quietly: PostgreSQL asks for files that do not exist
         s = !gap.is_ok()

@@ -51,6 +51,15 @@ Status invalid(const std::string& message, const std::string& hint = {})
     return Status::error(Code::invalid, message, hint);
 }
 
+// Whether the file at path begins with the page header of segment `name` of this system (any length).
+bool check_wal_page_header_of(
+    const std::string& path, const WalName& name, uint64_t system_identifier, uint64_t segment_size)
+{
+    WalPageHeader h;
+    return read_wal_page_header(path, h).is_ok() &&
+        check_wal_page_header(h, name, system_identifier, segment_size, path).is_ok();
+}
+
 // The data directory's system identifier and major version.
 Status read_data_directory(PushContext& ctx, int& pg_major)
 {
@@ -250,6 +259,102 @@ Status repair(PushContext& ctx)
 }
 
 }  // namespace
+
+Status save_old_wal(Storage& storage, const ResolvedSettings& settings, const std::string& pgdata, OldWal& report)
+{
+    report = OldWal{};
+    std::error_code ec;
+    if (!fs::is_regular_file(pgdata + "/global/pg_control", ec) || !fs::is_directory(pgdata + "/pg_wal", ec))
+        return Status::ok();  // no data directory (empty, or a restore that never finished): no WAL of a server
+    uint64_t system_identifier = 0;
+    Status s = read_system_identifier(pgdata, system_identifier);
+    if (!s.is_ok())
+        return s.prefix("could not read the data directory \"" + pgdata + "\" that restore would replace");
+    RepoIdentity identity;
+    s = read_identity(storage, identity);
+    if (!s.is_ok())
+        return s;
+    if (identity.system_identifier != system_identifier)
+        return Status::error(Code::conflict,
+            "the data directory \"" + pgdata + "\" belongs to database system " + std::to_string(system_identifier) +
+                ", the repository \"" + storage.location() + "\" to " + std::to_string(identity.system_identifier) +
+                ": the WAL in its pg_wal cannot be archived before it is replaced",
+            "restore --force replaces a data directory only once the WAL it holds is in the repository. If that "
+            "cluster's WAL is not needed, move the directory away or remove it yourself, then restore again.");
+    const uint64_t segment_size = identity.wal_segment_size;
+    Compression compression;
+    s = resolved_compression(settings, compression);
+    if (!s.is_ok())
+        return s;
+
+    // Segments of this system at their own address (recycled and preallocated ones fail the header check),
+    // and history files.
+    const std::string pg_wal = pgdata + "/pg_wal";
+    std::vector<WalName> segments, histories;
+    for (const auto& entry : fs::directory_iterator(pg_wal, ec)) {
+        const std::optional<WalName> n = parse_wal_name(entry.path().filename().string());
+        if (!n)
+            continue;
+        if (n->kind == WalKind::history)
+            histories.push_back(*n);
+        else if (n->kind == WalKind::segment &&
+            check_wal_page_header_of(pg_wal + "/" + n->text, *n, system_identifier, segment_size))
+            segments.push_back(*n);
+    }
+    if (ec)
+        return Status::error(Code::io_error, "could not list \"" + pg_wal + "\": " + ec.message());
+    auto newer = [&](const WalName& a, const WalName& b) {
+        const uint64_t sa = segment_number(a, segment_size), sb = segment_number(b, segment_size);
+        return sa != sb ? sa < sb : a.timeline < b.timeline;
+    };
+    std::sort(segments.begin(), segments.end(), newer);
+    std::sort(histories.begin(), histories.end(),
+        [](const WalName& a, const WalName& b) { return archive_order_less(a.text, b.text); });
+
+    Encoder encoder;
+    auto save = [&](const std::string& name, const std::string& path) -> Status {
+        ArchiveReport r;
+        Status st = archive_wal_file(storage, encoder, compression, name, path, r);
+        if (!st.is_ok())
+            return st.prefix("could not archive \"" + path + "\" before replacing the data directory");
+        (r.already_archived ? report.present : report.archived).push_back(name);
+        return Status::ok();
+    };
+    for (const WalName& n : histories) {
+        ObjectInfo info;
+        s = storage.head(wal_object_key(n), info);
+        if (s.code() == Code::not_found)
+            s = save(n.text, pg_wal + "/" + n.text);
+        if (!s.is_ok())
+            return s;
+    }
+    for (size_t i = 0; i < segments.size(); ++i) {
+        const WalName& n = segments[i];
+        const std::string path = pg_wal + "/" + n.text;
+        ObjectInfo info;
+        s = storage.head(wal_object_key(n), info);
+        if (s.is_ok())
+            continue;  // archived whole
+        if (s.code() != Code::not_found)
+            return s;
+        const bool newest = i + 1 == segments.size();
+        const bool complete = fs::exists(pg_wal + "/archive_status/" + n.text + ".ready", ec) ||
+            fs::exists(pg_wal + "/archive_status/" + n.text + ".done", ec);
+        if (!newest || complete) {
+            s = check_wal_segment_file(path, n, system_identifier, segment_size);  // whole: the full size too
+            if (s.is_ok())
+                s = save(n.text, path);
+        } else {
+            // The segment the server was writing: what it holds up to the server's last write, as a partial.
+            s = save(n.text + ".partial", path);
+            if (s.is_ok())
+                report.partial = n.text + ".partial";
+        }
+        if (!s.is_ok())
+            return s;
+    }
+    return Status::ok();
+}
 
 void add_wal_push_commands(CLI::App& app, int& exit_code)
 {
