@@ -93,8 +93,7 @@ std::vector<LineageStretch> backup_lineage(const BackupManifest& manifest, const
     return out;
 }
 
-void check_lineages(
-    const std::vector<const BackupManifest*>& backups, const WalInventory& wal, std::vector<VerifyProblem>& out)
+void check_lineages(const std::vector<LineageCheck>& backups, const WalInventory& wal, std::vector<VerifyProblem>& out)
 {
     if (wal.segment_size == 0)
         return;
@@ -108,24 +107,29 @@ void check_lineages(
         if (h.why.empty())
             h.why = why;
     };
-    for (const BackupManifest* m : backups) {
+    for (const LineageCheck& check : backups) {
+        const BackupManifest* m = check.manifest;
         const uint64_t stop_segno = m->stop_lsn > 0 ? (m->stop_lsn - 1) / wal.segment_size : 0;
-        for (const LineageStretch& stretch : backup_lineage(*m, wal)) {
+        std::vector<LineageStretch> lineage = backup_lineage(*m, wal);
+        if (check.standalone)
+            lineage.resize(1);  // its own timeline, which backup_lineage() puts first
+        for (const LineageStretch& stretch : lineage) {
             static const std::vector<uint64_t> k_none;
             const auto it = wal.segments.find(stretch.timeline);
             const std::vector<uint64_t>& have = it == wal.segments.end() ? k_none : it->second;
             const bool own = stretch.timeline == m->timeline;
             uint64_t last = have.empty() ? 0 : have.back();
             if (own)
-                last = std::max(last, stop_segno);
+                last = check.standalone ? stop_segno : std::max(last, stop_segno);
             else if (have.empty() || last < stretch.first_segno)
                 continue;  // a timeline that has no complete segment yet: nothing to be continuous
             const std::string why = "timeline " + std::to_string(stretch.timeline) + " from " +
                 segment_file_name(stretch.timeline, stretch.first_segno, wal.segment_size) +
                 (own ? " (the backup's start)" : " (where the timeline begins)") + " to " +
                 segment_file_name(stretch.timeline, last, wal.segment_size) +
-                (own && last == stop_segno && (have.empty() || have.back() <= stop_segno) ? " (the backup's stop)"
-                                                                                          : " (the newest segment)");
+                (own && last == stop_segno && (check.standalone || have.empty() || have.back() <= stop_segno)
+                        ? " (the backup's stop)"
+                        : " (the newest segment)");
             // Walk the archived segments from first_segno to last and note each run that is absent.
             uint64_t expect = stretch.first_segno;
             for (auto seg = std::lower_bound(have.begin(), have.end(), stretch.first_segno);

@@ -48,11 +48,19 @@ struct LineageStretch {
 };
 std::vector<LineageStretch> backup_lineage(const BackupManifest& manifest, const WalInventory& wal);
 
-// WAL continuity of the backups (complete ones): on each timeline of a backup's lineage, every segment from
-// where the lineage enters it to the newest archived segment of that timeline, and on the backup's own
-// timeline at least to its stop segment. A hole shared by several backups is one problem naming them all.
-void check_lineages(
-    const std::vector<const BackupManifest*>& backups, const WalInventory& wal, std::vector<VerifyProblem>& out);
+// A complete backup whose WAL continuity is checked.
+struct LineageCheck {
+    const BackupManifest* manifest = nullptr;
+    // Pinned as a standalone copy (backup-pin --standalone): it needs only its own WAL, start to stop, and
+    // expire keeps no more of it than that.
+    bool standalone = false;
+};
+
+// WAL continuity of the backups: on each timeline of a backup's lineage, every segment from where the
+// lineage enters it to the newest archived segment of that timeline, and on the backup's own timeline at
+// least to its stop segment (a standalone backup: its start to its stop segment only). A hole shared by
+// several backups is one problem naming them all.
+void check_lineages(const std::vector<LineageCheck>& backups, const WalInventory& wal, std::vector<VerifyProblem>& out);
 
 // The timeline history files together: a timeline above 1 that has WAL but no history file (recovery cannot
 // follow it), a history whose parent timeline has no history file, a history that does not begin with its

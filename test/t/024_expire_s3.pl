@@ -2,8 +2,8 @@
 # the two older backups and the WAL before the newest one's start, in DeleteObjects batches, and nothing
 # else. What is in the bucket is checked with the AWS CLI: --dry-run changes nothing; after the real run no
 # key of the old backups and no segment before the kept backup's first one is left, and every segment from
-# it on is. A pinned backup (--standalone) keeps only its own WAL. The repository then restores to the
-# newest commit.
+# it on is. A pinned backup (--standalone) keeps only its own WAL. walvault verify, reading every object
+# through S3, finds nothing wrong with what is left. The repository then restores to the newest commit.
 use strict;
 use warnings;
 
@@ -79,6 +79,12 @@ push @b1_wal, $after_stop;
 is_deeply(\@kept_before_b3, \@b1_wal, "aws: before b3's first segment only b1's own WAL ($b1->{start_wal} .. $after_stop) is left");
 my @from_b3 = grep { $_ ge $first_wal{b3} } map { name_of($_) } segments_in(@before);
 is_deeply([ grep { $_ ge $first_wal{b3} } @segs ], \@from_b3, "aws: every segment from $first_wal{b3} on is still there");
+
+# ---- verify reads the whole bucket: what expire left is whole (b1 standalone needs only its own WAL) ----
+($rc, $out, $err) = pitr_tool('verify', @s3_args);
+is($rc, 0, 'verify of the expired bucket exits 0') or diag($out . $err);
+like($out, qr/^verified .*: 2 backups \(\d+ objects\), \d+ WAL objects, .*: no problems$/m,
+	'... reading both backups and the WAL, with no problems');
 
 # ---- restore LATEST: every row ----
 my $expected = $primary->safe_psql('postgres', 'SELECT count(*) FROM t');

@@ -78,11 +78,12 @@ WalInventory forked_inventory(const Listing& listing)
     return inv;
 }
 
-std::vector<VerifyProblem> lineage_problems(const std::vector<BackupManifest>& backups, const WalInventory& wal)
+std::vector<VerifyProblem> lineage_problems(
+    const std::vector<BackupManifest>& backups, const WalInventory& wal, bool standalone = false)
 {
-    std::vector<const BackupManifest*> ptrs;
+    std::vector<LineageCheck> ptrs;
     for (const BackupManifest& m : backups)
-        ptrs.push_back(&m);
+        ptrs.push_back({&m, standalone});
     std::vector<VerifyProblem> out;
     check_lineages(ptrs, wal, out);
     return out;
@@ -128,6 +129,23 @@ TEST(VerifyLineage, AHoleSharedByTwoBackupsIsOneProblemNamingBoth)
         << problems[0].expected;
     // A hole before a backup's start is not its problem.
     EXPECT_TRUE(lineage_problems({backup("b3", 1, 8, 9)}, wal).empty());
+}
+
+TEST(VerifyLineage, AStandaloneBackupNeedsOnlyItsOwnWal)
+{
+    // What expire leaves of a backup pinned --standalone: its start to its stop segment and the one after.
+    Listing l;
+    l.segments(1, 4, 6).segments(1, 20, 30).segments(2, 25, 26).history(2);
+    WalInventory wal = inventory_wal(l.objects, k_seg);
+    wal.histories[2] = {{1, 25 * k_seg + 100, ""}};
+    EXPECT_TRUE(lineage_problems({backup("pinned", 1, 4, 5)}, wal, true).empty());
+    EXPECT_EQ(lineage_problems({backup("pinned", 1, 4, 5)}, wal, false).size(), 1U);  // 7 .. 19 without the pin
+    Listing m;
+    m.segments(1, 4, 4);
+    const auto problems = lineage_problems({backup("pinned", 1, 4, 5)}, inventory_wal(m.objects, k_seg), true);
+    ASSERT_EQ(problems.size(), 1U);
+    EXPECT_EQ(problems[0].key, seg_key(1, 5));
+    EXPECT_NE(problems[0].expected.find("(the backup's stop)"), std::string::npos) << problems[0].expected;
 }
 
 TEST(VerifyLineage, MissingStartAndStopSegments)

@@ -361,15 +361,19 @@ Status Verifier::run(Findings& found, Tally& tally)
     s = pick_backups(catalog, found);
     if (!s.is_ok())
         return s;
-    std::vector<const BackupManifest*> manifests;
+    std::vector<LineageCheck> lineages;
+    const int64_t now = std::time(nullptr);
     for (const BackupRecord* r : m_backups) {
-        manifests.push_back(&r->manifest);
+        const bool standalone = r->pin && r->pin->active(now) && r->pin->standalone;
+        lineages.push_back({&r->manifest, standalone});
         m_lineages.push_back(backup_lineage(r->manifest, m_wal));
+        if (standalone)
+            m_lineages.back().resize(1);
     }
     add_wal_checks(wal, found, tally);
     add_backup_checks(backup_objects, found, tally);
     check_history_chain(m_wal, found.problems);
-    check_lineages(manifests, m_wal, found.problems);
+    check_lineages(lineages, m_wal, found.problems);
     // The histories were read in full whatever the mode.
     for (const ObjectInfo& o : wal)
         if (const auto name = wal_name_of_key(o.key, m_wal.segment_size); name && name->kind == WalKind::history) {
