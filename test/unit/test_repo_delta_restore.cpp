@@ -161,6 +161,35 @@ TEST_F(DeltaFiles, RewritesOnlyTheChunksThatDiffer)
     EXPECT_EQ(test::read_file(dest), expect);
 }
 
+// A backup from before fast checksums were recorded: the local file is compared by its sha256, and an object
+// that differs is rewritten whole.
+TEST_F(DeltaFiles, OlderBackupsAreComparedBySha256)
+{
+    const auto data = test::random_bytes(2 * k_delta_chunk_bytes + 500, 5);
+    test::write_file(m_src / "rel", data);
+    BackupFile f;
+    f.path = "rel";
+    const std::string key = backup_file_key("b1", "rel");
+    WV_ASSERT_OK(store_backup_file(m_storage, m_encoder, Compression{}, key, m_src / "rel", f));
+    f.xxh3_128.clear();
+    f.chunk_xxh3.clear();
+    const std::string dest = m_dst / "rel";
+    test::write_file(dest, data);
+    LocalObject hashed;
+    WV_ASSERT_OK(hash_local_object(dest, delta_object(f, std::nullopt), false, hashed));
+    EXPECT_EQ(hashed.sha256, f.sha256);
+    EXPECT_EQ(chunks_to_rewrite(delta_object(f, std::nullopt), hashed), (std::vector<bool>(3, false)));
+
+    auto local = data;
+    local[2 * k_delta_chunk_bytes + 3] ^= 1;
+    test::write_file(dest, local);
+    WV_ASSERT_OK(hash_local_object(dest, delta_object(f, std::nullopt), false, hashed));
+    const std::vector<bool> rewrite = chunks_to_rewrite(delta_object(f, std::nullopt), hashed);
+    EXPECT_EQ(rewrite, (std::vector<bool>(3, true)));
+    WV_ASSERT_OK(patch_backup_object(m_storage, key, f, std::nullopt, dest, rewrite, nullptr));
+    EXPECT_EQ(test::read_file(dest), data);
+}
+
 TEST_F(DeltaFiles, WritesAPartIntoAFileThatIsNotThere)
 {
     const auto data = test::random_bytes(2 * k_delta_chunk_bytes + 99, 4);
