@@ -1,7 +1,8 @@
 # walvault restore --delta: a stopped primary brought back in place to a point in time of its own backup.
-#  - A pgbench (scale 10) primary archives with the module into a directory repository; backup "base"; more
-#    transactions; a time T; more transactions; the primary stops.
-#  - The same backup restored in full to T (promote) into a fresh directory is the reference: its pg_dumpall,
+#  - A pgbench (scale 10) primary with a table in a tablespace archives with the module into a directory
+#    repository; backup "base"; more transactions; a time T; more transactions; the primary stops.
+#  - The same backup restored in full to T (promote) into a fresh directory, the tablespace moved, is the
+#    reference: its pg_dumpall (with the tablespace's location written as the primary's),
 #    and its backup_manifest, which pg_verifybackup -n accepts.
 #  - restore --delta onto a running cluster, or onto a stopped cluster of another database system, is refused
 #    with a message naming the cause, and changes nothing.
@@ -27,16 +28,24 @@ $primary->start;
 my @repo_args = ('--repo', $repo);
 
 $primary->command_ok([ 'pgbench', '-i', '-s', '10', '-q', 'postgres' ], 'pgbench -i -s 10');
+# A tablespace, whose files the delta restore reaches through its pg_tblspc link.
+my $ts = $primary->basedir . '/ts_loc';
+mkdir($ts, 0700) or die "mkdir $ts: $!";
+$primary->safe_psql('postgres', "CREATE TABLESPACE ts LOCATION '$ts'");
+$primary->safe_psql('postgres',
+	"CREATE TABLE in_ts (i int, t text) TABLESPACE ts; INSERT INTO in_ts SELECT g, md5(g::text) FROM generate_series(1, 20000) g");
 my $branches = $primary->safe_psql('postgres', "SELECT pg_relation_filepath('pgbench_branches')");
 my $base = pitr_backup($primary, 'base', @repo_args);
 ok($base, 'backup "base" of the pgbench primary');
 
 $primary->command_ok([ 'pgbench', '-n', '-c', '2', '-T', '3', 'postgres' ], 'pgbench transactions after the backup');
+$primary->safe_psql('postgres', 'UPDATE in_ts SET t = upper(t) WHERE i % 10 = 0');
 my $time = $primary->safe_psql('postgres',
 	"SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'");
 sleep(0.2);
 $primary->safe_psql('postgres', 'CREATE TABLE after_target AS SELECT generate_series(1, 1000) AS i');
 $primary->command_ok([ 'pgbench', '-n', '-c', '2', '-T', '2', 'postgres' ], 'pgbench transactions after T');
+$primary->safe_psql('postgres', 'DELETE FROM in_ts WHERE i % 3 = 0');
 my $last = switch_wal($primary);
 ok(wait_for_done($primary, $last), "the primary archived everything up to $last");
 $primary->stop;
@@ -45,14 +54,20 @@ $primary->stop;
 my @target = ('base', @repo_args, '--target-time', $time, '--target-action', 'promote', '--archive-mode', 'off');
 
 # ---- the reference: a full restore into a fresh directory ----
-my ($full, $rc, $out, $err) = pitr_restore_node('full', args => [@target], verify => 1);
+# The full restore moves the tablespace: the primary's location is in use.
+my $full_ts = $primary->basedir . '/ts_full';
+my ($full, $rc, $out, $err) =
+  pitr_restore_node('full', args => [ @target, '--tablespace-map', "$ts=$full_ts" ], verify => 1);
 is($rc, 0, 'full restore to T exits 0') or diag($err);
 my $full_manifest = slurp_file($full->data_dir . '/backup_manifest');
 $full->start;
 ok($full->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()'), 'full restore: recovered to T, promoted');
 is($full->safe_psql('postgres', "SELECT count(*) FROM pg_class WHERE relname = 'after_target'"),
 	'0', 'full restore: stopped before after_target');
-my $full_dump = dumpall($full);
+is($full->safe_psql('postgres', 'SELECT count(*) FROM in_ts WHERE t = upper(t)'),
+	'2000', 'full restore: the tablespace\'s table as at T');
+# The same dump wherever the tablespace lies.
+(my $full_dump = dumpall($full)) =~ s/\Q$full_ts\E/$ts/g;
 $full->stop;
 
 # ---- refused: a running cluster, a cluster of another database system ----
@@ -106,13 +121,17 @@ like($out,
 my ($kept, $rewritten, $removed) = $out =~ /: (\d+) files kept .*?, (\d+) rewritten .*?, (\d+) removed/;
 cmp_ok($kept // 0, '>', 0, 'it kept files that matched the backup (' . ($kept // '?') . ')');
 cmp_ok($rewritten // 0, '>', 0, 'it rewrote the files that differed (' . ($rewritten // '?') . ')');
-like($out, qr/^recovery: time \Q$time\E, restore_command = '.*wal-fetch.*%f %p'$/m, 'recovery settings for T');
+# (restore writes the time without trailing zeros in its fraction)
+like($out, qr/^recovery: time \Q${\ substr($time, 0, 19) }\E[.\d]*\+00, restore_command = '.*wal-fetch.*%f %p'$/m,
+	'recovery settings for T');
 ok(!-e $primary->data_dir . '/global/pg_control.walvault-delta', 'the moved-aside pg_control is gone');
 verify_restored($primary->data_dir, 'delta restore');
 is(slurp_file($primary->data_dir . '/backup_manifest'), $full_manifest,
 	"the delta restore's backup_manifest is the full restore's");
 $primary->start;
 ok($primary->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()'), 'delta restore: recovered to T, promoted');
+is($primary->safe_psql('postgres', "SELECT pg_tablespace_location(oid) FROM pg_tablespace WHERE spcname = 'ts'"),
+	$ts, 'delta restore: the tablespace is where it was');
 ok(dumpall($primary) eq $full_dump, 'pg_dumpall after the delta restore is the full restore\'s');
 $primary->stop;
 
