@@ -9,10 +9,11 @@
 # Times each command wall-clock (and its CPU), prints one line per figure with the ratio pgBackRest/walvault
 # and the stored sizes, then checks the restores: the same relation files (paths and sizes) as the
 # source, pg_verifybackup for walvault's, and the same row counts and balances once each restored cluster
-# has recovered. Usage: bench/backup_restore.sh
+# has recovered. Then restore --delta of each tool onto its own copy after ~2 % of the pages changed (DELTA_RUNS
+# rounds, default RUNS), against each other and against the full restore. Usage: bench/backup_restore.sh
 # Each figure is the median of RUNS rounds (default 5; the tools' order alternates between rounds); the
 # ratio of each round, whose two runs shared the machine's load of the moment, is printed too.
-# Settings: SCALE (default 100), RUNS, BENCH_DIR, BENCH_USER, BENCH_PORT, BENCH_BUILD (yes; "no" uses the
+# Settings: SCALE (default 100), RUNS, DELTA_RUNS, BENCH_DIR, BENCH_USER, BENCH_PORT, BENCH_BUILD (yes; "no" uses the
 # walvault already installed, without running scripts/deps.sh and scripts/build.sh), WALVAULT_BIN (measure
 # that walvault binary instead of the installed one), WALVAULT_BIN_B (an A/B of restore: a third restore in
 # every round, walvault_b, restores walvault's backup of the round with this binary; checked the same way).
@@ -251,5 +252,87 @@ for c in "${checked[@]}"; do
 done
 echo "checked: ${#checked[@]} restores (${checked[*]}) have the source's $(echo "$source_files" | wc -l) relation files (paths and sizes)," \
     "pg_verifybackup passes on walvault's, and after recovery each gives the source's rows and balances ($expected)"
+
+# ---- restore --delta: each copy, changed after its newest backup, brought back to that backup ----
+# The change: 1 % of pgbench_accounts' rows, one aid range in the middle, updated: the pages of their old
+# versions, the pages their new versions are appended to, and index pages. The share of the data
+# directory's 8 kiB pages that differ from the backup is measured (round 1, walvault's copy). Each tool
+# restores its newest backup (the last round's) in place, to the backup's end (promote, archiving off, so
+# that the next round starts from a promoted cluster that archives nothing). Compared with the median full
+# restore above, of a backup of the same data into an empty directory.
+n_accounts=$((SCALE * 100000))
+change_sql="UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid BETWEEN $((n_accounts / 2)) AND $((n_accounts / 2 + n_accounts / 100 - 1))"
+# pages DIR OUT: a digest of every 8 kiB page of the files of DIR (pg_wal left out) into OUT;
+# pages DIR OUT compare: how many pages of DIR now differ from OUT (or are new), and how many DIR has.
+pages() {
+    python3 - "$@" <<'PY'
+import hashlib, os, pickle, sys
+root, out = sys.argv[1], sys.argv[2]
+digests = {}
+for d, dirs, files in os.walk(root):
+    dirs[:] = [x for x in dirs if os.path.join(d, x) != os.path.join(root, "pg_wal")]
+    for f in files:
+        p = os.path.join(d, f)
+        with open(p, "rb") as fh:
+            digests[os.path.relpath(p, root)] = [hashlib.blake2b(page, digest_size=8).digest()
+                                                 for page in iter(lambda: fh.read(8192), b"")]
+if len(sys.argv) < 4:
+    pickle.dump(digests, open(out, "wb"))
+else:
+    before = pickle.load(open(out, "rb"))
+    total = sum(len(v) for v in digests.values())
+    changed = sum(1 for p, v in digests.items() for i, h in enumerate(v)
+                  if i >= len(before.get(p, [])) or before[p][i] != h)
+    print(changed, total)
+PY
+}
+delta_restore() {
+    local c=$1 run=$2 t
+    if [ "$c" = pgbackrest ]; then
+        t=$(timed "$BENCH_DIR/delta-$c-$run.out" pgbackrest --config="$pgbr_conf" --stanza=bench \
+            --pg1-path="$BENCH_DIR/$c" restore --delta --process-max=2 --type=immediate --target-action=promote \
+            --archive-mode=off)
+    else
+        t=$(timed "$BENCH_DIR/delta-$c-$run.out" "$walvault" restore "run$RUNS" --delta --repo "$BENCH_DIR/repo-walvault" \
+            --pgdata "$BENCH_DIR/$c" --parallel 2 --target-immediate --target-action promote --archive-mode off)
+    fi
+    record "delta-$c" "$t"
+}
+DELTA_RUNS=${DELTA_RUNS:-$RUNS}
+changed=""
+for ((run = 1; run <= DELTA_RUNS; run++)); do
+    order="pgbackrest walvault"
+    [ $((run % 2)) -eq 1 ] || order="walvault pgbackrest"
+    for c in $order; do
+        [ "$run$c" != 1walvault ] || pages "$BENCH_DIR/$c" "$BENCH_DIR/pages.before"
+        pgctl "$BENCH_DIR/$c" start  # after a delta restore: recovers to the backup's end and promotes
+        wait_promoted "$c"
+        sql "$change_sql" >/dev/null
+        pgctl "$BENCH_DIR/$c" stop -m fast
+        [ "$run$c" != 1walvault ] || changed=$(pages "$BENCH_DIR/$c" "$BENCH_DIR/pages.before" compare)
+        delta_restore "$c" "$run"
+    done
+done
+read -r changed_pages total_pages <<<"$changed"
+w=$(echo "${wall[delta-walvault]}" | median) p=$(echo "${wall[delta-pgbackrest]}" | median)
+fw=$(echo "${wall[restore-walvault]}" | median) fp=$(echo "${wall[restore-pgbackrest]}" | median)
+printf 'delta restore, %s of %s pages (%.1f %%) changed since the backup: walvault %.2f s, pgBackRest %.2f s, ratio %.2fx (pgBackRest / walvault, medians of %d; target >= 1.5x)\n' \
+    "$changed_pages" "$total_pages" "$(echo "100 * $changed_pages / $total_pages" | bc -l)" "$w" "$p" "$(ratio "$p" "$w")" "$DELTA_RUNS"
+printf '  rounds: walvault%s, pgBackRest%s; mean CPU (user+system): walvault %.2f s, pgBackRest %.2f s\n' \
+    "${wall[delta-walvault]}" "${wall[delta-pgbackrest]}" "$(echo "${cpu[delta-walvault]} / $DELTA_RUNS" | bc -l)" \
+    "$(echo "${cpu[delta-pgbackrest]} / $DELTA_RUNS" | bc -l)"
+printf '  against a full restore of the same data: walvault full %.2f s / delta %.2f s = %.2fx (target >= 5x); pgBackRest full %.2f s / delta %.2f s = %.2fx\n' \
+    "$fw" "$w" "$(ratio "$fw" "$w")" "$fp" "$p" "$(ratio "$fp" "$p")"
+echo "  walvault's last delta restore: $(grep '^restored backup' "$BENCH_DIR/delta-walvault-$DELTA_RUNS.out")"
+# Correctness: walvault's manifest; both copies recover to the backup and give the source's rows.
+as_user "$bindir/pg_verifybackup" -n -q "$BENCH_DIR/walvault"
+for c in walvault pgbackrest; do
+    pgctl "$BENCH_DIR/$c" start
+    wait_promoted "$c"
+    got=$(sql "$check_query")
+    pgctl "$BENCH_DIR/$c" stop -m immediate
+    [ "$got" = "$expected" ] || { echo "$c's delta restore gave \"$got\", the source had \"$expected\"" >&2; exit 1; }
+done
+echo "checked: pg_verifybackup passes on walvault's delta-restored copy, and after recovery both copies give the source's rows and balances"
 stop_all
 rm -rf "$BENCH_DIR"

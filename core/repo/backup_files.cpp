@@ -5,6 +5,7 @@
 
 #include "core/codec/crc32c.h"
 #include "core/codec/sha256.h"
+#include "core/codec/xxh3.h"
 #include "core/common/direct_io.h"
 #include "core/common/file_io.h"
 #include "core/repo/layout.h"
@@ -48,6 +49,50 @@ std::vector<uint8_t>& chunk_buffer()
 
 }  // namespace
 
+void ChunkHasher::update(const uint8_t* data, size_t len)
+{
+    while (len > 0) {
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(len, k_delta_chunk_bytes - m_fill));
+        m_hash.update(data, n);
+        m_fill += n;
+        data += n;
+        len -= n;
+        if (m_fill == k_delta_chunk_bytes) {
+            m_chunks.push_back(m_hash.finish_hex());
+            m_fill = 0;
+        }
+    }
+}
+
+std::vector<std::string> ChunkHasher::finish()
+{
+    if (m_fill > 0)
+        m_chunks.push_back(m_hash.finish_hex());
+    m_fill = 0;
+    if (m_chunks.size() <= 1)
+        m_chunks.clear();
+    return std::move(m_chunks);
+}
+
+bool combine_part_crc32c(const BackupFile& entry, const std::vector<uint32_t>& part_crc, std::string& out)
+{
+    if (!crc32c_available() || part_crc.size() != entry.parts.size())
+        return false;
+    uint64_t end = 0;
+    uint32_t crc = 0;
+    for (size_t i = 0; i < entry.parts.size(); i++) {
+        const BackupPart& part = entry.parts[i];
+        if (part.offset != end)
+            return false;
+        crc = i == 0 ? part_crc[i] : crc32c_concat(crc, part_crc[i], part.size);
+        end += part.size;
+    }
+    if (end != entry.size)
+        return false;
+    out = crc32c_manifest_hex(crc);
+    return true;
+}
+
 size_t backup_part_count(uint64_t size, uint64_t part_size)
 {
     if (part_size == 0 || size <= part_size)
@@ -72,6 +117,7 @@ Status store_backup_range(Storage& storage, Encoder& encoder, const Compression&
     s = encoder.begin(
         compression, [&](const uint8_t* d, size_t n) { return writer->write(d, n); }, std::nullopt);
     std::vector<uint8_t>& buf = chunk_buffer();
+    ChunkHasher chunks;
     uint64_t pos = offset;
     while (s.is_ok()) {
         size_t want = buf.size();
@@ -89,6 +135,7 @@ Status store_backup_range(Storage& storage, Encoder& encoder, const Compression&
         if (n == 0)
             break;
         pos += static_cast<uint64_t>(n);
+        chunks.update(buf.data(), static_cast<size_t>(n));
         s = encoder.update(buf.data(), static_cast<size_t>(n));
     }
     EncodeResult result;
@@ -104,6 +151,8 @@ Status store_backup_range(Storage& storage, Encoder& encoder, const Compression&
     out.size = result.bytes_in;
     out.sha256 = result.sha256;
     out.stored_size = result.bytes_out;
+    out.xxh3_128 = result.xxh3_128;
+    out.chunk_xxh3 = chunks.finish();
     return Status::ok();
 }
 
@@ -117,6 +166,8 @@ Status store_backup_file(Storage& storage, Encoder& encoder, const Compression& 
     entry.size = whole.size;
     entry.sha256 = whole.sha256;
     entry.stored_size = whole.stored_size;
+    entry.xxh3_128 = std::move(whole.xxh3_128);
+    entry.chunk_xxh3 = std::move(whole.chunk_xxh3);
     entry.parts.clear();
     return Status::ok();
 }
@@ -242,25 +293,11 @@ Status FileRestore::write_error(int err) const
     return Status::error(Code::io_error, "could not write file \"" + m_dest + "\": " + errno_text(err));
 }
 
-// CRC-32C of a file in parts from its parts' CRCs, when the parts lie end to end and cover the file (a
-// part read short leaves a gap of zeros, whose CRC the parts do not have).
 bool FileRestore::combine_part_crcs()
 {
-    if (!crc32c_available())
-        return false;
-    uint64_t end = 0;
-    uint32_t crc = 0;
-    for (size_t i = 0; i < m_entry.parts.size(); i++) {
-        const BackupPart& part = m_entry.parts[i];
-        if (part.offset != end)
-            return false;
-        crc = i == 0 ? m_part_crc[i] : crc32c_concat(crc, m_part_crc[i], part.size);
-        end += part.size;
-    }
-    if (end != m_entry.size)
+    if (!combine_part_crc32c(m_entry, m_part_crc, m_checksum))
         return false;
     m_checksum_algorithm = k_pg_checksum_crc32c;
-    m_checksum = crc32c_manifest_hex(crc);
     return true;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/codec/codec.h"
+#include "core/codec/xxh3.h"
 #include "core/pgdata/pg_backup_manifest.h"
 #include "core/repo/backup_manifest.h"
 #include "core/storage/storage.h"
@@ -21,16 +22,38 @@ namespace walvault {
 // else size / part_size rounded up. The last part reads to the end of the file, wherever that is then.
 size_t backup_part_count(uint64_t size, uint64_t part_size);
 
+// The XXH3-128 of each k_delta_chunk_bytes of a stream of bytes fed in pieces of any size: the chunk_xxh3 of
+// the manifest (core/repo/backup_manifest.h).
+class ChunkHasher {
+public:
+    void update(const uint8_t* data, size_t len);
+    // The chunks' checksums, none for one chunk or less (the object's whole checksum says as much); the object
+    // starts over afterwards.
+    std::vector<std::string> finish();
+
+private:
+    Xxh3Hash m_hash;
+    uint64_t m_fill = 0;
+    std::vector<std::string> m_chunks;
+};
+
 // Stores the file at path under key, reading it to its end as it is now (no size check); fills size,
-// sha256 and stored_size of entry. Code::not_found if the file is gone (a dropped relation: leave it out).
+// sha256, xxh3_128, chunk_xxh3 and stored_size of entry. Code::not_found if the file is gone (a dropped relation: leave
+// it out).
 Status store_backup_file(Storage& storage, Encoder& encoder, const Compression& compression, const std::string& key,
     const std::string& path, BackupFile& entry);
 
 // Stores bytes [offset, offset + max_len) of the file at path under key (max_len 0: to the end of the file as
 // it is now; fewer bytes, even none, if the file is shorter), as an object named name (the file's path in
-// the data directory). Fills out. Code::not_found if the file is gone; nothing is stored then.
+// the data directory). Fills out, its fast checksums (xxh3_128, chunk_xxh3) included. Code::not_found if the file is
+// gone; nothing is stored then.
 Status store_backup_range(Storage& storage, Encoder& encoder, const Compression& compression, const std::string& key,
     const std::string& path, const std::string& name, uint64_t offset, uint64_t max_len, BackupPart& out);
+
+// The CRC-32C of a file in parts, as PostgreSQL's backup_manifest spells it, from the CRC-32C of each part
+// (part_crc, in file order), when the parts lie end to end and cover the file (a part read short leaves a gap
+// of zeros whose CRC the parts do not have) and crc32c_available(); false otherwise.
+bool combine_part_crc32c(const BackupFile& entry, const std::vector<uint32_t>& part_crc, std::string& out);
 
 // One file of a backup being restored, shared by the tasks that restore its parts (one task for a file
 // stored as one object). Tasks run in any order, on any threads. The first to start creates dest (which

@@ -77,12 +77,42 @@ uint64_t parts_stored_size(const BackupFile& f)
     return total;
 }
 
+// The optional fast checksums of an object (a file or a part), where it has them.
+void put_xxh3(json& o, const std::string& xxh3, const std::vector<std::string>& chunks)
+{
+    if (!xxh3.empty())
+        o["xxh3_128"] = xxh3;
+    if (!chunks.empty())
+        o["chunk_xxh3"] = chunks;
+}
+
+// Reads the optional fast checksums of an object of `size` bytes; absent fields leave them empty. A chunk list
+// must have one entry per k_delta_chunk_bytes of the object.
+bool get_xxh3(const json& o, uint64_t size, std::string& xxh3, std::vector<std::string>& chunks, std::string& error)
+{
+    if (o.contains("xxh3_128") && !get_field(o, "xxh3_128", xxh3, error))
+        return false;
+    if (!o.contains("chunk_xxh3"))
+        return true;
+    if (!get_field(o, "chunk_xxh3", chunks, error))
+        return false;
+    if (chunks.size() != (size + k_delta_chunk_bytes - 1) / k_delta_chunk_bytes) {
+        error =
+            "\"chunk_xxh3\" has " + std::to_string(chunks.size()) + " entries for " + std::to_string(size) + " bytes";
+        return false;
+    }
+    return true;
+}
+
 // A file in parts, as format 2 writes it: no whole-file sha256 or stored_size, its parts instead.
 json parted_file_json(const BackupFile& f)
 {
     json parts = json::array();
-    for (const BackupPart& p : f.parts)
-        parts.push_back({{"offset", p.offset}, {"size", p.size}, {"sha256", p.sha256}, {"stored_size", p.stored_size}});
+    for (const BackupPart& p : f.parts) {
+        json part = {{"offset", p.offset}, {"size", p.size}, {"sha256", p.sha256}, {"stored_size", p.stored_size}};
+        put_xxh3(part, p.xxh3_128, p.chunk_xxh3);
+        parts.push_back(std::move(part));
+    }
     return {{"path", f.path}, {"size", f.size}, {"mtime", f.mtime}, {"mode", f.mode}, {"parts", parts}};
 }
 
@@ -99,7 +129,8 @@ bool get_parts(const json& parts, BackupFile& f, std::string& error)
         BackupPart p;
         if (!(get_field(parts[i], "offset", p.offset, error) && get_field(parts[i], "size", p.size, error) &&
                 get_field(parts[i], "sha256", p.sha256, error) &&
-                get_field(parts[i], "stored_size", p.stored_size, error))) {
+                get_field(parts[i], "stored_size", p.stored_size, error) &&
+                get_xxh3(parts[i], p.size, p.xxh3_128, p.chunk_xxh3, error))) {
             error = "part " + std::to_string(i) + " of file \"" + f.path + "\": " + error;
             return false;
         }
@@ -146,10 +177,12 @@ std::string manifest_to_json(const BackupManifest& m)
 {
     json files = json::array();
     for (const BackupFile& f : m.files)
-        if (f.parts.empty())
-            files.push_back({{"path", f.path}, {"size", f.size}, {"mtime", f.mtime}, {"mode", f.mode},
-                {"sha256", f.sha256}, {"stored_size", f.stored_size}});
-        else
+        if (f.parts.empty()) {
+            json file = {{"path", f.path}, {"size", f.size}, {"mtime", f.mtime}, {"mode", f.mode}, {"sha256", f.sha256},
+                {"stored_size", f.stored_size}};
+            put_xxh3(file, f.xxh3_128, f.chunk_xxh3);
+            files.push_back(std::move(file));
+        } else
             files.push_back(parted_file_json(f));
     json dirs = json::array();
     for (const BackupDirectory& d : m.directories)
@@ -231,6 +264,10 @@ Status manifest_from_json(const std::string& text, BackupManifest& out)
         else if (ok)
             ok = get_field(files[i], "sha256", f.sha256, error) &&
                 get_field(files[i], "stored_size", f.stored_size, error);
+        if (ok && !get_xxh3(files[i], f.size, f.xxh3_128, f.chunk_xxh3, error)) {
+            error = "file \"" + f.path + "\": " + error;
+            ok = false;
+        }
         if (ok && (f.path.empty() || f.path[0] == '/' || f.path.find("..") != std::string::npos)) {
             error = "file path \"" + f.path + "\" is not a relative path inside the data directory";
             ok = false;

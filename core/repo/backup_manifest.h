@@ -15,13 +15,19 @@ namespace walvault {
 constexpr int k_backup_manifest_format = 2;         // "format" in backup.json; bump on incompatible change (2: parts)
 constexpr int k_oldest_backup_manifest_format = 1;  // the oldest format this walvault still reads
 constexpr size_t k_max_label_len = 64;
+// The chunk of restore --delta: bytes of an object (a whole file, or a part) whose XXH3-128 the manifest
+// records, at offsets 0, k_delta_chunk_bytes, ... from the object's start, the last one shorter. Part sizes
+// are whole MiB, so chunks also lie at multiples of k_delta_chunk_bytes from the start of the file.
+constexpr uint64_t k_delta_chunk_bytes = 1024UL * 1024;
 
 // One object of a file stored in parts: the bytes read at [offset, offset + size) of the file.
 struct BackupPart {
     uint64_t offset = 0;
-    uint64_t size = 0;         // bytes read; less than the part size for the last part, 0 if the file shrank
-    std::string sha256;        // hex, of those bytes
-    uint64_t stored_size = 0;  // bytes of the part's object, trailer included
+    uint64_t size = 0;          // bytes read; less than the part size for the last part, 0 if the file shrank
+    std::string sha256;         // hex, of those bytes
+    uint64_t stored_size = 0;   // bytes of the part's object, trailer included
+    std::string xxh3_128 = {};  // hex, of those bytes; empty in backups written before it was recorded
+    std::vector<std::string> chunk_xxh3 = {};  // hex, of each k_delta_chunk_bytes of them; empty for one chunk or less
 };
 
 // One file of the backup. path is relative to the data directory, '/'-separated; tablespace files are
@@ -37,6 +43,8 @@ struct BackupFile {
     std::string sha256;             // hex, of the original bytes; empty for a file in parts
     uint64_t stored_size = 0;       // bytes of the object (of all parts' objects), trailers included
     std::vector<BackupPart> parts;  // empty: the file is one object
+    std::string xxh3_128 = {};      // for a file in one object: hex, of the original bytes; empty in old backups
+    std::vector<std::string> chunk_xxh3 = {};  // for a file in one object: as BackupPart::chunk_xxh3
 };
 
 // A directory to recreate (with its permission bits), e.g. "pg_wal", "pg_replslot", "base/16384".

@@ -172,6 +172,49 @@ TEST(BackupManifest, FileInPartsRoundTrip)
     EXPECT_EQ(back.stored_size(), 14240u);
 }
 
+// The fast checksums restore --delta compares with (xxh3_128, and chunk_xxh3 per MiB) round trip for files
+// and parts; a manifest without them (an older backup) reads with them empty, and a chunk list of the wrong
+// length is refused.
+TEST(BackupManifest, FastChecksumsAreOptional)
+{
+    BackupManifest m = sample();
+    m.files[1].xxh3_128 = std::string(32, '1');
+    m.files.push_back(parted_file());
+    m.files[2].parts[0].xxh3_128 = std::string(32, '2');
+    m.files[2].parts[3].chunk_xxh3 = {std::string(32, '3')};  // 512 kiB: one chunk
+    BackupFile big = sample().files[1];
+    big.path = "base/1/1260";
+    big.size = 2 * k_delta_chunk_bytes + 1;
+    big.chunk_xxh3 = {"a", "b", "c"};
+    m.files.push_back(big);
+    const std::string text = manifest_to_json(m);
+    BackupManifest back;
+    WV_ASSERT_OK(manifest_from_json(text, back));
+    EXPECT_EQ(back.format, 2);  // older readers ignore the new fields: no new format
+    EXPECT_EQ(back.files[0].xxh3_128, "");
+    EXPECT_TRUE(back.files[0].chunk_xxh3.empty());
+    EXPECT_EQ(back.files[1].xxh3_128, std::string(32, '1'));
+    EXPECT_EQ(back.files[2].parts[0].xxh3_128, std::string(32, '2'));
+    EXPECT_EQ(back.files[2].parts[3].chunk_xxh3, std::vector<std::string>{std::string(32, '3')});
+    EXPECT_EQ(back.files[3].chunk_xxh3, (std::vector<std::string>{"a", "b", "c"}));
+    const auto j = nlohmann::json::parse(text);
+    EXPECT_FALSE(j["files"][0].contains("xxh3_128"));
+    EXPECT_FALSE(j["files"][0].contains("chunk_xxh3"));
+
+    auto damaged = j;
+    damaged["files"][3]["chunk_xxh3"] = {"a", "b"};
+    Status s = manifest_from_json(damaged.dump(), back);
+    EXPECT_EQ(s.code(), Code::corrupt);
+    EXPECT_EQ(s.message(),
+        "backup manifest is damaged: file \"base/1/1260\": \"chunk_xxh3\" has 2 entries for 2097153 bytes");
+    damaged = j;
+    damaged["files"][2]["parts"][0]["xxh3_128"] = 5;
+    s = manifest_from_json(damaged.dump(), back);
+    EXPECT_EQ(s.message(),
+        "backup manifest is damaged: part 0 of file \"base/5/16384\": field \"xxh3_128\" has the "
+        "wrong type");
+}
+
 TEST(BackupManifest, DamagedPartsAreReportedByPartAndField)
 {
     const struct {

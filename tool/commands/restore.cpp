@@ -6,6 +6,7 @@
 // docs/restore.md explains the options.
 #include "tool/commands/commands.h"
 
+#include "core/codec/crc32c.h"
 #include "core/codec/sha256.h"
 #include "core/common/file_io.h"
 #include "core/common/utc_time.h"
@@ -15,6 +16,7 @@
 #include "core/pgdata/pg_backup_manifest.h"
 #include "core/repo/backup_catalog.h"
 #include "core/repo/backup_files.h"
+#include "core/repo/delta_restore.h"
 #include "core/repo/identity.h"
 #include "core/repo/layout.h"
 #include "core/repo/wal_catalog.h"
@@ -44,6 +46,9 @@ namespace fs = std::filesystem;
 constexpr const char* k_command = "restore";
 constexpr const char* k_pg_control = "global/pg_control";
 constexpr const char* k_temp_suffix = ".walvault-tmp";  // "backup_label.walvault-tmp": a small file being written
+// restore --delta moves the cluster's pg_control here before it changes anything, so that no server starts on
+// the directory until the restore has written the backup's pg_control, and a rerun still knows the system.
+constexpr const char* k_delta_control = "global/pg_control.walvault-delta";
 
 struct RestoreContext {
     CommonOptions common;
@@ -57,6 +62,7 @@ struct RestoreContext {
     std::string archive_mode = "preserve";
     bool standby = false;
     bool force = false;
+    bool delta = false;
     std::vector<std::string> tablespace_map;
 
     ResolvedSettings settings;
@@ -536,6 +542,39 @@ Status sync_file_systems(RestoreContext& ctx)
     return Status::ok();
 }
 
+// After the files: the small files restore writes itself, everything made durable, then pg_control, which
+// makes the directory startable.
+Status finish_restore(RestoreContext& ctx, const BackupFile& control,
+    const std::map<std::string, PgChecksum>& checksums, Progress& progress)
+{
+    Status s = sync_file_systems(ctx);
+    if (s.is_ok())
+        s = write_small_file(ctx.pgdata + "/backup_label", ctx.manifest.backup_label, k_temp_suffix);
+    if (s.is_ok())
+        s = write_recovery(ctx);
+    if (s.is_ok())
+        s = write_pg_manifest(ctx, checksums);
+    // Everything durable before pg_control makes the directory startable.
+    for (auto it = ctx.manifest.directories.rbegin(); s.is_ok() && it != ctx.manifest.directories.rend(); ++it)
+        s = fsync_directory(ctx.pgdata + "/" + it->path);
+    if (s.is_ok())
+        s = fsync_directory(ctx.pgdata);
+    if (s.is_ok()) {
+        const std::string dest = ctx.pgdata + "/" + control.path;
+        if (::unlink(dest.c_str()) != 0 && errno != ENOENT)  // restore --delta, run again after pg_control
+            s = Status::error(Code::io_error, "could not remove \"" + dest + "\": " + errno_text(errno));
+        if (s.is_ok())
+            s = restore_backup_file(*ctx.storage, backup_file_key(ctx.manifest.label, control.path), dest, control);
+        if (!s.is_ok())
+            s.prefix("could not restore \"" + control.path + "\"");
+        else
+            progress.add(control.size);
+    }
+    if (s.is_ok())
+        s = fsync_directory(ctx.pgdata + "/global");
+    return s;
+}
+
 Status restore_files(RestoreContext& ctx, Progress& progress)
 {
     std::vector<std::unique_ptr<FileRestore>> files;
@@ -574,26 +613,274 @@ Status restore_files(RestoreContext& ctx, Progress& progress)
         if (!file->entry().parts.empty())
             checksums[file->entry().path] = {file->checksum_algorithm(), file->checksum()};
     if (s.is_ok())
-        s = sync_file_systems(ctx);
-    if (s.is_ok())
-        s = write_small_file(ctx.pgdata + "/backup_label", ctx.manifest.backup_label, k_temp_suffix);
-    if (s.is_ok())
-        s = write_recovery(ctx);
-    if (s.is_ok())
-        s = write_pg_manifest(ctx, checksums);
-    // Everything durable before pg_control makes the directory startable.
-    for (auto it = ctx.manifest.directories.rbegin(); s.is_ok() && it != ctx.manifest.directories.rend(); ++it)
-        s = fsync_directory(ctx.pgdata + "/" + it->path);
-    if (s.is_ok())
-        s = fsync_directory(ctx.pgdata);
-    if (s.is_ok()) {
-        s = restore_backup_file(*ctx.storage, backup_file_key(ctx.manifest.label, control->path),
-            ctx.pgdata + "/" + control->path, *control);
+        s = finish_restore(ctx, *control, checksums, progress);
+    return s;
+}
+
+// restore --delta refuses anything but the data directory of a stopped cluster of the backup's database
+// system: the directory must exist, have no postmaster.pid, and carry that system's identifier in
+// global/pg_control (or, after an interrupted delta restore, in the copy it moved aside).
+Status check_delta_target(RestoreContext& ctx)
+{
+    Status s = check_no_running_cluster(ctx.pgdata, "data directory");
+    if (!s.is_ok())
+        return s;
+    std::error_code ec;
+    if (!fs::is_directory(ctx.pgdata, ec))
+        return invalid("data directory \"" + ctx.pgdata + "\" does not exist",
+            "restore --delta brings an existing data directory back to a backup; leave out --delta to restore into "
+            "a new one.");
+    const std::string control = ctx.pgdata + "/" + k_pg_control;
+    const std::string moved = ctx.pgdata + "/" + k_delta_control;
+    const bool has_control = fs::exists(control, ec);
+    if (!has_control && !fs::exists(moved, ec))
+        return invalid("data directory \"" + ctx.pgdata + "\" has no " + k_pg_control,
+            "restore --delta works on the data directory of a stopped cluster of the backed-up database system; "
+            "restore into an empty directory without --delta instead.");
+    uint64_t id = 0;
+    s = read_control_file_identifier(has_control ? control : moved, id);
+    if (!s.is_ok())
+        return s;
+    if (id != ctx.manifest.system_identifier)
+        return Status::error(Code::conflict,
+            "data directory \"" + ctx.pgdata + "\" belongs to database system " + std::to_string(id) + ", backup \"" +
+                ctx.manifest.label + "\" is of database system " + std::to_string(ctx.manifest.system_identifier),
+            "restore --delta only rewrites a cluster of the backed-up database system; restore into an empty "
+            "directory without --delta instead.");
+    return Status::ok();
+}
+
+// Each tablespace's directory exists and pg_tblspc/<oid> links to it (a link elsewhere is replaced).
+Status prepare_delta_tablespaces(RestoreContext& ctx)
+{
+    if (ctx.manifest.tablespaces.empty())
+        return Status::ok();
+    Status s = make_directory(ctx.pgdata + "/pg_tblspc", 0700);
+    for (const BackupTablespace& t : ctx.manifest.tablespaces) {
         if (!s.is_ok())
-            s.prefix("could not restore \"" + control->path + "\"");
-        else
-            progress.add(control->size);
+            return s;
+        const std::string& dest = ctx.tablespace_dest[t.oid];
+        std::error_code ec;
+        if (fs::equivalent(dest, ctx.pgdata, ec) || dest.rfind(ctx.pgdata + "/", 0) == 0)
+            return invalid("tablespace \"" + t.name + "\" would be restored into the data directory (\"" + dest + "\")",
+                "Map it elsewhere with --tablespace-map " + t.location + "=NEW.");
+        s = check_no_running_cluster(dest, "tablespace directory");
+        if (!s.is_ok())
+            return s;
+        if (!fs::exists(dest, ec)) {
+            fs::create_directories(dest, ec);
+            if (ec || ::chmod(dest.c_str(), 0700) != 0)
+                return Status::error(
+                    Code::io_error, "could not create tablespace directory \"" + dest + "\": " + ec.message());
+        }
+        const std::string link = ctx.pgdata + "/pg_tblspc/" + std::to_string(t.oid);
+        if (fs::is_symlink(link, ec) && fs::read_symlink(link, ec).string() == dest)
+            continue;
+        fs::remove_all(link, ec);
+        if (ec)
+            return Status::error(Code::io_error, "could not remove \"" + link + "\": " + ec.message());
+        if (::symlink(dest.c_str(), link.c_str()) != 0)
+            return Status::error(
+                Code::io_error, "could not create symbolic link \"" + link + "\": " + errno_text(errno));
     }
+    return s;
+}
+
+// A file restore --delta kept or patched gets the backup's length (created empty if it has none), mode and
+// modification time.
+Status set_file_attributes(const std::string& path, const BackupFile& f)
+{
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return Status::error(Code::io_error, "could not open file \"" + path + "\": " + errno_text(errno));
+    struct stat st;
+    const struct timespec times[2] = {{f.mtime, 0}, {f.mtime, 0}};
+    int rc = ::fstat(fd, &st);
+    if (rc == 0 && static_cast<uint64_t>(st.st_size) != f.size)
+        rc = ::ftruncate(fd, static_cast<off_t>(f.size));
+    if (rc == 0)
+        rc = ::fchmod(fd, f.mode & 07777);
+    if (rc == 0)
+        rc = ::futimens(fd, times);
+    const int err = errno;
+    ::close(fd);
+    if (rc != 0)
+        return Status::error(
+            Code::io_error, "could not set the length, mode and time of \"" + path + "\": " + errno_text(err));
+    return Status::ok();
+}
+
+// What restore --delta did, for its summary line.
+struct DeltaCounts {
+    size_t kept_files = 0, rewritten_files = 0, removed_files = 0;
+    uint64_t kept_bytes = 0, rewritten_bytes = 0, written_bytes = 0, removed_bytes = 0;
+};
+
+// One object (a whole file or one part) of a file the delta restore compares or writes.
+struct DeltaTask {
+    size_t file;                 // index into manifest.files
+    std::optional<size_t> part;  // nullopt: the file is one object
+    bool hash = false;           // compare with the local file first (else: write it whole)
+    LocalObject local;
+    std::vector<bool> rewrite;  // one per chunk
+    uint32_t crc32c = 0;        // of the object's bytes as restored (files in parts)
+};
+
+Status restore_delta_files(RestoreContext& ctx, DeltaCounts& counts, Progress& progress)
+{
+    const BackupManifest& m = ctx.manifest;
+    const BackupFile* control = nullptr;
+    for (const BackupFile& f : m.files)
+        if (f.path == k_pg_control)
+            control = &f;
+    if (control == nullptr)
+        return Status::error(Code::corrupt, "backup \"" + m.label + "\" has no " + k_pg_control);
+    // From now on no server starts here until pg_control is back: the backup's, written last.
+    const std::string control_path = ctx.pgdata + "/" + k_pg_control;
+    std::error_code ec;
+    if (fs::exists(control_path, ec) &&
+        ::rename(control_path.c_str(), (ctx.pgdata + "/" + k_delta_control).c_str()) != 0)
+        return Status::error(Code::io_error, "could not rename \"" + control_path + "\": " + errno_text(errno));
+    Status s = fsync_directory(ctx.pgdata + "/global");
+    if (s.is_ok())
+        s = prepare_delta_tablespaces(ctx);
+    std::vector<std::pair<std::string, std::string>> versions;
+    std::set<std::string> keep = {"backup_label", "backup_manifest", ctx.standby ? "standby.signal" : "recovery.signal",
+        k_pg_control, k_delta_control};
+    for (const BackupTablespace& t : m.tablespaces) {
+        const std::string link = "pg_tblspc/" + std::to_string(t.oid);
+        versions.emplace_back(link, tablespace_version_dir(m, t.oid));
+        keep.insert(link);
+    }
+    std::vector<LocalEntry> local;
+    if (s.is_ok())
+        s = list_local_directory(ctx.pgdata, versions, local);
+    if (!s.is_ok())
+        return s;
+    const DeltaPlan plan = plan_delta(m, local, keep);
+
+    // What the backup does not have goes first (a file may stand where the backup has a directory).
+    const std::set<std::string> removed(plan.remove.begin(), plan.remove.end());
+    for (const LocalEntry& e : local) {
+        bool gone = false;
+        for (std::string p = e.path; !p.empty() && !gone; p = fs::path(p).parent_path().string())
+            gone = removed.count(p) > 0;
+        if (gone && e.type == LocalEntry::Type::file) {
+            counts.removed_files++;
+            counts.removed_bytes += e.size;
+        }
+    }
+    for (const std::string& path : plan.remove) {
+        fs::remove_all(ctx.pgdata + "/" + path, ec);
+        if (ec)
+            return Status::error(
+                Code::io_error, "could not remove \"" + ctx.pgdata + "/" + path + "\": " + ec.message());
+    }
+    for (const BackupDirectory& d : m.directories) {
+        s = make_directory(ctx.pgdata + "/" + d.path, d.mode);
+        if (!s.is_ok())
+            return s;
+    }
+
+    // Hash the local files, one task per object, on the workers; then rewrite what differs.
+    std::vector<DeltaTask> tasks;
+    auto add_tasks = [&](size_t file, bool hash) {
+        const BackupFile& f = m.files[file];
+        for (size_t i = 0; i < delta_object_count(f); i++) {
+            DeltaTask t{file, f.parts.empty() ? std::nullopt : std::optional<size_t>(i), hash, {}, {}, 0};
+            if (!hash)
+                t.rewrite.assign(delta_chunk_count(delta_object(f, t.part).size), true);
+            tasks.push_back(std::move(t));
+        }
+    };
+    for (size_t i : plan.compare)
+        add_tasks(i, true);
+    for (size_t i : plan.write)
+        add_tasks(i, false);
+    s = run_parallel(tasks.size(), ctx.parallel, [&](size_t k) {
+        DeltaTask& t = tasks[k];
+        if (!t.hash)
+            return Status::ok();
+        const BackupFile& f = m.files[t.file];
+        const DeltaObject object = delta_object(f, t.part);
+        Status st = hash_local_object(ctx.pgdata + "/" + f.path, object, t.part.has_value(), t.local);
+        if (st.is_ok())
+            t.rewrite = chunks_to_rewrite(object, t.local);
+        if (st.is_ok() && std::find(t.rewrite.begin(), t.rewrite.end(), true) == t.rewrite.end()) {
+            t.crc32c = t.local.crc32c;
+            progress.add(object.size);
+        }
+        return st;
+    });
+    if (!s.is_ok())
+        return s;
+    std::vector<size_t> patch;  // tasks with a chunk to write, largest object first
+    for (size_t k = 0; k < tasks.size(); k++)
+        if (std::find(tasks[k].rewrite.begin(), tasks[k].rewrite.end(), true) != tasks[k].rewrite.end())
+            patch.push_back(k);
+    std::stable_sort(patch.begin(), patch.end(), [&](size_t a, size_t b) {
+        return delta_object(m.files[tasks[a].file], tasks[a].part).size >
+            delta_object(m.files[tasks[b].file], tasks[b].part).size;
+    });
+    s = run_parallel(patch.size(), ctx.parallel, [&](size_t k) {
+        DeltaTask& t = tasks[patch[k]];
+        const BackupFile& f = m.files[t.file];
+        Status st = patch_backup_object(*ctx.storage, backup_file_key(m.label, f.path), f, t.part,
+            ctx.pgdata + "/" + f.path, t.rewrite, t.part ? &t.crc32c : nullptr);
+        if (!st.is_ok())
+            return st.prefix("could not restore \"" + f.path + "\"");
+        progress.add(delta_object(f, t.part).size);
+        return Status::ok();
+    });
+    if (!s.is_ok())
+        return s;
+
+    // Each file's length, mode and time as the backup has them; the checksums of files in parts.
+    std::map<size_t, std::vector<const DeltaTask*>> by_file;
+    for (const DeltaTask& t : tasks)
+        by_file[t.file].push_back(&t);
+    std::map<std::string, PgChecksum> checksums;
+    for (const auto& [file, objects] : by_file) {
+        const BackupFile& f = m.files[file];
+        const std::string path = ctx.pgdata + "/" + f.path;
+        uint64_t written = 0;
+        for (const DeltaTask* t : objects) {
+            const DeltaObject object = delta_object(f, t->part);
+            for (size_t c = 0; c < t->rewrite.size(); c++)
+                if (t->rewrite[c])
+                    written += std::min<uint64_t>(k_delta_chunk_bytes, object.size - c * k_delta_chunk_bytes);
+        }
+        if (written > 0) {
+            counts.rewritten_files++;
+            counts.rewritten_bytes += f.size;
+            counts.written_bytes += written;
+        } else {
+            counts.kept_files++;
+            counts.kept_bytes += f.size;
+        }
+        s = set_file_attributes(path, f);
+        if (!s.is_ok())
+            return s;
+        if (f.parts.empty())
+            continue;
+        std::vector<uint32_t> crcs;
+        for (const DeltaTask* t : objects)
+            crcs.push_back(t->crc32c);
+        std::string value;
+        if (combine_part_crc32c(f, crcs, value)) {
+            checksums[f.path] = {k_pg_checksum_crc32c, value};
+            continue;
+        }
+        uint64_t length = 0;  // the parts' CRC-32C do not combine: the file is read back, as a full restore does
+        s = sha256_file(path, value, length);
+        if (!s.is_ok())
+            return s;
+        checksums[f.path] = {k_pg_checksum_sha256, value};
+    }
+    s = finish_restore(ctx, *control, checksums, progress);
+    if (s.is_ok() && ::unlink((ctx.pgdata + "/" + k_delta_control).c_str()) != 0 && errno != ENOENT)
+        s = Status::error(
+            Code::io_error, "could not remove \"" + ctx.pgdata + "/" + k_delta_control + "\": " + errno_text(errno));
     if (s.is_ok())
         s = fsync_directory(ctx.pgdata + "/global");
     return s;
@@ -611,6 +898,9 @@ Status restore(RestoreContext& ctx)
     while (ctx.pgdata.size() > 1 && ctx.pgdata.back() == '/')
         ctx.pgdata.pop_back();
     s = parse_target(ctx);
+    if (s.is_ok() && ctx.delta && ctx.force)
+        s = invalid("--delta and --force cannot be combined",
+            "--delta keeps what already matches the backup; --force removes everything first.");
     if (s.is_ok())
         s = open_repository(ctx.common, ctx.settings, ctx.storage);
     if (!s.is_ok())
@@ -621,8 +911,11 @@ Status restore(RestoreContext& ctx)
         s = check_timeline_forks(ctx);
     if (s.is_ok())
         s = plan_tablespaces(ctx);
+    if (s.is_ok() && ctx.delta)
+        s = check_delta_target(ctx);
+    // Both --force and --delta remove the old pg_wal: first what only it holds goes into the repository.
     OldWal old_wal;
-    if (s.is_ok() && ctx.force) {
+    if (s.is_ok() && (ctx.force || ctx.delta)) {
         s = save_old_wal(*ctx.storage, ctx.settings, ctx.pgdata, old_wal);
         if (!s.is_ok())
             s = Status::error(s.code(), "nothing was removed: " + s.message(), s.hint());
@@ -631,26 +924,36 @@ Status restore(RestoreContext& ctx)
         std::printf("archived from the old pg_wal before replacing it: %zu files the repository lacked (%s .. %s)%s\n",
             old_wal.archived.size(), old_wal.archived.front().c_str(), old_wal.archived.back().c_str(),
             old_wal.partial.empty() ? "" : ("; the segment in progress as " + old_wal.partial).c_str());
-    if (s.is_ok())
+    if (s.is_ok() && !ctx.delta)
         s = prepare_directory(ctx.pgdata, ctx.force, "data directory");
-    if (s.is_ok())
+    if (s.is_ok() && !ctx.delta)
         s = prepare_tablespaces(ctx);
-    if (s.is_ok())
+    if (s.is_ok() && !ctx.delta)
         s = create_tree(ctx);
     if (!s.is_ok())
         return s;
     Progress progress(ctx.manifest.original_size(), "restored");
-    s = restore_files(ctx, progress);
+    DeltaCounts counts;
+    s = ctx.delta ? restore_delta_files(ctx, counts, progress) : restore_files(ctx, progress);
     progress.stop();
     if (!s.is_ok()) {
         s.prefix("restore of backup \"" + ctx.manifest.label + "\" failed");
         return Status::error(s.code(), s.message(),
             "The data directory \"" + ctx.pgdata + "\" is incomplete and has no " + k_pg_control +
-                ", so no server can start on it. Fix the cause and run restore again with --force.");
+                ", so no server can start on it. Fix the cause and run restore again with " +
+                (ctx.delta ? "--delta" : "--force") + ".");
     }
     const BackupManifest& m = ctx.manifest;
-    std::printf("restored backup \"%s\" into \"%s\": %zu files, %s, in %.1f s\n", m.label.c_str(), ctx.pgdata.c_str(),
-        m.files.size(), format_bytes(m.original_size()).c_str(), progress.elapsed_seconds());
+    if (ctx.delta)
+        std::printf("restored backup \"%s\" into \"%s\" (delta): %zu files kept (%s), %zu rewritten (%s, of which %s "
+                    "written), %zu removed (%s), in %.1f s\n",
+            m.label.c_str(), ctx.pgdata.c_str(), counts.kept_files, format_bytes(counts.kept_bytes).c_str(),
+            counts.rewritten_files, format_bytes(counts.rewritten_bytes).c_str(),
+            format_bytes(counts.written_bytes).c_str(), counts.removed_files,
+            format_bytes(counts.removed_bytes).c_str(), progress.elapsed_seconds());
+    else
+        std::printf("restored backup \"%s\" into \"%s\": %zu files, %s, in %.1f s\n", m.label.c_str(),
+            ctx.pgdata.c_str(), m.files.size(), format_bytes(m.original_size()).c_str(), progress.elapsed_seconds());
     std::printf("recovery: %s%s, restore_command = '%s'\n", describe_target(ctx.recovery.target).c_str(),
         ctx.standby ? " as a standby" : "", ctx.recovery.restore_command.c_str());
     if (ctx.recovery.archive_off)
@@ -697,6 +1000,10 @@ void add_restore_command(CLI::App& app, int& exit_code)
     cmd->add_flag("--force", ctx->force,
         "remove what the data directory (and each tablespace's version directory) holds before restoring; the WAL "
         "in its pg_wal that the repository lacks is archived first (the segment in progress as a .partial)");
+    cmd->add_flag("--delta", ctx->delta,
+        "bring the existing data directory of a stopped cluster of the same database system back to the backup: "
+        "keep the files (and 1 MiB chunks of files) that match it, rewrite the rest, remove what it does not have; "
+        "the WAL in its pg_wal that the repository lacks is archived first");
     add_setting_flags(*cmd, ctx->common, k_use_restore);
     on_run(*cmd, k_command, exit_code, [ctx] { return restore(*ctx); });
 }
