@@ -7,6 +7,8 @@
 #    last one too.
 #  - wal-fetch does not serve the partial to a standby (standby.signal), nor once a timeline has branched off
 #    inside that segment (the promoted copy's timeline 2 holds it).
+#  - restore --delta over the primary, crashed again on timeline 2, archives its segment in progress first too,
+#    and recovery reaches the last commit.
 #  - restore --force over the data directory of another database system refuses and removes nothing.
 use strict;
 use warnings;
@@ -79,6 +81,21 @@ my $history = '00000002.history';
 ok(wait_until(sub { -f object_path($repo, $history) }), "$history is archived");
 my $plain_dir = PostgreSQL::Test::Utils::tempdir();
 is(fetch_in($plain_dir, $current), 1, 'with timeline 2 branched off inside it, the partial is not served');
+$node->stop;
+
+# restore --delta over a crashed primary keeps its last commit the same way, on timeline 2 now.
+$node->start;
+$node->safe_psql('postgres', "INSERT INTO t VALUES ('on timeline 2, just before the crash')");
+my $current2 = $node->safe_psql('postgres', 'SELECT pg_walfile_name(pg_current_wal_lsn())');
+$node->stop('immediate');
+($rc, $out, $err) = br_tool_run('restore', '--repo', $repo, '--pgdata', $pgdata, '--delta');
+is($rc, 0, 'restore --delta over the crashed primary exits 0') or diag($err);
+like($out, qr/; the segment in progress as \Q$current2\E\.partial$/m, '... archiving its segment in progress first');
+$node->start;
+ok(wait_until(sub { $node->safe_psql('postgres', 'SELECT NOT pg_is_in_recovery()') eq 't' }, 120),
+	'the delta-restored primary finished recovery');
+is($node->safe_psql('postgres', "SELECT count(*) FROM t WHERE what = 'on timeline 2, just before the crash'"),
+	'1', 'the commit made just before the crash is there');
 $node->stop;
 
 # Another system's data directory is not replaced.
