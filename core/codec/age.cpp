@@ -17,6 +17,7 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
 
@@ -144,10 +145,18 @@ bool scrypt_key(const std::string& passphrase, const std::vector<uint8_t>& salt,
 
 bool hmac_sha256(const uint8_t* key, const uint8_t* data, size_t len, uint8_t* out)
 {
-    size_t out_len = 0;
-    return EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key, k_key_bytes, data, len, out, k_key_bytes,
-               &out_len) != nullptr &&
+    unsigned out_len = 0;
+    return HMAC(EVP_sha256(), key, static_cast<int>(k_key_bytes), data, len, out, &out_len) != nullptr &&
         out_len == k_key_bytes;
+}
+
+// Compares in time independent of where the bytes differ.
+bool equal_in_constant_time(const uint8_t* a, const uint8_t* b, size_t len)
+{
+    uint8_t diff = 0;
+    for (size_t i = 0; i < len; ++i)
+        diff |= static_cast<uint8_t>(a[i] ^ b[i]);
+    return diff == 0;
 }
 
 EVP_PKEY* x25519_private(const uint8_t* secret)
@@ -934,7 +943,7 @@ Status AgeDecryptStage::take_header()
         wipe(file_key);
         return openssl_failure("compute the header MAC");
     }
-    if (CRYPTO_memcmp(want, mac.data(), k_key_bytes) != 0) {
+    if (!equal_in_constant_time(want, mac.data(), k_key_bytes)) {
         wipe(file_key);
         return corrupt("header MAC mismatch (the header was altered)");
     }
