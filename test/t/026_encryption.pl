@@ -129,6 +129,22 @@ rename("$seg_obj.new", $seg_obj) or die;
 ($rc, $out, $err) = pitr_tool('wal-fetch', $segments[0], "$dir/fetched", @dec);
 is($rc, 0, 'wal-fetch reads an object the age CLI encrypted');
 is(file_sha256("$dir/fetched"), file_sha256($pg_wal_file), '... and gives the segment');
+
+# wal-push of a segment that is already archived compares it through the identity; without one it cannot,
+# and without the recipients it must not write into the encrypted repository at all.
+my @push = ('wal-push', '--pgdata', $primary->data_dir, $pg_wal_file);
+File::Copy::copy("$dir/saved", $seg_obj) or die;    # walvault's own object again
+($rc, $out, $err) = pitr_tool(@push, @enc, '--encryption-identity-file', $key);
+is($rc, 0, 'wal-push with the identity: exit 0');
+like($out, qr/^\Q$segments[0]\E was already archived, with the same content$/m, '... the same content');
+($rc, $out, $err) = pitr_tool(@push, @enc);
+isnt($rc, 0, 'wal-push without an identity fails');
+like($err, qr/is already archived, encrypted, and this process holds no identity to compare it with the file/,
+	'... saying it cannot compare');
+($rc, $out, $err) = pitr_tool(@push, '--repo', $repo);
+isnt($rc, 0, 'wal-push without the recipients fails');
+like($err, qr/is encrypted \(age, recipients [0-9a-f]{16}\), but encryption_recipients is empty/,
+	'... saying the repository is encrypted');
 $primary->stop;
 
 # Restore without an identity fails clearly; with one, recovery reaches the restore point.
