@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -160,12 +161,20 @@ Status Archiver::apply_settings(const wv_settings& in)
     const std::string& p = values["parallel"];
     std::from_chars(p.data(), p.data() + p.size(), parallel);
     ctx->settings.parallel = std::clamp(parallel, 1, k_max_parallel);
+    Status rs = parse_age_recipients(values["encryption_recipients"], ctx->settings.recipients);
+    if (!rs.is_ok())
+        return rs.prefix("invalid value for walvault.encryption_recipients");
     Status s = open_storage(ctx->settings.repo, options, ctx->storage);
     if (!s.is_ok())
         return s;
     ctx->identity.system_identifier = in.system_identifier;
     ctx->identity.pg_major = in.pg_major;
     ctx->identity.wal_segment_size = in.wal_segment_size;
+    std::vector<std::string> fingerprints;
+    fingerprints.reserve(ctx->settings.recipients.size());
+    for (const AgeRecipient& r : ctx->settings.recipients)
+        fingerprints.push_back(age_recipient_fingerprint(r));
+    set_identity_encryption(ctx->identity, fingerprints);
 
     // New settings: forget work done or queued under the old ones; keep track of what is running.
     for (auto& [name, job] : m_jobs)
@@ -303,8 +312,15 @@ void Archiver::worker_main()
         try {
             Context& ctx = *job->context;
             s = ctx.check_identity();
+            // With encryption_recipients, objects are age files for them (core/codec/age.h): a stage per file,
+            // with its own file key.
+            std::optional<AgeEncryptStage> cipher;
+            if (!ctx.settings.recipients.empty())
+                cipher.emplace(ctx.settings.recipients);
+            encoder.set_stage(cipher ? &*cipher : nullptr);
             if (s.is_ok())
                 s = archive_wal_file(*ctx.storage, encoder, ctx.settings.compression, job->name, job->path, report);
+            encoder.set_stage(nullptr);
         } catch (const std::exception& e) {
             s = Status::error(Code::io_error, std::string("internal error: ") + e.what());
         } catch (...) {

@@ -11,6 +11,7 @@ packages=(
     libcrcutil-dev
     libgtest-dev libipc-run-perl
     awscli nodejs npm openssl python3 python3-botocore
+    age  # the age CLI: test/unit/test_codec_age.cpp and test/t/026_encryption.pl check walvault against it
     systemd
     prometheus  # promtool, which checks walvault check --output prometheus (test/t/021_check.pl)
 )

@@ -25,6 +25,8 @@ SELECT name, setting, unit, context, vartype, boot_val
 ALTER SYSTEM SET walvault.compression = 'lz4';
 ALTER SYSTEM SET walvault.compression = 'zstd:99';
 ALTER SYSTEM SET walvault.compression = 'none:1';
+ALTER SYSTEM SET walvault.encryption_recipients = 'age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gp';
+ALTER SYSTEM SET walvault.encryption_recipients = 'AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ';
 ALTER SYSTEM SET walvault.repo = 'relative/dir';
 ALTER SYSTEM SET walvault.repo = '/dev/null/repo';
 ALTER SYSTEM SET walvault.parallel = 0;

@@ -2,8 +2,10 @@
 #include "tool/common.h"
 
 #include "core/config/settings.h"
+#include "core/repo/object_io.h"
 
 #include <CLI/CLI.hpp>
+#include <openssl/crypto.h>
 
 #include <algorithm>
 
@@ -11,6 +13,8 @@
 #include <cstdlib>
 
 namespace walvault {
+
+constexpr size_t k_max_stdin_identity_bytes = 1024UL * 1024;  // as read_age_identity_file allows
 
 namespace {
 
@@ -70,7 +74,52 @@ Status open_repository(const CommonOptions& options, ResolvedSettings& settings,
     if (repo.empty())
         return Status::error(
             Code::invalid, "no repository given", "Pass --repo, set WALVAULT_REPO, or set repo in the config file.");
-    return open_storage(repo, storage_options(settings), storage);
+    s = open_storage(repo, storage_options(settings), storage);
+    if (s.is_ok())
+        s = load_identities(settings);
+    return s;
+}
+
+Status load_identities(const ResolvedSettings& settings)
+{
+    static bool loaded = false;  // standard input can be read once: the first repository opened takes it
+    const std::string path = setting(settings, "encryption_identity_file");
+    if (path.empty() || loaded)
+        return Status::ok();
+    std::vector<AgeIdentity> identities;
+    Status s;
+    if (path == "-") {
+        std::string contents;
+        char buf[4096];
+        size_t n = 0;
+        while ((n = std::fread(buf, 1, sizeof buf, stdin)) > 0 && contents.size() < k_max_stdin_identity_bytes)
+            contents.append(buf, n);
+        s = parse_age_identities(contents, identities);
+        OPENSSL_cleanse(contents.data(), contents.size());
+        OPENSSL_cleanse(buf, sizeof buf);
+        if (!s.is_ok())
+            s.prefix("identity from standard input (--encryption-identity-file -)");
+    } else {
+        s = read_age_identity_file(path, identities);
+    }
+    if (!s.is_ok())
+        return s;
+    set_object_identities(std::move(identities));
+    loaded = true;
+    return Status::ok();
+}
+
+Status resolved_recipients(const ResolvedSettings& settings, std::vector<AgeRecipient>& out, RepoIdentity& identity)
+{
+    Status s = parse_age_recipients(setting(settings, "encryption_recipients"), out);
+    if (!s.is_ok())
+        return s.prefix("invalid encryption_recipients");
+    std::vector<std::string> fingerprints;
+    fingerprints.reserve(out.size());
+    for (const AgeRecipient& r : out)
+        fingerprints.push_back(age_recipient_fingerprint(r));
+    set_identity_encryption(identity, fingerprints);
+    return Status::ok();
 }
 
 Status resolved_compression(const ResolvedSettings& settings, Compression& out)

@@ -2,15 +2,18 @@
 // way errors are printed.
 #pragma once
 
+#include "core/codec/age.h"
 #include "core/codec/codec.h"
 #include "core/common/status.h"
 #include "core/config/resolve.h"
+#include "core/repo/identity.h"
 #include "core/storage/storage.h"
 
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -38,6 +41,14 @@ struct CommonOptions {
 // Adds --config and one flag per setting the command takes (use: its SettingUse bit; --s3_endpoint and
 // --s3-endpoint alike) to a command, so its --help lists only those.
 void add_setting_flags(CLI::App& command, CommonOptions& options, unsigned use);
+
+// Reads the identities of encryption_identity_file (a file of mode 0600, or "-": standard input) for the
+// object readers (set_object_identities); nothing when the setting is empty. open_repository calls it.
+Status load_identities(const ResolvedSettings& settings);
+
+// encryption_recipients (empty: no encryption), and the encryption fields of the repository identity a writer
+// creates or must find (set_identity_encryption).
+Status resolved_recipients(const ResolvedSettings& settings, std::vector<AgeRecipient>& out, RepoIdentity& identity);
 
 // Resolves the settings the command takes (options.use).
 Status resolve_command_settings(const CommonOptions& options, ResolvedSettings& settings);

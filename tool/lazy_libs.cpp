@@ -17,6 +17,9 @@
 #include <libpq-fe.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
 
 #undef curl_easy_setopt
 #undef curl_easy_getinfo
@@ -64,7 +67,38 @@
     X(EVP_MD_CTX_new)                                                                                                  \
     X(EVP_md5)                                                                                                         \
     X(EVP_sha256)                                                                                                      \
-    X(HMAC)
+    X(HMAC)                                                                                                            \
+    X(EVP_KDF_fetch)                                                                                                   \
+    X(EVP_KDF_free)                                                                                                    \
+    X(EVP_KDF_CTX_new)                                                                                                 \
+    X(EVP_KDF_CTX_free)                                                                                                \
+    X(EVP_KDF_derive)                                                                                                  \
+    X(OSSL_PARAM_construct_utf8_string)                                                                                \
+    X(OSSL_PARAM_construct_octet_string)                                                                               \
+    X(OSSL_PARAM_construct_uint64)                                                                                     \
+    X(OSSL_PARAM_construct_uint32)                                                                                     \
+    X(OSSL_PARAM_construct_end)                                                                                        \
+    X(EVP_PKEY_new_raw_private_key)                                                                                    \
+    X(EVP_PKEY_new_raw_public_key)                                                                                     \
+    X(EVP_PKEY_get_raw_public_key)                                                                                     \
+    X(EVP_PKEY_free)                                                                                                   \
+    X(EVP_PKEY_CTX_new)                                                                                                \
+    X(EVP_PKEY_CTX_free)                                                                                               \
+    X(EVP_PKEY_derive_init)                                                                                            \
+    X(EVP_PKEY_derive_set_peer)                                                                                        \
+    X(EVP_PKEY_derive)                                                                                                 \
+    X(EVP_CIPHER_CTX_new)                                                                                              \
+    X(EVP_CIPHER_CTX_free)                                                                                             \
+    X(EVP_CIPHER_CTX_ctrl)                                                                                             \
+    X(EVP_EncryptInit_ex)                                                                                              \
+    X(EVP_EncryptUpdate)                                                                                               \
+    X(EVP_EncryptFinal_ex)                                                                                             \
+    X(EVP_DecryptInit_ex)                                                                                              \
+    X(EVP_DecryptUpdate)                                                                                               \
+    X(EVP_DecryptFinal_ex)                                                                                             \
+    X(EVP_chacha20_poly1305)                                                                                           \
+    X(RAND_bytes)                                                                                                      \
+    X(OPENSSL_cleanse)
 
 // A pointer with the exact type of the header's declaration: the compiler checks every forwarding call.
 // NOLINTNEXTLINE(bugprone-macro-parentheses): name is an identifier here, which cannot be parenthesized
@@ -473,6 +507,83 @@ unsigned char* HMAC(const EVP_MD* evp_md, const void* key, int key_len, const un
 {
     const walvault::CryptoApi* api = crypto_api();
     return api != nullptr ? api->HMAC(evp_md, key, key_len, d, n, md, md_len) : nullptr;
+}
+
+// The age encryption stages' functions (core/codec/age.cpp). Without libcrypto each fails as OpenSSL does when it
+// cannot allocate: a null pointer or 0, which age.cpp reports as a failure. ret, params and args are a type and
+// parenthesized lists, which cannot be parenthesized again.
+// NOLINTBEGIN(bugprone-macro-parentheses)
+#define WV_CRYPTO_FORWARD(ret, name, params, args, fail)                                                               \
+    ret name params                                                                                                    \
+    {                                                                                                                  \
+        const walvault::CryptoApi* api = crypto_api();                                                                 \
+        return api != nullptr ? api->name args : fail;                                                                 \
+    }
+#define WV_CRYPTO_FORWARD_VOID(name, params, args)                                                                     \
+    void name params                                                                                                   \
+    {                                                                                                                  \
+        if (const walvault::CryptoApi* api = crypto_api())                                                             \
+            api->name args;                                                                                            \
+    }
+
+WV_CRYPTO_FORWARD(EVP_KDF*, EVP_KDF_fetch, (OSSL_LIB_CTX * libctx, const char* algorithm, const char* properties),
+    (libctx, algorithm, properties), nullptr)
+WV_CRYPTO_FORWARD_VOID(EVP_KDF_free, (EVP_KDF * kdf), (kdf))
+WV_CRYPTO_FORWARD(EVP_KDF_CTX*, EVP_KDF_CTX_new, (EVP_KDF * kdf), (kdf), nullptr)
+WV_CRYPTO_FORWARD_VOID(EVP_KDF_CTX_free, (EVP_KDF_CTX * ctx), (ctx))
+WV_CRYPTO_FORWARD(int, EVP_KDF_derive,
+    (EVP_KDF_CTX * ctx, unsigned char* key, size_t keylen, const OSSL_PARAM params[]), (ctx, key, keylen, params), 0)
+WV_CRYPTO_FORWARD(OSSL_PARAM, OSSL_PARAM_construct_utf8_string, (const char* key, char* buf, size_t bsize),
+    (key, buf, bsize), OSSL_PARAM{})
+WV_CRYPTO_FORWARD(OSSL_PARAM, OSSL_PARAM_construct_octet_string, (const char* key, void* buf, size_t bsize),
+    (key, buf, bsize), OSSL_PARAM{})
+WV_CRYPTO_FORWARD(OSSL_PARAM, OSSL_PARAM_construct_uint64, (const char* key, uint64_t* buf), (key, buf), OSSL_PARAM{})
+WV_CRYPTO_FORWARD(OSSL_PARAM, OSSL_PARAM_construct_uint32, (const char* key, uint32_t* buf), (key, buf), OSSL_PARAM{})
+WV_CRYPTO_FORWARD(OSSL_PARAM, OSSL_PARAM_construct_end, (void), (), OSSL_PARAM{})
+WV_CRYPTO_FORWARD(EVP_PKEY*, EVP_PKEY_new_raw_private_key, (int type, ENGINE* e, const unsigned char* priv, size_t len),
+    (type, e, priv, len), nullptr)
+WV_CRYPTO_FORWARD(EVP_PKEY*, EVP_PKEY_new_raw_public_key, (int type, ENGINE* e, const unsigned char* pub, size_t len),
+    (type, e, pub, len), nullptr)
+WV_CRYPTO_FORWARD(
+    int, EVP_PKEY_get_raw_public_key, (const EVP_PKEY* pkey, unsigned char* pub, size_t* len), (pkey, pub, len), 0)
+WV_CRYPTO_FORWARD_VOID(EVP_PKEY_free, (EVP_PKEY * key), (key))
+WV_CRYPTO_FORWARD(EVP_PKEY_CTX*, EVP_PKEY_CTX_new, (EVP_PKEY * pkey, ENGINE* e), (pkey, e), nullptr)
+WV_CRYPTO_FORWARD_VOID(EVP_PKEY_CTX_free, (EVP_PKEY_CTX * ctx), (ctx))
+WV_CRYPTO_FORWARD(int, EVP_PKEY_derive_init, (EVP_PKEY_CTX * ctx), (ctx), 0)
+WV_CRYPTO_FORWARD(int, EVP_PKEY_derive_set_peer, (EVP_PKEY_CTX * ctx, EVP_PKEY* peer), (ctx, peer), 0)
+WV_CRYPTO_FORWARD(int, EVP_PKEY_derive, (EVP_PKEY_CTX * ctx, unsigned char* key, size_t* keylen), (ctx, key, keylen), 0)
+WV_CRYPTO_FORWARD(EVP_CIPHER_CTX*, EVP_CIPHER_CTX_new, (void), (), nullptr)
+WV_CRYPTO_FORWARD_VOID(EVP_CIPHER_CTX_free, (EVP_CIPHER_CTX * c), (c))
+WV_CRYPTO_FORWARD(
+    int, EVP_CIPHER_CTX_ctrl, (EVP_CIPHER_CTX * ctx, int type, int arg, void* ptr), (ctx, type, arg, ptr), 0)
+WV_CRYPTO_FORWARD(int, EVP_EncryptInit_ex,
+    (EVP_CIPHER_CTX * ctx, const EVP_CIPHER* cipher, ENGINE* impl, const unsigned char* key, const unsigned char* iv),
+    (ctx, cipher, impl, key, iv), 0)
+WV_CRYPTO_FORWARD(int, EVP_EncryptUpdate,
+    (EVP_CIPHER_CTX * ctx, unsigned char* out, int* outl, const unsigned char* in, int inl), (ctx, out, outl, in, inl),
+    0)
+WV_CRYPTO_FORWARD(int, EVP_EncryptFinal_ex, (EVP_CIPHER_CTX * ctx, unsigned char* out, int* outl), (ctx, out, outl), 0)
+WV_CRYPTO_FORWARD(int, EVP_DecryptInit_ex,
+    (EVP_CIPHER_CTX * ctx, const EVP_CIPHER* cipher, ENGINE* impl, const unsigned char* key, const unsigned char* iv),
+    (ctx, cipher, impl, key, iv), 0)
+WV_CRYPTO_FORWARD(int, EVP_DecryptUpdate,
+    (EVP_CIPHER_CTX * ctx, unsigned char* out, int* outl, const unsigned char* in, int inl), (ctx, out, outl, in, inl),
+    0)
+WV_CRYPTO_FORWARD(
+    int, EVP_DecryptFinal_ex, (EVP_CIPHER_CTX * ctx, unsigned char* outm, int* outl), (ctx, outm, outl), 0)
+WV_CRYPTO_FORWARD(const EVP_CIPHER*, EVP_chacha20_poly1305, (void), (), nullptr)
+WV_CRYPTO_FORWARD(int, RAND_bytes, (unsigned char* buf, int num), (buf, num), 0)
+// NOLINTEND(bugprone-macro-parentheses)
+
+void OPENSSL_cleanse(void* ptr, size_t len)
+{
+    if (const walvault::CryptoApi* api = crypto_api()) {
+        api->OPENSSL_cleanse(ptr, len);
+        return;
+    }
+    volatile unsigned char* p = static_cast<volatile unsigned char*>(ptr);
+    for (size_t i = 0; i < len; ++i)
+        p[i] = 0;
 }
 
 }  // extern "C"

@@ -1,6 +1,7 @@
 // The generic settings, one row each, and the list of all settings (these and every backend's).
 #include "core/config/settings.h"
 
+#include "core/codec/age.h"
 #include "core/storage/storage.h"
 
 #include <charconv>
@@ -28,7 +29,34 @@ bool check_compression_setting(std::string_view value, std::string& message, std
     return false;
 }
 
+bool check_encryption_recipients_setting(std::string_view value, std::string& message, std::string& hint)
+{
+    std::vector<AgeRecipient> recipients;
+    const Status s = parse_age_recipients(value, recipients);
+    if (s.is_ok())
+        return true;
+    message = "walvault.encryption_recipients: " + s.message();
+    hint = s.hint().empty() ? "Give age X25519 recipients (\"age1...\") separated by commas." : s.hint();
+    return false;
+}
+
 namespace {
+
+bool check_encryption_recipients(std::string_view value, bool, std::string& message, std::string& hint)
+{
+    return check_encryption_recipients_setting(value, message, hint);
+}
+
+// "-" (standard input) or an absolute path: restore writes it into restore_command, which PostgreSQL runs in
+// the data directory. The file itself is read, and its mode checked, when a command uses it.
+bool check_identity_file(std::string_view value, bool, std::string& message, std::string& hint)
+{
+    if (value.empty() || value == "-" || value.front() == '/')
+        return true;
+    message = "walvault.encryption_identity_file must be an absolute path or \"-\"";
+    hint = "Give the identity file's absolute path, or \"-\" to read the identities from standard input.";
+    return false;
+}
 
 bool check_compression(std::string_view value, bool, std::string& message, std::string& hint)
 {
@@ -112,6 +140,23 @@ std::vector<SettingDef> make_all_settings()
             .uses = k_use_backup | k_use_expire | k_use_backup_delete,
             .help = "a running backup renews its lease every quarter of this; expire takes an incomplete backup "
                     "whose lease is older for abandoned and removes it"},
+        // Client-side encryption (core/codec/age.h, docs/encryption.md). Writers take the recipients (public
+        // keys); only the tool's readers take an identity, so a server never holds a key that decrypts.
+        {.name = "encryption_recipients",
+            .type = SettingType::text,
+            .default_value = "",
+            .uses = k_use_module | k_use_backup | k_use_wal_push,
+            .help = "encrypt every object written to these age recipients (\"age1...\", separated by commas); "
+                    "empty: no encryption",
+            .check = check_encryption_recipients},
+        {.name = "encryption_identity_file",
+            .type = SettingType::text,
+            .default_value = "",
+            .uses = k_use_restore | k_use_wal_fetch | k_use_list | k_use_check | k_use_wal_push | k_use_verify,
+            .superuser_only = true,
+            .help = "age identity file (age-keygen's output, mode 0600) that opens encrypted objects; \"-\": "
+                    "read it from standard input",
+            .check = check_identity_file},
     };
     for (const StorageScheme& scheme : storage_schemes())
         for (const SettingDef& def : scheme.settings())

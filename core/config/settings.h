@@ -3,6 +3,7 @@
 // command's --help and the table in docs/configuration.md are made from all_settings().
 #pragma once
 
+#include "core/codec/age.h"
 #include "core/codec/codec.h"
 #include "core/common/setting_def.h"
 #include "core/common/status.h"
@@ -29,12 +30,16 @@ struct Settings {
     std::string repo;  // a location of one of the storage_schemes(), or empty
     Compression compression;
     int parallel = 1;
+    std::vector<AgeRecipient> recipients;  // encryption_recipients; empty: objects are written unencrypted
 };
 
 // Checks a walvault.repo value: empty (not configured) or a location of one of the storage_schemes()
 // (core/storage/storage.h), with that scheme's check (check_access: what this process can check locally,
 // such as a directory being writable). On failure, message and hint are filled (PostgreSQL style).
 bool check_repo_setting(std::string_view value, bool check_access, std::string& message, std::string& hint);
+
+// Checks a walvault.encryption_recipients value: empty, or age recipients separated by commas.
+bool check_encryption_recipients_setting(std::string_view value, std::string& message, std::string& hint);
 
 // Checks a walvault.compression value.
 bool check_compression_setting(std::string_view value, std::string& message, std::string& hint);

@@ -4,6 +4,7 @@
 
 #include "core/repo/layout.h"
 
+#include <algorithm>
 #include <charconv>
 #include <ctime>
 
@@ -22,7 +23,23 @@ std::string now_iso8601()
     return buf;
 }
 
+std::string join(const std::vector<std::string>& items)
+{
+    std::string out;
+    for (const std::string& s : items)
+        out += (out.empty() ? "" : ", ") + s;
+    return out;
+}
+
 }  // namespace
+
+void set_identity_encryption(RepoIdentity& id, const std::vector<std::string>& fingerprints)
+{
+    id.recipients = fingerprints;
+    std::sort(id.recipients.begin(), id.recipients.end());
+    id.recipients.erase(std::unique(id.recipients.begin(), id.recipients.end()), id.recipients.end());
+    id.encryption = id.recipients.empty() ? "" : "age";
+}
 
 std::string identity_to_json(const RepoIdentity& id)
 {
@@ -33,6 +50,10 @@ std::string identity_to_json(const RepoIdentity& id)
     j["pg_major"] = id.pg_major;
     j["wal_segment_size"] = id.wal_segment_size;
     j["created"] = id.created;
+    if (!id.encryption.empty()) {  // unencrypted repositories keep the identity they always had
+        j["encryption"] = id.encryption;
+        j["recipients"] = id.recipients;
+    }
     return j.dump(2) + "\n";
 }
 
@@ -66,6 +87,20 @@ Status identity_from_json(const std::string& text, RepoIdentity& out)
     out.wal_segment_size = segsize->get<uint64_t>();
     const auto created = j.find("created");
     out.created = created != j.end() && created->is_string() ? created->get<std::string>() : std::string();
+    out.encryption.clear();
+    out.recipients.clear();
+    if (const auto enc = j.find("encryption"); enc != j.end()) {
+        const auto rec = j.find("recipients");
+        if (!enc->is_string() || enc->get<std::string>() != "age" || rec == j.end() || !rec->is_array() || rec->empty())
+            return Status::error(Code::invalid,
+                "repository identity records an encryption this walvault does not understand", "Upgrade walvault.");
+        for (const auto& r : *rec) {
+            if (!r.is_string())
+                return bad("recipients is not a list of fingerprints");
+            out.recipients.push_back(r.get<std::string>());
+        }
+        out.encryption = "age";
+    }
     return Status::ok();
 }
 
@@ -131,6 +166,29 @@ Status ensure_identity(Storage& storage, const RepoIdentity& ours, RepoIdentity*
                 std::to_string(theirs.wal_segment_size) + " bytes, this cluster writes " +
                 std::to_string(ours.wal_segment_size),
             "Each cluster needs its own repository: point walvault.repo at another location.");
+    return check_identity_encryption(storage, theirs, ours);
+}
+
+Status check_identity_encryption(const Storage& storage, const RepoIdentity& theirs, const RepoIdentity& ours)
+{
+    // Never an unencrypted object in an encrypted repository or the reverse, and every object
+    // readable by the same identities.
+    if (theirs.encryption != ours.encryption)
+        return theirs.encryption.empty()
+            ? Status::error(Code::conflict,
+                  "repository \"" + storage.location() + "\" is not encrypted, but encryption_recipients is set",
+                  "Archive into a new repository to encrypt, or empty encryption_recipients.")
+            : Status::error(Code::conflict,
+                  "repository \"" + storage.location() + "\" is encrypted (age, recipients " + join(theirs.recipients) +
+                      "), but encryption_recipients is empty",
+                  "Set encryption_recipients to the repository's recipients: walvault writes no unencrypted "
+                  "object into an encrypted repository.");
+    if (theirs.recipients != ours.recipients)
+        return Status::error(Code::conflict,
+            "repository \"" + storage.location() + "\" is encrypted to the recipients " + join(theirs.recipients) +
+                ", but encryption_recipients has " + join(ours.recipients),
+            "Set encryption_recipients to the recipients the repository records (fingerprints are the first 16 "
+            "hex digits of the sha256 of each \"age1...\" recipient).");
     return Status::ok();
 }
 

@@ -9,8 +9,17 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace walvault {
+
+struct AgeIdentity;
+
+// The identities with which this process opens encrypted objects (encryption_identity_file): every reader below
+// decrypts an object that is an age file with them, and reads any other object as it is. Set once, before the
+// readers start; none (the default): an encrypted object fails as Code::invalid, saying so.
+void set_object_identities(std::vector<AgeIdentity> identities);
+bool have_object_identities();
 
 // Reads and decodes an object from storage, checking it completely (ContentCheck::sha256); original bytes go
 // to out (which may discard them, for a pure check).
@@ -26,7 +35,7 @@ Status decode_object_fast(Storage& storage, const std::string& key, const ByteSi
 Status decode_object_fast(Decoder& decoder, Storage& storage, const std::string& key, const ByteSink& out,
     const std::function<Status()>& restart, ObjectMeta& meta);
 
-// Reads only an object's trailer (two small ranged reads).
+// Reads only an object's trailer (two small ranged reads); an encrypted object is read and decrypted whole.
 Status read_object_meta(Storage& storage, const std::string& key, ObjectMeta& meta);
 
 }  // namespace walvault

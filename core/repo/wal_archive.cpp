@@ -27,6 +27,13 @@ Status compare_with_archived(
             "\"" + name + "\" is already archived but the archived copy is damaged: " + s.message(),
             "walvault never overwrites an archived file. Check the storage, then move the damaged "
             "object away so that the file can be archived again.");
+    if (s.code() == Code::invalid && !have_object_identities())
+        return Status::error(Code::conflict,
+            "\"" + name +
+                "\" is already archived, encrypted, and this process holds no identity to compare it with "
+                "the file",
+            "walvault never overwrites an archived file. Compare them with walvault wal-push "
+            "--encryption-identity-file; if they are the same, the file is archived.");
     if (!s.is_ok())
         return s;
     if (meta.sha256 != local_sha || meta.length != local_len || meta.name != name)

@@ -177,7 +177,7 @@ for my $function ('walvault_status()', 'walvault_reset_status()')
 # Every GUC comes from the one list of settings: each with its description, as a sentence.
 my $rows = $bare->safe_psql('postgres',
 	"LOAD 'walvault'; SELECT name || '=' || short_desc FROM pg_settings WHERE name LIKE 'walvault.%' ORDER BY name");
-is(scalar(split /\n/, $rows), 14, '14 walvault GUCs');
+is(scalar(split /\n/, $rows), 15, '15 walvault GUCs');
 like($rows, qr/^walvault\.compression=Compression of written objects: "none", "zstd" or "zstd:LEVEL"\.$/m,
 	'walvault.compression is described');
 is(scalar(grep { !/=[A-Z].*\.$/ } split /\n/, $rows), 0, 'every walvault GUC has a one-sentence description');

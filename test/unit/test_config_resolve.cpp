@@ -159,29 +159,33 @@ TEST(ResolveSettings, EachCommandTakesOnlyItsOwnSettings)
         "s3_endpoint", "s3_region", "s3_uri_style", "s3_ca_file", "s3_credentials_file", "s3_profile"};
     std::vector<std::string> list = {"repo"};
     list.insert(list.end(), s3_read.begin(), s3_read.end());
-    EXPECT_EQ(names(k_use_list), list);
+    // The readers of objects take the identity file; writers the recipients.
+    std::vector<std::string> reader = {"repo", "encryption_identity_file"};
+    reader.insert(reader.end(), s3_read.begin(), s3_read.end());
+    EXPECT_EQ(names(k_use_list), reader);
     std::vector<std::string> deletion = {"repo", "lease_timeout"};
     deletion.insert(deletion.end(), s3_read.begin(), s3_read.end());
     EXPECT_EQ(names(k_use_backup_delete), deletion);
     EXPECT_EQ(names(k_use_pin), list);
-    EXPECT_EQ(names(k_use_check), list);
+    EXPECT_EQ(names(k_use_check), reader);
     std::vector<std::string> expire = {"repo", "parallel", "retain_full", "retain_window", "lease_timeout"};
     expire.insert(expire.end(), s3_read.begin(), s3_read.end());
     EXPECT_EQ(names(k_use_expire), expire);
-    std::vector<std::string> verify = {"repo", "parallel"};
+    std::vector<std::string> verify = {"repo", "parallel", "encryption_identity_file"};
     verify.insert(verify.end(), s3_read.begin(), s3_read.end());
     EXPECT_EQ(names(k_use_verify), verify);
     EXPECT_EQ(names(k_use_wal_push),
-        (std::vector<std::string>{"repo", "compression", "s3_endpoint", "s3_region", "s3_uri_style", "s3_ca_file",
-            "s3_sse", "s3_sse_kms_key_id", "s3_storage_class", "s3_credentials_file", "s3_profile", "s3_part_size"}));
-    std::vector<std::string> fetch = {"repo", "parallel", "prefetch"};
+        (std::vector<std::string>{"repo", "compression", "encryption_recipients", "encryption_identity_file",
+            "s3_endpoint", "s3_region", "s3_uri_style", "s3_ca_file", "s3_sse", "s3_sse_kms_key_id", "s3_storage_class",
+            "s3_credentials_file", "s3_profile", "s3_part_size"}));
+    std::vector<std::string> fetch = {"repo", "parallel", "prefetch", "encryption_identity_file"};
     fetch.insert(fetch.end(), s3_read.begin(), s3_read.end());
     EXPECT_EQ(names(k_use_wal_fetch), fetch);
     EXPECT_EQ(names(k_use_restore), fetch);
     EXPECT_EQ(names(k_use_backup),
         (std::vector<std::string>{"repo", "compression", "parallel", "part_size", "retain_full", "retain_window",
-            "lease_timeout", "s3_endpoint", "s3_region", "s3_uri_style", "s3_ca_file", "s3_sse", "s3_sse_kms_key_id",
-            "s3_storage_class", "s3_credentials_file", "s3_profile", "s3_part_size"}));
+            "lease_timeout", "encryption_recipients", "s3_endpoint", "s3_region", "s3_uri_style", "s3_ca_file",
+            "s3_sse", "s3_sse_kms_key_id", "s3_storage_class", "s3_credentials_file", "s3_profile", "s3_part_size"}));
 }
 
 TEST(ConfigFile, ModuleOnlySettingIsNamedAsSuch)

@@ -175,6 +175,35 @@ TEST(CheckCompressionSetting, Messages)
     }
 }
 
+// encryption_recipients: age recipients separated by commas; encryption_identity_file: "-" or an absolute
+// path, which restore_command can use from the data directory.
+TEST(CheckEncryptionSettings, RecipientsAndIdentityFile)
+{
+    const std::string r1 = "age1ercrvkx5u2jzqhyrkmyqsr04amdx2kcffpvyg53fr0nh7q7uyeas99ry8g";
+    const std::string r2 = "age1qkl76vf23t57v7lwrjq5c3qjtg7c5vktjmjsyyfnwu3ckv0g39sqy828tf";
+    std::string message;
+    std::string hint;
+    for (const std::string& ok : {std::string(), r1, r1 + "," + r2, r1 + ", " + r2})
+        EXPECT_TRUE(check_setting("encryption_recipients", ok, false, message, hint)) << ok << ": " << message;
+    EXPECT_FALSE(check_setting("encryption_recipients", r1 + ",", false, message, hint));
+    EXPECT_EQ(message, "walvault.encryption_recipients: empty item in the list of age recipients");
+    EXPECT_EQ(hint, "Separate the recipients with single commas.");
+    std::string typo = r1;
+    typo[20] = typo[20] == 'q' ? 'p' : 'q';
+    EXPECT_FALSE(check_setting("encryption_recipients", typo, false, message, hint));
+    EXPECT_EQ(message,
+        "walvault.encryption_recipients: invalid age recipient \"" + typo +
+            "\": bech32 checksum mismatch (a mistyped or truncated key)");
+
+    for (const char* ok : {"", "-", "/etc/walvault/key.txt"})
+        EXPECT_TRUE(check_setting("encryption_identity_file", ok, false, message, hint)) << ok;
+    EXPECT_FALSE(check_setting("encryption_identity_file", "key.txt", false, message, hint));
+    EXPECT_EQ(message, "walvault.encryption_identity_file must be an absolute path or \"-\"");
+    // The identity file is the tool's alone: never a GUC.
+    EXPECT_FALSE(find_setting("encryption_identity_file")->is_guc());
+    EXPECT_TRUE(find_setting("encryption_recipients")->is_guc());
+}
+
 // The declarations themselves: every row is complete and consistent, so each GUC, flag and docs row made
 // from it is too.
 TEST(Settings, EveryDeclarationIsComplete)

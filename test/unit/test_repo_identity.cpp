@@ -274,5 +274,68 @@ TEST_F(IdentityStorage, OversizedIdentityIsCorrupt)
     EXPECT_EQ(s.message(), "repository identity is larger than 64 kB");
 }
 
+// ---- encryption ------------------------------------------------------------------------------------------
+
+RepoIdentity encrypted_identity(std::vector<std::string> fingerprints)
+{
+    RepoIdentity id = sample_identity();
+    set_identity_encryption(id, fingerprints);
+    return id;
+}
+
+TEST(IdentityJson, EncryptionFieldsOnlyWhenEncrypted)
+{
+    EXPECT_EQ(identity_to_json(sample_identity()).find("encryption"), std::string::npos);
+    const RepoIdentity id = encrypted_identity({"ffff000011112222", "0123456789abcdef", "ffff000011112222"});
+    EXPECT_EQ(id.recipients, (std::vector<std::string>{"0123456789abcdef", "ffff000011112222"}));  // sorted, once
+    const std::string json = identity_to_json(id);
+    EXPECT_NE(json.find("\"encryption\": \"age\",\n  \"recipients\": [\n    \"0123456789abcdef\",\n    "
+                        "\"ffff000011112222\"\n  ]"),
+        std::string::npos)
+        << json;
+    RepoIdentity back;
+    WV_ASSERT_OK(identity_from_json(json, back));
+    EXPECT_EQ(back.encryption, "age");
+    EXPECT_EQ(back.recipients, id.recipients);
+
+    const Status s = identity_from_json(
+        R"({"format":1,"system_identifier":"1","pg_major":15,"wal_segment_size":16777216,"encryption":"rot13",)"
+        R"("recipients":["x"]})",
+        back);
+    EXPECT_EQ(s.code(), Code::invalid);
+    EXPECT_EQ(s.message(), "repository identity records an encryption this walvault does not understand");
+}
+
+TEST_F(IdentityStorage, EncryptionMustAgreeWithTheRepository)
+{
+    TempDir plain_dir;
+    PosixStorage plain{plain_dir.path()};
+    WV_ASSERT_OK(ensure_identity(plain, sample_identity()));
+    const RepoIdentity enc = encrypted_identity({"0123456789abcdef"});
+    WV_ASSERT_OK(ensure_identity(m_storage, enc));
+    WV_ASSERT_OK(ensure_identity(m_storage, enc));
+    const std::vector<uint8_t> before = test::read_file(identity_path());
+
+    Status s = ensure_identity(plain, enc);
+    EXPECT_EQ(s.code(), Code::conflict);
+    EXPECT_EQ(
+        s.message(), "repository \"" + plain.location() + "\" is not encrypted, but encryption_recipients is set");
+    s = ensure_identity(m_storage, sample_identity());
+    EXPECT_EQ(s.code(), Code::conflict);
+    EXPECT_EQ(s.message(),
+        "repository \"" + m_storage.location() +
+            "\" is encrypted (age, recipients 0123456789abcdef), but encryption_recipients is empty");
+    EXPECT_EQ(s.hint(),
+        "Set encryption_recipients to the repository's recipients: walvault writes no unencrypted object into an "
+        "encrypted repository.");
+    s = ensure_identity(m_storage, encrypted_identity({"0123456789abcdef", "fedcba9876543210"}));
+    EXPECT_EQ(s.code(), Code::conflict);
+    EXPECT_EQ(s.message(),
+        "repository \"" + m_storage.location() +
+            "\" is encrypted to the recipients 0123456789abcdef, but encryption_recipients has 0123456789abcdef, "
+            "fedcba9876543210");
+    EXPECT_EQ(test::read_file(identity_path()), before);
+}
+
 }  // namespace
 }  // namespace walvault

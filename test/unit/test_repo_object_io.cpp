@@ -3,6 +3,7 @@
 // reading a trailer alone.
 #include "core/repo/object_io.h"
 
+#include "core/codec/age.h"
 #include "core/codec/xxh3.h"
 #include "core/storage/posix/posix_storage.h"
 #include "test/unit/test_support.h"
@@ -163,6 +164,79 @@ TEST_F(ObjectIo, ReadObjectMetaOfBrokenAndMissingObjects)
     EXPECT_EQ(s.code(), Code::corrupt);
     EXPECT_EQ(s.message(),
         "object \"" + m_dir.path() + "/" + m_key + "\": object has no valid metadata trailer: footer magic missing");
+}
+
+// ---- encrypted objects -----------------------------------------------------------------------------------
+
+// An object encrypted with the age stage (core/codec/age) for a fresh identity.
+std::vector<uint8_t> encrypt_object(const std::vector<uint8_t>& plain_object, const AgeIdentity& id)
+{
+    AgeEncryptStage stage({age_recipient_of(id)});
+    std::vector<uint8_t> out;
+    stage.begin(test::vector_sink(out));
+    Status s = stage.update(plain_object.data(), plain_object.size());
+    if (s.is_ok())
+        s = stage.finish();
+    EXPECT_TRUE(s.is_ok()) << s.message();
+    return out;
+}
+
+TEST_F(ObjectIo, EncryptedObjectsAreReadWithTheProcessIdentities)
+{
+    AgeIdentity id;
+    WV_ASSERT_OK(age_generate_identity(id));
+    const std::vector<uint8_t> data = test::compressible_bytes(3 * k_mib + 5);
+    const std::vector<uint8_t> plain_object = encode_object("zstd:3", data);
+    place(m_key, encrypt_object(plain_object, id));
+    const std::string plain_key = "wal/0000000100000000/000000010000000000000004.zst";
+    place(plain_key, plain_object);
+
+    // No identity: the encrypted object fails saying so; the plain one is read.
+    set_object_identities({});
+    EXPECT_FALSE(have_object_identities());
+    std::vector<uint8_t> out;
+    ObjectMeta meta;
+    Status s = decode_object(m_storage, m_key, test::vector_sink(out), meta);
+    EXPECT_EQ(s.code(), Code::invalid);
+    EXPECT_EQ(s.message(),
+        "object \"" + m_storage.location(m_key) +
+            "\": the object is encrypted and no identity was given to decrypt it");
+    out.clear();
+    WV_ASSERT_OK(decode_object(m_storage, plain_key, test::vector_sink(out), meta));
+    EXPECT_TRUE(out == data);
+
+    // With it: both, whole and fast, and the trailer of the encrypted one.
+    set_object_identities({id});
+    EXPECT_TRUE(have_object_identities());
+    out.clear();
+    WV_ASSERT_OK(decode_object(m_storage, m_key, test::vector_sink(out), meta));
+    EXPECT_TRUE(out == data);
+    out.clear();
+    WV_ASSERT_OK(decode_object_fast(
+        m_storage, m_key, test::vector_sink(out),
+        [&] {
+            out.clear();
+            return Status::ok();
+        },
+        meta));
+    EXPECT_TRUE(out == data);
+    ObjectMeta trailer;
+    WV_ASSERT_OK(read_object_meta(m_storage, m_key, trailer));
+    EXPECT_EQ(trailer.name, k_object_name);
+    EXPECT_EQ(trailer.length, data.size());
+    out.clear();
+    WV_ASSERT_OK(decode_object(m_storage, plain_key, test::vector_sink(out), meta));
+    EXPECT_TRUE(out == data);
+
+    // Another identity only: no match, as the stage says.
+    AgeIdentity other;
+    WV_ASSERT_OK(age_generate_identity(other));
+    set_object_identities({other});
+    s = decode_object(m_storage, m_key, test::vector_sink(out), meta);
+    EXPECT_EQ(s.code(), Code::invalid);
+    EXPECT_EQ(s.message(),
+        "object \"" + m_storage.location(m_key) + "\": no identity in the identity file matches this encrypted object");
+    set_object_identities({});
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // re-archiving, and refusing (never overwriting) an archived copy with different or damaged content.
 #include "core/repo/wal_archive.h"
 
+#include "core/codec/age.h"
 #include "core/codec/sha256.h"
 #include "core/repo/layout.h"
 #include "core/repo/object_io.h"
@@ -329,6 +330,43 @@ TEST_F(WalArchive, ConcurrentWriterIsBusy)
     other->abort();
     WV_ASSERT_OK(archive(k_segment, m_pg_wal / k_segment, report));
     EXPECT_FALSE(report.already_archived);
+}
+
+// With encryption: the object is an age file; archiving the same file again compares through the process's
+// identities, and without one it cannot, which is a conflict that names the way out (never an overwrite).
+TEST_F(WalArchive, EncryptedObjectsAndArchivingAgain)
+{
+    AgeIdentity id;
+    WV_ASSERT_OK(age_generate_identity(id));
+    AgeEncryptStage cipher({age_recipient_of(id)});
+    m_encoder.set_stage(&cipher);
+    const std::string path = source(k_segment, segment_bytes());
+    ArchiveReport report;
+    WV_ASSERT_OK(archive(k_segment, path, report));
+    const std::vector<uint8_t> stored = test::read_file(m_repo + "/" + k_segment_key);
+    EXPECT_TRUE(looks_like_age(stored.data(), stored.size()));
+
+    set_object_identities({});
+    Status s = archive(k_segment, path, report);
+    EXPECT_EQ(s.code(), Code::conflict);
+    EXPECT_EQ(s.message(),
+        "\"" + std::string(k_segment) +
+            "\" is already archived, encrypted, and this process holds no identity to compare it with the file");
+    EXPECT_EQ(s.hint(),
+        "walvault never overwrites an archived file. Compare them with walvault wal-push "
+        "--encryption-identity-file; if they are the same, the file is archived.");
+
+    set_object_identities({id});
+    WV_ASSERT_OK(archive(k_segment, path, report));
+    EXPECT_TRUE(report.already_archived);
+    EXPECT_TRUE(decoded(k_segment_key) == segment_bytes());
+    std::vector<uint8_t> other = segment_bytes();
+    other[1000] ^= 1;
+    s = archive(k_segment, source(k_segment, other), report);
+    EXPECT_EQ(s.code(), Code::conflict);
+    EXPECT_EQ(test::read_file(m_repo + "/" + k_segment_key), stored);
+    set_object_identities({});
+    m_encoder.set_stage(nullptr);
 }
 
 }  // namespace

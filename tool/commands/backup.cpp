@@ -27,6 +27,7 @@
 #include <cstdio>
 #include <ctime>
 #include <map>
+#include <optional>
 #include <thread>
 
 namespace walvault {
@@ -48,6 +49,7 @@ struct BackupContext {
     ResolvedSettings settings;
     std::unique_ptr<Storage> storage;
     Compression compression;
+    std::vector<AgeRecipient> recipients;  // encryption_recipients; empty: objects are not encrypted
     int parallel = 1;
     uint64_t part_size = 0;  // bytes
     PgClient pg;
@@ -121,7 +123,9 @@ Status check_repository(BackupContext& ctx)
     ours.pg_major = ctx.manifest.pg_version_num / 10000;
     ours.wal_segment_size = ctx.manifest.wal_segment_size;
     ours.created = format_utc_time(std::time(nullptr));
-    Status s = ensure_identity(*ctx.storage, ours);
+    Status s = resolved_recipients(ctx.settings, ctx.recipients, ours);
+    if (s.is_ok())
+        s = ensure_identity(*ctx.storage, ours);
     if (!s.is_ok())
         return s;
     if (ctx.label.empty())
@@ -252,6 +256,14 @@ Status copy_files(BackupContext& ctx, CopyPlan& plan, Progress& progress)
     });
     Status s = run_parallel(tasks.size(), ctx.parallel, [&](size_t k) -> Status {
         thread_local Encoder encoder;
+        std::optional<AgeEncryptStage> cipher;  // encryption_recipients: a stage, and a file key, per object
+        if (!ctx.recipients.empty())
+            cipher.emplace(ctx.recipients);
+        encoder.set_stage(cipher ? &*cipher : nullptr);
+        struct ClearStage {
+            Encoder& e;
+            ~ClearStage() { e.set_stage(nullptr); }
+        } clear_stage{encoder};
         const CopyTask& t = tasks[k];
         const DataDirEntry& e = plan.files[t.file];
         CopiedFile& c = copied[t.file];

@@ -447,6 +447,9 @@ std::string restore_command(const RestoreContext& ctx)
         // What wal-fetch reads, except parallel: this restore's number of workers is not the prefetcher's.
         if (!find_setting(name)->used_by(k_use_wal_fetch) || name == "parallel" || v.value.empty())
             continue;
+        // Identities read from standard input cannot be read again by restore_command (docs/encryption.md).
+        if (name == "encryption_identity_file" && v.value == "-")
+            continue;
         if (v.source.rfind("--", 0) == 0 || v.source.rfind("WALVAULT_", 0) == 0) {
             std::string flag = name;
             std::replace(flag.begin(), flag.end(), '_', '-');

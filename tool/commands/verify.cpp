@@ -12,6 +12,7 @@
 #include "core/repo/backup_catalog.h"
 #include "core/repo/identity.h"
 #include "core/repo/layout.h"
+#include "core/repo/object_io.h"
 #include "core/repo/verify.h"
 #include "core/repo/wal_catalog.h"
 #include "tool/progress.h"
@@ -112,6 +113,12 @@ Status Verifier::read_identity_or_note(Findings& found)
     Status s = read_identity(m_storage, m_identity);
     if (s.is_ok()) {
         m_have_identity = true;
+        if (!m_identity.encryption.empty() && !m_ctx.quick && !have_object_identities())
+            return Status::error(Code::invalid,
+                "the repository is encrypted (" + m_identity.encryption +
+                    ", identity.json says so) and no encryption_identity_file is given",
+                "verify decrypts every object: pass --encryption-identity-file with an identity of one of its "
+                "recipients, or use --quick, which reads no object data.");
         return Status::ok();
     }
     if (s.code() != Code::not_found && s.code() != Code::corrupt && s.code() != Code::invalid)

@@ -26,6 +26,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 
 namespace walvault {
@@ -44,6 +45,8 @@ struct PushContext {
     Compression compression;
     uint64_t system_identifier = 0;
     RepoIdentity identity;
+    std::vector<AgeRecipient> recipients;  // encryption_recipients
+    RepoIdentity encryption;               // the encryption fields they give the repository identity
 };
 
 Status invalid(const std::string& message, const std::string& hint = {})
@@ -76,6 +79,8 @@ Status read_data_directory(PushContext& ctx, int& pg_major)
 Status open(PushContext& ctx)
 {
     Status s = open_repository(ctx.common, ctx.settings, ctx.storage);
+    if (s.is_ok())
+        s = resolved_recipients(ctx.settings, ctx.recipients, ctx.encryption);
     if (!s.is_ok())
         return s;
     return resolved_compression(ctx.settings, ctx.compression);
@@ -92,6 +97,8 @@ Status check_identity(PushContext& ctx, int pg_major, uint64_t segment_size)
         ours.pg_major = pg_major;
         ours.wal_segment_size = segment_size;
         ours.created = format_utc_time(std::time(nullptr));
+        ours.encryption = ctx.encryption.encryption;
+        ours.recipients = ctx.encryption.recipients;
         s = ensure_identity(*ctx.storage, ours, &ctx.identity);
     } else if (s.code() == Code::not_found) {
         return Status::error(Code::not_found, "repository \"" + ctx.storage->location() + "\" has no identity.json yet",
@@ -105,7 +112,7 @@ Status check_identity(PushContext& ctx, int pg_major, uint64_t segment_size)
                 std::to_string(ctx.identity.system_identifier) + ", not to this one (" +
                 std::to_string(ctx.system_identifier) + ")",
             "Check --repo and --pgdata.");
-    return Status::ok();
+    return check_identity_encryption(*ctx.storage, ctx.identity, ctx.encryption);
 }
 
 // Pushes one file; says what happened on stdout.
@@ -117,7 +124,12 @@ Status push_file(PushContext& ctx, Encoder& encoder, const WalName& name, const 
             return s.prefix("refusing to archive \"" + name.text + "\"");
     }
     ArchiveReport report;
+    std::optional<AgeEncryptStage> cipher;  // encryption_recipients: a stage, and a file key, per file
+    if (!ctx.recipients.empty())
+        cipher.emplace(ctx.recipients);
+    encoder.set_stage(cipher ? &*cipher : nullptr);
     Status s = archive_wal_file(*ctx.storage, encoder, ctx.compression, name.text, path, report);
+    encoder.set_stage(nullptr);
     if (!s.is_ok())
         return s;
     if (report.already_archived)
