@@ -145,7 +145,7 @@ std::vector<SettingDef> make_all_settings()
         {.name = "encryption_recipients",
             .type = SettingType::text,
             .default_value = "",
-            .uses = k_use_module | k_use_backup | k_use_wal_push,
+            .uses = k_use_module | k_use_backup | k_use_wal_push | k_use_restore,
             .help = "encrypt every object written to these age recipients (\"age1...\", separated by commas); "
                     "empty: no encryption",
             .check = check_encryption_recipients},

@@ -181,7 +181,10 @@ TEST(ResolveSettings, EachCommandTakesOnlyItsOwnSettings)
     std::vector<std::string> fetch = {"repo", "parallel", "prefetch", "encryption_identity_file"};
     fetch.insert(fetch.end(), s3_read.begin(), s3_read.end());
     EXPECT_EQ(names(k_use_wal_fetch), fetch);
-    EXPECT_EQ(names(k_use_restore), fetch);
+    std::vector<std::string> restore = {
+        "repo", "parallel", "prefetch", "encryption_recipients", "encryption_identity_file"};
+    restore.insert(restore.end(), s3_read.begin(), s3_read.end());
+    EXPECT_EQ(names(k_use_restore), restore);  // the recipients: for the old pg_wal that --force archives first
     EXPECT_EQ(names(k_use_backup),
         (std::vector<std::string>{"repo", "compression", "parallel", "part_size", "retain_full", "retain_window",
             "lease_timeout", "encryption_recipients", "s3_endpoint", "s3_region", "s3_uri_style", "s3_ca_file",

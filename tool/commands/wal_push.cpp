@@ -54,6 +54,11 @@ Status invalid(const std::string& message, const std::string& hint = {})
     return Status::error(Code::invalid, message, hint);
 }
 
+std::string pg_wal_dir_of(const std::string& pgdata)
+{
+    return pgdata + "/pg_wal";
+}
+
 // Whether the file at path begins with the page header of segment `name` of this system (any length).
 bool check_wal_page_header_of(
     const std::string& path, const WalName& name, uint64_t system_identifier, uint64_t segment_size)
@@ -298,10 +303,18 @@ Status save_old_wal(Storage& storage, const ResolvedSettings& settings, const st
     s = resolved_compression(settings, compression);
     if (!s.is_ok())
         return s;
+    // An encrypted repository gets encrypted objects: the recipients must be given, and be the repository's.
+    std::vector<AgeRecipient> recipients;
+    RepoIdentity ours;
+    s = resolved_recipients(settings, recipients, ours);
+    if (s.is_ok())
+        s = check_identity_encryption(storage, identity, ours);
+    if (!s.is_ok())
+        return s.prefix("could not archive the WAL in \"" + pg_wal_dir_of(pgdata) + "\"");
 
     // Segments of this system at their own address (recycled and preallocated ones fail the header check),
     // and history files.
-    const std::string pg_wal = pgdata + "/pg_wal";
+    const std::string pg_wal = pg_wal_dir_of(pgdata);
     std::vector<WalName> segments, histories;
     for (const auto& entry : fs::directory_iterator(pg_wal, ec)) {
         const std::optional<WalName> n = parse_wal_name(entry.path().filename().string());
@@ -326,7 +339,12 @@ Status save_old_wal(Storage& storage, const ResolvedSettings& settings, const st
     Encoder encoder;
     auto save = [&](const std::string& name, const std::string& path) -> Status {
         ArchiveReport r;
+        std::optional<AgeEncryptStage> cipher;  // a stage, and a file key, per file
+        if (!recipients.empty())
+            cipher.emplace(recipients);
+        encoder.set_stage(cipher ? &*cipher : nullptr);
         Status st = archive_wal_file(storage, encoder, compression, name, path, r);
+        encoder.set_stage(nullptr);
         if (!st.is_ok())
             return st.prefix("could not archive \"" + path + "\" before replacing the data directory");
         (r.already_archived ? report.present : report.archived).push_back(name);
