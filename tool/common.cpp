@@ -20,10 +20,12 @@ namespace {
 
 // "--parallel N (default 2, 1-16)", "--part-size N (default 64MB, 1MB-1GB)": what the tool's --help says
 // about a setting.
-std::string flag_help(const SettingDef& def)
+// The flag's help: the setting's, its default (the command's own where it has one) and its range.
+std::string flag_help(const SettingDef& def, const std::map<std::string, std::string>& command_defaults)
 {
     std::string text = def.help;
-    const std::string value = def.default_for_tool();
+    const auto own = command_defaults.find(def.name);
+    const std::string value = own != command_defaults.end() ? own->second : def.default_for_tool();
     if (def.type == SettingType::integer)
         text += " (default " + format_setting_quantity(std::stoll(value), def.unit) + ", " +
             format_setting_quantity(def.min, def.unit) + "-" + format_setting_quantity(def.max, def.unit) + ")";
@@ -34,7 +36,8 @@ std::string flag_help(const SettingDef& def)
 
 }  // namespace
 
-void add_setting_flags(CLI::App& command, CommonOptions& options, unsigned use)
+void add_setting_flags(
+    CLI::App& command, CommonOptions& options, unsigned use, const std::map<std::string, std::string>& command_defaults)
 {
     options.use = use;
     command.add_option("--config", options.config,
@@ -49,7 +52,8 @@ void add_setting_flags(CLI::App& command, CommonOptions& options, unsigned use)
         const std::string name = def->name;
         command
             .add_option_function<std::string>(
-                names, [&options, name](const std::string& v) { options.flags[name] = v; }, flag_help(*def))
+                names, [&options, name](const std::string& v) { options.flags[name] = v; },
+                flag_help(*def, command_defaults))
             ->type_name(def->type == SettingType::integer ? "N" : "TEXT");
     }
     command.footer("Every setting can also come from the environment (WALVAULT_REPO, WALVAULT_S3_ENDPOINT, ...) "

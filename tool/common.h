@@ -40,7 +40,10 @@ struct CommonOptions {
 
 // Adds --config and one flag per setting the command takes (use: its SettingUse bit; --s3_endpoint and
 // --s3-endpoint alike) to a command, so its --help lists only those.
-void add_setting_flags(CLI::App& command, CommonOptions& options, unsigned use);
+// command_defaults: the defaults this command uses instead of the settings' own (for its --help only; the
+// command applies them itself when a setting is not given).
+void add_setting_flags(CLI::App& command, CommonOptions& options, unsigned use,
+    const std::map<std::string, std::string>& command_defaults = {});
 
 // Reads the identities of encryption_identity_file (a file of mode 0600, or "-": standard input) for the
 // object readers (set_object_identities); nothing when the setting is empty. open_repository calls it.

@@ -272,7 +272,7 @@ void add_expire_command(CLI::App& app, int& exit_code)
         "given.");
     cmd->add_flag("--dry-run,-n", ctx->options.dry_run, "print the plan and change nothing");
     cmd->add_flag("--json", ctx->options.json, "print the plan as one JSON document (docs/retention.md)");
-    add_setting_flags(*cmd, ctx->common, k_use_expire);
+    add_setting_flags(*cmd, ctx->common, k_use_expire, {{"parallel", std::to_string(k_expire_default_parallel)}});
     on_run(*cmd, k_command, exit_code, [ctx] { return expire(*ctx); });
 }
 
