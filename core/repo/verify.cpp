@@ -73,9 +73,9 @@ WalInventory inventory_wal(const std::vector<ObjectInfo>& wal, uint64_t segment_
     return inv;
 }
 
-std::vector<LineageStretch> backup_lineage(const BackupManifest& manifest, const WalInventory& wal)
+std::vector<LineageTimeline> backup_lineage(const BackupManifest& manifest, const WalInventory& wal)
 {
-    std::vector<LineageStretch> out;
+    std::vector<LineageTimeline> out;
     if (wal.segment_size == 0)
         return out;
     out.push_back({manifest.timeline, manifest.start_lsn / wal.segment_size});
@@ -110,10 +110,10 @@ void check_lineages(const std::vector<LineageCheck>& backups, const WalInventory
     for (const LineageCheck& check : backups) {
         const BackupManifest* m = check.manifest;
         const uint64_t stop_segno = m->stop_lsn > 0 ? (m->stop_lsn - 1) / wal.segment_size : 0;
-        std::vector<LineageStretch> lineage = backup_lineage(*m, wal);
+        std::vector<LineageTimeline> lineage = backup_lineage(*m, wal);
         if (check.standalone)
             lineage.resize(1);  // its own timeline, which backup_lineage() puts first
-        for (const LineageStretch& stretch : lineage) {
+        for (const LineageTimeline& stretch : lineage) {
             static const std::vector<uint64_t> k_none;
             const auto it = wal.segments.find(stretch.timeline);
             const std::vector<uint64_t>& have = it == wal.segments.end() ? k_none : it->second;

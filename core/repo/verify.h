@@ -42,11 +42,11 @@ WalInventory inventory_wal(const std::vector<ObjectInfo>& wal, uint64_t segment_
 // Where a backup's recovery reads WAL: its own timeline from its start segment, and every timeline whose
 // history leaves the backup's timeline at or after its start (a recovery can follow any of them), from the
 // segment holding its switch point. Timelines in ascending order.
-struct LineageStretch {
+struct LineageTimeline {
     uint32_t timeline = 0;
     uint64_t first_segno = 0;
 };
-std::vector<LineageStretch> backup_lineage(const BackupManifest& manifest, const WalInventory& wal);
+std::vector<LineageTimeline> backup_lineage(const BackupManifest& manifest, const WalInventory& wal);
 
 // A complete backup whose WAL continuity is checked.
 struct LineageCheck {

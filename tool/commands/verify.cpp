@@ -103,7 +103,7 @@ private:
     bool m_have_identity = false;
     WalInventory m_wal;
     std::vector<const BackupRecord*> m_backups;  // complete, in scope
-    std::vector<std::vector<LineageStretch>> m_lineages;
+    std::vector<std::vector<LineageTimeline>> m_lineages;
     std::vector<std::unique_ptr<WalName>> m_names;  // the WAL names the checks point to
     std::vector<ObjectCheck> m_checks;              // objects to read whole
 };
@@ -205,7 +205,7 @@ bool Verifier::in_lineage(const WalName& name) const
         return true;
     const uint64_t segno = segment_number(name, m_wal.segment_size);
     for (const auto& lineage : m_lineages)
-        for (const LineageStretch& s : lineage)
+        for (const LineageTimeline& s : lineage)
             if (s.timeline == name.timeline && segno >= s.first_segno)
                 return true;
     return false;
