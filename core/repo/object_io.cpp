@@ -156,7 +156,7 @@ Status decode_object_fast(Decoder& decoder, Storage& storage, const std::string&
 {
     ObjectReadStage stage;
     decoder.set_stage(&stage);
-    const Status s = decode_object_fast_pass(decoder, storage, key, out, restart, meta);
+    Status s = decode_object_fast_pass(decoder, storage, key, out, restart, meta);
     decoder.set_stage(nullptr);  // the stage ends here; the decoder goes on to other objects
     return s;
 }
