@@ -110,22 +110,7 @@ done
 echo "== pgbench -i -s $SCALE + 2000 transactions: data directory $source_mb MB without pg_wal ($(echo "$source_files" | wc -l) relation files), ready in $(($(date +%s) - t0)) s"
 
 # pgBackRest's copy archives with archive-push into a fresh stanza; walvault's with the module.
-cat > "$pgbr_conf" <<CONF
-[global]
-repo1-path=$BENCH_DIR/repo-pgbackrest
-spool-path=$BENCH_DIR/pgbackrest-spool
-lock-path=$BENCH_DIR/pgbackrest-lock
-log-path=$BENCH_DIR/pgbackrest-log
-log-level-console=warn
-log-level-file=info
-compress-type=zst
-[bench]
-pg1-path=$BENCH_DIR/pgbackrest
-pg1-port=$PORT
-pg1-socket-path=$BENCH_DIR
-CONF
-chown "$BENCH_USER" "$pgbr_conf" 2>/dev/null || true
-as_user mkdir -p "$BENCH_DIR/pgbackrest-spool" "$BENCH_DIR/pgbackrest-lock" "$BENCH_DIR/pgbackrest-log"
+write_pgbackrest_conf "$pgbr_conf" "$BENCH_DIR/pgbackrest"
 cat >> "$BENCH_DIR/pgbackrest/postgresql.conf" <<CONF
 archive_mode = on
 archive_command = 'pgbackrest --config=$pgbr_conf --stanza=bench archive-push %p'

@@ -39,6 +39,21 @@ pin_walvault() {
     cp -p "${WALVAULT_BIN:-$bindir/walvault}" "$walvault"
 }
 
+# write_pgbackrest_conf FILE PG1_PATH [LINE...]: a pgBackRest configuration in FILE for the stanza "bench" of
+# the cluster at PG1_PATH (port $PORT, socket in $BENCH_DIR): repository $BENCH_DIR/repo-pgbackrest with zstd,
+# spool, lock and log directories in $BENCH_DIR (created), warnings on the console, and each LINE added to
+# [global].
+write_pgbackrest_conf() {
+    local file=$1 pg1=$2
+    shift 2
+    printf '%s\n' "[global]" "repo1-path=$BENCH_DIR/repo-pgbackrest" "spool-path=$BENCH_DIR/pgbackrest-spool" \
+        "lock-path=$BENCH_DIR/pgbackrest-lock" "log-path=$BENCH_DIR/pgbackrest-log" "log-level-console=warn" \
+        "log-level-file=info" "compress-type=zst" "$@" \
+        "[bench]" "pg1-path=$pg1" "pg1-port=$PORT" "pg1-socket-path=$BENCH_DIR" > "$file"
+    chown "$BENCH_USER" "$file" 2>/dev/null || true
+    as_user mkdir -p "$BENCH_DIR/pgbackrest-spool" "$BENCH_DIR/pgbackrest-lock" "$BENCH_DIR/pgbackrest-log"
+}
+
 # S3 mode: start_s3rver BUCKET... starts s3rver over HTTPS on 127.0.0.1 (a fresh self-signed certificate,
 # as test/lib/S3rver.pm makes it) in $BENCH_DIR/s3rver, with those buckets, and sets S3_PORT, S3_ENDPOINT,
 # S3_CA (the certificate, also the CA to trust), S3_DATA (s3rver's data directory: BUCKET/KEY._S3rver_object),

@@ -59,23 +59,7 @@ for c in walvault pgbackrest; do
     as_user mkdir -m 0700 "$BENCH_DIR/repo-$c"
 done
 
-cat > "$pgbr_conf" <<CONF
-[global]
-repo1-path=$BENCH_DIR/repo-pgbackrest
-spool-path=$BENCH_DIR/pgbackrest-spool
-lock-path=$BENCH_DIR/pgbackrest-lock
-log-path=$BENCH_DIR/pgbackrest-log
-log-level-console=warn
-log-level-file=info
-compress-type=zst
-repo1-retention-full=9999
-[bench]
-pg1-path=$BENCH_DIR/pgbackrest
-pg1-port=$PORT
-pg1-socket-path=$BENCH_DIR
-CONF
-chown "$BENCH_USER" "$pgbr_conf" 2>/dev/null || true
-as_user mkdir -p "$BENCH_DIR/pgbackrest-spool" "$BENCH_DIR/pgbackrest-lock" "$BENCH_DIR/pgbackrest-log"
+write_pgbackrest_conf "$pgbr_conf" "$BENCH_DIR/pgbackrest" repo1-retention-full=9999
 cat >> "$BENCH_DIR/pgbackrest/postgresql.conf" <<CONF
 archive_mode = on
 archive_command = 'pgbackrest --config=$pgbr_conf --stanza=bench archive-push %p'

@@ -1,6 +1,7 @@
 // Shared command plumbing.
 #include "tool/common.h"
 
+#include "core/common/utc_time.h"
 #include "core/config/settings.h"
 #include "core/repo/object_io.h"
 
@@ -135,6 +136,17 @@ Status resolved_compression(const ResolvedSettings& settings, Compression& out)
         return Status::error(Code::invalid, error);
     out = *parsed;
     return Status::ok();
+}
+
+bool parse_time_or_span(const std::string& text, int64_t now, int direction, int64_t& out)
+{
+    int64_t span = 0;
+    std::string why;
+    if (parse_setting_quantity(text, SettingUnit::s, span, why) && span > 0) {
+        out = now + direction * span;
+        return true;
+    }
+    return parse_utc_time(text, out).is_ok();
 }
 
 void print_error(const std::string& command, const Status& status)

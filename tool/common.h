@@ -62,6 +62,11 @@ Status open_repository(const CommonOptions& options, ResolvedSettings& settings,
 // The resolved compression setting (its default if not set), parsed.
 Status resolved_compression(const ResolvedSettings& settings, Compression& out);
 
+// A point in time given as an ISO 8601 UTC time ("2027-06-30T00:00:00Z") or as a positive span in
+// PostgreSQL's units ("90d", "12h") counted from now, forward (direction 1) or back (-1). False if it is
+// neither.
+bool parse_time_or_span(const std::string& text, int64_t now, int direction, int64_t& out);
+
 // Prints "walvault COMMAND: message" and the hint, if any, to stderr.
 void print_error(const std::string& command, const Status& status);
 

@@ -46,13 +46,7 @@ Status find_backup(
 // --until: an ISO 8601 UTC time ("2027-06-30T00:00:00Z") or a span from now in PostgreSQL's units ("90d").
 Status parse_until(const std::string& text, int64_t now, int64_t& until)
 {
-    int64_t span = 0;
-    std::string why;
-    if (parse_setting_quantity(text, SettingUnit::s, span, why) && span > 0) {
-        until = now + span;
-        return Status::ok();
-    }
-    if (parse_utc_time(text, until).is_ok() && until > now)
+    if (parse_time_or_span(text, now, 1, until) && until > now)
         return Status::ok();
     return Status::error(Code::invalid, "--until must be a time in the future or a span, not \"" + text + "\"",
         "Give a UTC time such as 2027-06-30T00:00:00Z, or a span from now such as 90d or 12h.");

@@ -48,13 +48,7 @@ unsigned long long ull(uint64_t n)
 // --since: an ISO 8601 UTC time, or a span back from now in PostgreSQL's units ("7d").
 Status parse_since(const std::string& text, int64_t now, int64_t& since)
 {
-    int64_t span = 0;
-    std::string why;
-    if (parse_setting_quantity(text, SettingUnit::s, span, why) && span > 0) {
-        since = now - span;
-        return Status::ok();
-    }
-    if (parse_utc_time(text, since).is_ok())
+    if (parse_time_or_span(text, now, -1, since))
         return Status::ok();
     return Status::error(Code::invalid, "--since must be a time or a span, not \"" + text + "\"",
         "Give a UTC time such as 2026-12-01T00:00:00Z, or a span back from now such as 7d or 12h.");
