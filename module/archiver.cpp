@@ -312,15 +312,10 @@ void Archiver::worker_main()
         try {
             Context& ctx = *job->context;
             s = ctx.check_identity();
-            // With encryption_recipients, objects are age files for them (core/codec/age.h): a stage per file,
-            // with its own file key.
-            std::optional<AgeEncryptStage> cipher;
-            if (!ctx.settings.recipients.empty())
-                cipher.emplace(ctx.settings.recipients);
-            encoder.set_stage(cipher ? &*cipher : nullptr);
+            // With encryption_recipients, objects are age files for them (core/codec/age.h).
             if (s.is_ok())
-                s = archive_wal_file(*ctx.storage, encoder, ctx.settings.compression, job->name, job->path, report);
-            encoder.set_stage(nullptr);
+                s = archive_wal_file(*ctx.storage, encoder, ctx.settings.compression, job->name, job->path, report,
+                    ctx.settings.recipients);
         } catch (const std::exception& e) {
             s = Status::error(Code::io_error, std::string("internal error: ") + e.what());
         } catch (...) {

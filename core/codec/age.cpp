@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <stdexcept>
 
@@ -30,6 +31,7 @@ constexpr std::string_view k_recipient_hrp = "age";
 constexpr std::string_view k_identity_hrp = "age-secret-key-";
 constexpr std::string_view k_x25519_info = "age-encryption.org/v1/X25519";
 constexpr std::string_view k_scrypt_salt_label = "age-encryption.org/v1/scrypt";
+constexpr std::string_view k_note_type = "walvault";  // AgeNote's stanza
 constexpr size_t k_file_key_bytes = 16;
 constexpr size_t k_nonce_bytes = 16;
 constexpr size_t k_key_bytes = 32;
@@ -660,12 +662,63 @@ bool looks_like_age(const uint8_t* data, size_t len)
     return len >= k_version_prefix.size() && std::memcmp(data, k_version_prefix.data(), k_version_prefix.size()) == 0;
 }
 
+Status read_age_note(const uint8_t* data, size_t len, AgeNote& out, bool& found)
+{
+    out = AgeNote{};
+    found = false;
+    if (!looks_like_age(data, len))
+        return corrupt("not an age file");
+    const std::string_view text(reinterpret_cast<const char*>(data), std::min(len, k_age_max_header_bytes));
+    const size_t mark = text.find("\n--- ");
+    const size_t end = mark == std::string_view::npos ? mark : text.find('\n', mark + 1);
+    if (end == std::string_view::npos)
+        return corrupt("the header does not end within " + std::to_string(k_age_max_header_bytes) + " bytes");
+    std::vector<Stanza> stanzas;
+    std::vector<uint8_t> mac;
+    size_t mac_input_len = 0;
+    if (Status s = parse_header(text.substr(0, end + 1), stanzas, mac, mac_input_len); !s.is_ok())
+        return s;
+    for (const Stanza& st : stanzas) {
+        if (st.args[0] != k_note_type)
+            continue;
+        bool has_length = false;
+        for (size_t i = 1; i < st.args.size(); ++i) {
+            const std::string_view arg = st.args[i];
+            if (arg.starts_with("r=")) {
+                for (std::string_view fp : split(arg.substr(2), ','))
+                    if (!fp.empty())
+                        out.recipients.emplace_back(fp);
+            } else if (arg.starts_with("n=")) {
+                const std::string_view digits = arg.substr(2);
+                const auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), out.length);
+                if (ec != std::errc() || p != digits.data() + digits.size())
+                    return corrupt("malformed walvault stanza: bad length");
+                has_length = true;
+            } else if (arg.starts_with("x=")) {
+                out.xxh3_128 = std::string(arg.substr(2));
+            }  // other arguments: a later walvault's, ignored
+        }
+        out.has_content = has_length && !out.xxh3_128.empty();
+        std::sort(out.recipients.begin(), out.recipients.end());
+        found = true;
+        return Status::ok();
+    }
+    return Status::ok();
+}
+
 // ---- encryption ------------------------------------------------------------------------------------------
 
 AgeEncryptStage::AgeEncryptStage(std::vector<AgeRecipient> recipients)
     : m_recipients(std::move(recipients))
     , m_crypto(std::make_unique<AgeCrypto>())
 {
+    std::vector<std::string> fps;
+    fps.reserve(m_recipients.size());
+    for (const AgeRecipient& r : m_recipients)
+        fps.push_back(age_recipient_fingerprint(r));
+    std::sort(fps.begin(), fps.end());
+    for (const std::string& fp : fps)
+        m_fingerprints += (m_fingerprints.empty() ? "" : ",") + fp;
     m_plain.reserve(k_age_chunk_bytes);
     m_sealed.resize(k_cipher_chunk_bytes);
 }
@@ -673,6 +726,11 @@ AgeEncryptStage::AgeEncryptStage(std::vector<AgeRecipient> recipients)
 AgeEncryptStage::~AgeEncryptStage()
 {
     OPENSSL_cleanse(m_crypto->payload_key.data(), m_crypto->payload_key.size());
+}
+
+void AgeEncryptStage::set_content(uint64_t length, std::string xxh3_128)
+{
+    m_content.emplace(length, std::move(xxh3_128));
 }
 
 void AgeEncryptStage::begin(const ByteSink& next)
@@ -720,6 +778,13 @@ void AgeEncryptStage::begin(const ByteSink& next)
         }
         append_stanza(m_header, {"X25519", age_base64_encode(eph_share, k_key_bytes)}, body, sizeof body);
     }
+    std::vector<std::string> note{std::string(k_note_type), "r=" + m_fingerprints};
+    if (m_content) {
+        note.push_back("n=" + std::to_string(m_content->first));
+        note.push_back("x=" + m_content->second);
+        m_content.reset();
+    }
+    append_stanza(m_header, note, nullptr, 0);
     // "Header MAC": HMAC-SHA-256 under HKDF(file key, "", "header") of the header through "---"
     append(m_header, "---");
     uint8_t mac_key[k_key_bytes];

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -72,6 +73,24 @@ std::string age_recipient_fingerprint(const AgeRecipient& recipient);
 // Whether stored bytes begin like an age file (the version line's prefix).
 bool looks_like_age(const uint8_t* data, size_t len);
 
+// walvault's own stanza in the header of every object it encrypts, "-> walvault r=FP,FP[ n=LENGTH x=XXH3]"
+// with an empty body, which age and every reader skip ("MUST ignore unrecognized stanzas"). It tells, without
+// any secret, the recipients an object is encrypted to (their fingerprints: `walvault rekey` finds the objects
+// that only retired keys open) and, for a WAL file, the original length and XXH3-128 (the archiver, which holds
+// no identity, tells a second archiving of the same file from a different one). The header MAC covers it, so
+// a reader with an identity detects it altered; a writer without one trusts it as it trusts an object's size.
+struct AgeNote {
+    std::vector<std::string> recipients;  // fingerprints (age_recipient_fingerprint), sorted
+    bool has_content = false;             // n= and x= present
+    uint64_t length = 0;                  // original bytes
+    std::string xxh3_128;                 // hex, of the original bytes
+};
+constexpr size_t k_age_header_read_bytes = k_age_max_header_bytes + 1;  // enough stored bytes for any header
+
+// Reads the note from the first stored bytes of an object (at least its whole header, or all of a shorter
+// object). found: whether the header has a walvault stanza. Code::corrupt if the bytes are not an age header.
+Status read_age_note(const uint8_t* data, size_t len, AgeNote& out, bool& found);
+
 class AgeCrypto;  // OpenSSL contexts, kept out of this header
 
 // Encrypts one stream to every recipient: header, 16-byte nonce, then 64 KiB chunks (the last one may be full;
@@ -81,6 +100,8 @@ class AgeEncryptStage : public ByteStage {
 public:
     explicit AgeEncryptStage(std::vector<AgeRecipient> recipients);
     ~AgeEncryptStage() override;
+    // The original length and XXH3-128 for the note (AgeNote) of the next object begun; none by default.
+    void set_content(uint64_t length, std::string xxh3_128);
     AgeEncryptStage(const AgeEncryptStage&) = delete;
     AgeEncryptStage& operator=(const AgeEncryptStage&) = delete;
 
@@ -93,6 +114,8 @@ private:
     Status seal_chunk(bool last);
 
     std::vector<AgeRecipient> m_recipients;
+    std::string m_fingerprints;                                 // the note's r=: sorted, comma-separated
+    std::optional<std::pair<uint64_t, std::string>> m_content;  // set_content(), for the next begin()
     std::unique_ptr<AgeCrypto> m_crypto;
     ByteSink m_next;
     Status m_state;                 // a failure of begin(), returned by update() and finish()

@@ -1,6 +1,7 @@
 // SHA-256 with OpenSSL's EVP interface (hardware-accelerated where the CPU has it).
 #include "core/codec/sha256.h"
 
+#include "core/common/file_io.h"
 #include "core/common/text.h"
 
 #include <fcntl.h>
@@ -58,28 +59,16 @@ std::string sha256_hex(const uint8_t* data, size_t len)
 
 Status sha256_file(const std::string& path, std::string& hex, uint64_t& length)
 {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return Status::error(errno == ENOENT ? Code::not_found : Code::io_error,
-            "could not open file \"" + path + "\": " + errno_text(errno));
     Sha256 h;
-    std::vector<uint8_t> buf(k_file_chunk);
-    length = 0;
-    for (;;) {
-        ssize_t n = ::read(fd, buf.data(), buf.size());
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            int err = errno;
-            ::close(fd);
-            return Status::error(Code::io_error, "could not read file \"" + path + "\": " + errno_text(err));
-        }
-        if (n == 0)
-            break;
-        h.update(buf.data(), static_cast<size_t>(n));
-        length += static_cast<uint64_t>(n);
-    }
-    ::close(fd);
+    Status s = read_file_chunks(
+        path, k_file_chunk,
+        [&](const uint8_t* data, size_t len) {
+            h.update(data, len);
+            return Status::ok();
+        },
+        length);
+    if (!s.is_ok())
+        return s;
     hex = h.finish_hex();
     return Status::ok();
 }

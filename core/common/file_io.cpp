@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <vector>
 
 namespace walvault {
 
@@ -150,6 +151,34 @@ Status write_small_file(const std::string& path, const std::string& text, const 
             Code::io_error, "could not rename \"" + temp + "\" to \"" + path + "\": " + errno_text(errno));
     if (!s.is_ok())
         ::unlink(temp.c_str());
+    return s;
+}
+
+Status read_file_chunks(const std::string& path, size_t chunk, const ByteSink& sink, uint64_t& length)
+{
+    length = 0;
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return Status::error(errno == ENOENT ? Code::not_found : Code::io_error,
+            "could not open file \"" + path + "\": " + errno_text(errno));
+    std::vector<uint8_t> buf(chunk);
+    Status s;
+    for (;;) {
+        const ssize_t n = ::read(fd, buf.data(), buf.size());
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            s = Status::error(Code::io_error, "could not read file \"" + path + "\": " + errno_text(errno));
+            break;
+        }
+        if (n == 0)
+            break;
+        length += static_cast<uint64_t>(n);
+        s = sink(buf.data(), static_cast<size_t>(n));
+        if (!s.is_ok())
+            break;
+    }
+    ::close(fd);
     return s;
 }
 

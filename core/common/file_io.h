@@ -2,6 +2,7 @@
 // restore, the credentials files): the one copy of each, so they agree on retries, errors and durability.
 #pragma once
 
+#include "core/common/byte_sink.h"
 #include "core/common/status.h"
 
 #include <cstddef>
@@ -30,6 +31,10 @@ Status fsync_directory(const std::string& path);
 // st, when given, receives the file's fstat of the read.
 Status read_small_file(
     const std::string& path, size_t max_bytes, bool& present, std::string& text, struct stat* st = nullptr);
+
+// Streams the whole file at path to sink in chunks of chunk bytes; length receives the bytes read. A missing
+// file is Code::not_found; the messages name the path.
+Status read_file_chunks(const std::string& path, size_t chunk, const ByteSink& sink, uint64_t& length);
 
 // Replaces path with text atomically and durably: writes path + temp_suffix (mode 0600), fsyncs it, renames
 // it over path. The directory is not fsynced (the caller does, once for all its files). On failure the

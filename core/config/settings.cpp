@@ -87,9 +87,10 @@ std::vector<SettingDef> make_all_settings()
             .default_value = "8",
             .min = 1,
             .max = k_max_parallel,
-            .uses = k_use_module | k_use_backup | k_use_restore | k_use_wal_fetch | k_use_expire | k_use_verify,
+            .uses = k_use_module | k_use_backup | k_use_restore | k_use_wal_fetch | k_use_expire | k_use_verify |
+                k_use_rekey,
             .help = "files in flight at once: archived ahead of the archiver, copied by backup and restore, "
-                    "fetched ahead by wal-fetch, read by verify",
+                    "fetched ahead by wal-fetch, read by verify, re-encrypted by rekey",
             .tool_default = "2"},
         {.name = "shutdown_timeout",
             .type = SettingType::integer,
@@ -145,14 +146,15 @@ std::vector<SettingDef> make_all_settings()
         {.name = "encryption_recipients",
             .type = SettingType::text,
             .default_value = "",
-            .uses = k_use_module | k_use_backup | k_use_wal_push | k_use_restore,
+            .uses = k_use_module | k_use_backup | k_use_wal_push | k_use_restore | k_use_rekey,
             .help = "encrypt every object written to these age recipients (\"age1...\", separated by commas); "
                     "empty: no encryption",
             .check = check_encryption_recipients},
         {.name = "encryption_identity_file",
             .type = SettingType::text,
             .default_value = "",
-            .uses = k_use_restore | k_use_wal_fetch | k_use_list | k_use_check | k_use_wal_push | k_use_verify,
+            .uses = k_use_restore | k_use_wal_fetch | k_use_list | k_use_check | k_use_wal_push | k_use_verify |
+                k_use_rekey,
             .superuser_only = true,
             .help = "age identity file (age-keygen's output, mode 0600) that opens encrypted objects; \"-\": "
                     "read it from standard input",

@@ -22,7 +22,8 @@ std::shared_ptr<const std::vector<AgeIdentity>> object_identities()
     return g_identities;
 }
 
-constexpr size_t k_sniff_bytes = 19;  // strlen("age-encryption.org/"): enough to tell an age file
+constexpr size_t k_sniff_bytes = 19;        // strlen("age-encryption.org/"): enough to tell an age file
+constexpr size_t k_note_first_read = 4096;  // read_object_note: a header of up to ~30 recipients
 
 // The decoder's stage for objects of any repository: the first bytes say whether the object is an age file,
 // which goes through an AgeDecryptStage with the process's identities; any other object passes as it is.
@@ -159,6 +160,26 @@ Status decode_object_fast(Decoder& decoder, Storage& storage, const std::string&
     Status s = decode_object_fast_pass(decoder, storage, key, out, restart, meta);
     decoder.set_stage(nullptr);  // the stage ends here; the decoder goes on to other objects
     return s;
+}
+
+Status read_object_note(Storage& storage, const std::string& key, bool& encrypted, AgeNote& note, bool& found)
+{
+    encrypted = false;
+    found = false;
+    // A header of a few recipients fits the first read; a longer one is read again whole.
+    for (const size_t want : {k_note_first_read, k_age_header_read_bytes}) {
+        std::vector<uint8_t> head;
+        Status s = storage.get_range(key, 0, want, head);
+        if (!s.is_ok())
+            return prefixed(s, storage, key);
+        encrypted = looks_like_age(head.data(), head.size());
+        if (!encrypted)
+            return Status::ok();
+        s = read_age_note(head.data(), head.size(), note, found);
+        if (s.is_ok() || head.size() < want || want == k_age_header_read_bytes)
+            return prefixed(s, storage, key);
+    }
+    return Status::ok();
 }
 
 Status read_object_meta(Storage& storage, const std::string& key, ObjectMeta& meta)

@@ -14,6 +14,7 @@
 namespace walvault {
 
 struct AgeIdentity;
+struct AgeNote;
 
 // The identities with which this process opens encrypted objects (encryption_identity_file): every reader below
 // decrypts an object that is an age file with them, and reads any other object as it is. Set once, before the
@@ -34,6 +35,10 @@ Status decode_object_fast(Storage& storage, const std::string& key, const ByteSi
 // The same with the caller's decoder (one per thread, reused: it keeps its buffers from object to object).
 Status decode_object_fast(Decoder& decoder, Storage& storage, const std::string& key, const ByteSink& out,
     const std::function<Status()>& restart, ObjectMeta& meta);
+
+// Reads the first bytes of an object: encrypted tells whether it is an age file; if it is, found whether its
+// header has walvault's note (AgeNote), and note what the note says. No identity is needed.
+Status read_object_note(Storage& storage, const std::string& key, bool& encrypted, AgeNote& note, bool& found);
 
 // Reads only an object's trailer (two small ranged reads); an encrypted object is read and decrypted whole.
 Status read_object_meta(Storage& storage, const std::string& key, ObjectMeta& meta);

@@ -3,20 +3,79 @@
 #include "core/repo/wal_archive.h"
 
 #include "core/codec/sha256.h"
+#include "core/codec/xxh3.h"
+#include "core/common/file_io.h"
 #include "core/repo/layout.h"
 #include "core/repo/object_io.h"
 #include "core/wal/wal_name.h"
 
+#include <optional>
+
 namespace walvault {
 namespace {
+
+constexpr size_t k_hash_chunk = 1 << 20;
+
+// Length and XXH3-128 of the file at path.
+Status xxh3_file(const std::string& path, std::string& hex, uint64_t& length)
+{
+    Xxh3Hash h;
+    Status s = read_file_chunks(
+        path, k_hash_chunk,
+        [&](const uint8_t* data, size_t len) {
+            h.update(data, len);
+            return Status::ok();
+        },
+        length);
+    if (s.is_ok())
+        hex = h.finish_hex();
+    return s;
+}
+
+// The archived object is an age file whose note records its content: compare with that (no identity needed).
+// compared: whether the note could say; if not, the caller decodes the object.
+Status compare_by_note(Storage& storage, const std::string& key, const std::string& name, const std::string& path,
+    ArchiveReport& report, bool& compared)
+{
+    compared = false;
+    bool encrypted = false;
+    bool found = false;
+    AgeNote note;
+    Status s = read_object_note(storage, key, encrypted, note, found);
+    if (s.code() != Code::corrupt && !s.is_ok())
+        return s;
+    if (!s.is_ok() || !encrypted || !found || !note.has_content)
+        return Status::ok();  // plain, damaged or without content: the decoder tells what it is
+    std::string local;
+    uint64_t local_len = 0;
+    s = xxh3_file(path, local, local_len);
+    if (!s.is_ok())
+        return s;
+    compared = true;
+    if (note.xxh3_128 != local || note.length != local_len)
+        return Status::error(Code::conflict,
+            "\"" + name + "\" is already archived with different content: archived XXH3-128 " + note.xxh3_128 + " (" +
+                std::to_string(note.length) + " bytes), local XXH3-128 " + local + " (" + std::to_string(local_len) +
+                " bytes)",
+            "Two clusters may be archiving into one repository, or a cluster was restored without "
+            "moving to a new timeline. walvault never overwrites an archived file.");
+    report.bytes_in = local_len;
+    report.bytes_out = 0;
+    report.already_archived = true;
+    return storage.sync(key);
+}
 
 // The object under key exists: succeed if it holds exactly the file at path, fail loudly otherwise.
 Status compare_with_archived(
     Storage& storage, const std::string& key, const std::string& name, const std::string& path, ArchiveReport& report)
 {
+    bool compared = false;
+    Status s = compare_by_note(storage, key, name, path, report, compared);
+    if (compared || !s.is_ok())
+        return s;
     std::string local_sha;
     uint64_t local_len = 0;
-    Status s = sha256_file(path, local_sha, local_len);
+    s = sha256_file(path, local_sha, local_len);
     if (!s.is_ok())
         return s;
     ObjectMeta meta;
@@ -52,7 +111,7 @@ Status compare_with_archived(
 }  // namespace
 
 Status archive_wal_file(Storage& storage, Encoder& encoder, const Compression& compression, const std::string& name,
-    const std::string& path, ArchiveReport& report)
+    const std::string& path, ArchiveReport& report, const std::vector<AgeRecipient>& recipients)
 {
     report = ArchiveReport{};
     const auto wal = parse_wal_name(name);
@@ -66,6 +125,29 @@ Status archive_wal_file(Storage& storage, Encoder& encoder, const Compression& c
         return compare_with_archived(storage, key, name, path, report);
     if (s.code() != Code::not_found)
         return s;
+
+    // With recipients: a stage, and so a file key, of this file's own, whose note records the content.
+    std::optional<AgeEncryptStage> cipher;
+    if (!recipients.empty()) {
+        std::string xxh3;
+        uint64_t length = 0;
+        s = xxh3_file(path, xxh3, length);
+        if (!s.is_ok())
+            return s;
+        cipher.emplace(recipients);
+        cipher->set_content(length, std::move(xxh3));
+    }
+    struct StageScope {
+        Encoder& encoder;
+        StageScope(Encoder& e, ByteStage* stage)
+            : encoder(e)
+        {
+            encoder.set_stage(stage);
+        }
+        ~StageScope() { encoder.set_stage(nullptr); }
+        StageScope(const StageScope&) = delete;
+        StageScope& operator=(const StageScope&) = delete;
+    } scope(encoder, cipher ? &*cipher : nullptr);
 
     std::unique_ptr<Writer> writer;
     s = storage.create(key, writer);

@@ -2,11 +2,13 @@
 // from worker threads; it never touches PostgreSQL.
 #pragma once
 
+#include "core/codec/age.h"
 #include "core/codec/codec.h"
 #include "core/storage/storage.h"
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace walvault {
 
@@ -19,7 +21,11 @@ struct ArchiveReport {
 // Archives the file at path under WAL file name `name`. Ok only once the object is durable and verified
 // (or an identical object already was, which is then synced again). Code::conflict if an object with that
 // name and different (or damaged) content exists; it is never overwritten.
+//
+// With recipients (encryption_recipients) the object is an age file for them, and its header's note (AgeNote)
+// records the file's length and XXH3-128, read from the file first: a process without an identity, such as
+// the archiver, then tells an identical copy from a different one by that note.
 Status archive_wal_file(Storage& storage, Encoder& encoder, const Compression& compression, const std::string& name,
-    const std::string& path, ArchiveReport& report);
+    const std::string& path, ArchiveReport& report, const std::vector<AgeRecipient>& recipients = {});
 
 }  // namespace walvault

@@ -13,6 +13,12 @@
 
 namespace walvault {
 
+Status Storage::replace(const std::string& key, std::unique_ptr<Writer>& out)
+{
+    out.reset();
+    return Status::error(Code::invalid, "repository \"" + location() + "\" cannot replace \"" + key + "\"");
+}
+
 Status Storage::remove_many(const std::vector<std::string>& keys)
 {
     for (const std::string& key : keys) {

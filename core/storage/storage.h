@@ -77,6 +77,13 @@ public:
     // Begins a create-only, durable write of key (see Writer). Code::busy if another writer of key is
     // still writing, where the backend can tell this early (posix: the temporary file is locked).
     virtual Status create(const std::string& key, std::unique_ptr<Writer>& out) = 0;
+    // Begins a write whose commit() replaces the object under key, or creates it, atomically: a reader finds
+    // the old object or the new one, never neither, and the old one stays until the store holds the new bytes,
+    // verified (posix: read back, then rename(); S3: a PUT or multipart upload with Content-MD5, which the
+    // store completes only with exactly those bytes). Only for objects whose old and new contents are both
+    // valid (walvault rekey: the same object for other recipients; identity.json). A store that cannot:
+    // Code::invalid (the default).
+    virtual Status replace(const std::string& key, std::unique_ptr<Writer>& out);
     // Streams the whole object to sink; Code::not_found if absent.
     virtual Status get(const std::string& key, const ByteSink& sink) = 0;
     // Reads len bytes at offset (less only at the end of the object; none, and ok, at or past it);

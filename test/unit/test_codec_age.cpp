@@ -405,7 +405,8 @@ TEST(AgeEncrypt, RoundTripAndChunkLayout)
         EXPECT_EQ(file.size(), h + 16 + n + chunks * k_age_tag_bytes);
         const std::string header(file.begin(), file.begin() + static_cast<std::ptrdiff_t>(h));
         EXPECT_TRUE(header.starts_with("age-encryption.org/v1\n-> X25519 ")) << header;
-        EXPECT_EQ(std::count(header.begin(), header.end(), '\n'), 6);  // version, 2 × (args, body), MAC
+        // version, 2 × (args, body), walvault's note (args, empty body), MAC
+        EXPECT_EQ(std::count(header.begin(), header.end(), '\n'), 8);
         for (const char* key : {"key1.txt", "key2.txt"}) {
             std::vector<uint8_t> out;
             WV_ASSERT_OK(decrypt(file, identities_of(key), out));
@@ -415,6 +416,47 @@ TEST(AgeEncrypt, RoundTripAndChunkLayout)
     // A fresh file key and nonce each time.
     const std::vector<uint8_t> plain = seq_text(1000);
     EXPECT_NE(encrypt(plain, k_recipient1), encrypt(plain, k_recipient1));
+}
+
+// The note: the recipients' fingerprints always, the content when set_content() gave it (for one object).
+TEST(AgeEncrypt, NoteNamesRecipientsAndContent)
+{
+    AgeRecipient r1, r2;
+    WV_ASSERT_OK(parse_age_recipient(k_recipient1, r1));
+    WV_ASSERT_OK(parse_age_recipient(k_recipient2, r2));
+    std::vector<std::string> fps{age_recipient_fingerprint(r1), age_recipient_fingerprint(r2)};
+    std::sort(fps.begin(), fps.end());
+    AgeEncryptStage stage({r2, r1});
+    stage.set_content(1234, "00112233445566778899aabbccddeeff");
+    for (bool with_content : {true, false}) {
+        SCOPED_TRACE(with_content);
+        std::vector<uint8_t> file;
+        stage.begin(test::vector_sink(file));
+        const std::vector<uint8_t> plain = seq_text(100);
+        WV_ASSERT_OK(stage.update(plain.data(), plain.size()));
+        WV_ASSERT_OK(stage.finish());
+        AgeNote note;
+        bool found = false;
+        WV_ASSERT_OK(read_age_note(file.data(), file.size(), note, found));
+        EXPECT_TRUE(found);
+        EXPECT_EQ(note.recipients, fps);
+        EXPECT_EQ(note.has_content, with_content);
+        if (with_content) {
+            EXPECT_EQ(note.length, 1234U);
+            EXPECT_EQ(note.xxh3_128, "00112233445566778899aabbccddeeff");
+        }
+        std::vector<uint8_t> out;
+        WV_ASSERT_OK(decrypt(file, identities_of("key1.txt"), out));
+        EXPECT_TRUE(out == plain);
+    }
+    // A file the age CLI wrote has no note; bytes that are not age are corrupt.
+    const std::vector<uint8_t> theirs = test::read_file(std::string(k_data) + "multi_recipients.age");
+    AgeNote note;
+    bool found = true;
+    WV_ASSERT_OK(read_age_note(theirs.data(), theirs.size(), note, found));
+    EXPECT_FALSE(found);
+    const std::vector<uint8_t> plain = seq_text(100);
+    EXPECT_EQ(read_age_note(plain.data(), plain.size(), note, found).code(), Code::corrupt);
 }
 
 TEST(AgeEncrypt, NoRecipients)

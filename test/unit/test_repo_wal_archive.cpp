@@ -4,6 +4,7 @@
 
 #include "core/codec/age.h"
 #include "core/codec/sha256.h"
+#include "core/codec/xxh3.h"
 #include "core/repo/layout.h"
 #include "core/repo/object_io.h"
 #include "core/storage/posix/posix_storage.h"
@@ -62,7 +63,7 @@ protected:
         const auto c = Compression::parse(compression, nullptr);
         if (!c)
             return Status::error(Code::invalid, "bad compression in test");
-        return archive_wal_file(m_storage, m_encoder, *c, name, path, report);
+        return archive_wal_file(m_storage, m_encoder, *c, name, path, report, m_recipients);
     }
 
     std::vector<uint8_t> decoded(const std::string& key, ObjectMeta* meta_out = nullptr)
@@ -92,6 +93,7 @@ protected:
     std::string m_repo = m_repo_dir / "repo";
     PosixStorage m_storage{m_repo};
     Encoder m_encoder;
+    std::vector<AgeRecipient> m_recipients;  // encryption_recipients of archive()
 };
 
 TEST_F(WalArchive, ArchivesASegment)
@@ -334,17 +336,67 @@ TEST_F(WalArchive, ConcurrentWriterIsBusy)
 
 // With encryption: the object is an age file; archiving the same file again compares through the process's
 // identities, and without one it cannot, which is a conflict that names the way out (never an overwrite).
+// The archiver holds recipients only: the note in the object's header (AgeNote) tells it whether a file it
+// archives again is the one archived.
 TEST_F(WalArchive, EncryptedObjectsAndArchivingAgain)
 {
     AgeIdentity id;
     WV_ASSERT_OK(age_generate_identity(id));
-    AgeEncryptStage cipher({age_recipient_of(id)});
-    m_encoder.set_stage(&cipher);
+    m_recipients = {age_recipient_of(id)};
     const std::string path = source(k_segment, segment_bytes());
     ArchiveReport report;
     WV_ASSERT_OK(archive(k_segment, path, report));
     const std::vector<uint8_t> stored = test::read_file(m_repo + "/" + k_segment_key);
-    EXPECT_TRUE(looks_like_age(stored.data(), stored.size()));
+    ASSERT_TRUE(looks_like_age(stored.data(), stored.size()));
+    AgeNote note;
+    bool found = false;
+    WV_ASSERT_OK(read_age_note(stored.data(), stored.size(), note, found));
+    ASSERT_TRUE(found);
+    EXPECT_EQ(note.recipients, std::vector<std::string>{age_recipient_fingerprint(m_recipients[0])});
+    EXPECT_TRUE(note.has_content);
+    EXPECT_EQ(note.length, segment_bytes().size());
+    EXPECT_EQ(note.xxh3_128, xxh3_128_hex(segment_bytes().data(), segment_bytes().size()));
+
+    // Without an identity: the same file again is archived, a different one is a conflict naming both.
+    set_object_identities({});
+    WV_ASSERT_OK(archive(k_segment, path, report));
+    EXPECT_TRUE(report.already_archived);
+    std::vector<uint8_t> other = segment_bytes();
+    other[1000] ^= 1;
+    Status s = archive(k_segment, source(k_segment, other), report);
+    EXPECT_EQ(s.code(), Code::conflict);
+    EXPECT_EQ(s.message(),
+        "\"" + std::string(k_segment) + "\" is already archived with different content: archived XXH3-128 " +
+            note.xxh3_128 + " (" + std::to_string(note.length) + " bytes), local XXH3-128 " +
+            xxh3_128_hex(other.data(), other.size()) + " (" + std::to_string(other.size()) + " bytes)");
+    EXPECT_EQ(test::read_file(m_repo + "/" + k_segment_key), stored);
+
+    // With the identity the decoded object is what was archived.
+    set_object_identities({id});
+    EXPECT_TRUE(decoded(k_segment_key) == segment_bytes());
+    set_object_identities({});
+}
+
+// An encrypted object whose note records no content (a backup file's, or one written before notes recorded
+// it): without an identity the archiver cannot compare, and says how to.
+TEST_F(WalArchive, EncryptedObjectWithoutContentNoteNeedsAnIdentity)
+{
+    AgeIdentity id;
+    WV_ASSERT_OK(age_generate_identity(id));
+    AgeEncryptStage cipher({age_recipient_of(id)});
+    m_encoder.set_stage(&cipher);  // the stage alone: no set_content()
+    const std::string path = source(k_segment, segment_bytes());
+    std::unique_ptr<Writer> writer;
+    WV_ASSERT_OK(m_storage.create(k_segment_key, writer));
+    EncodeResult encoded;
+    WV_ASSERT_OK(encode_file(
+        m_encoder, Compression{}, path, k_segment, [&](const uint8_t* d, size_t n) { return writer->write(d, n); },
+        encoded));
+    WV_ASSERT_OK(writer->commit());
+    m_encoder.set_stage(nullptr);
+    ArchiveReport report;
+    const std::vector<uint8_t> stored = test::read_file(m_repo + "/" + k_segment_key);
+    ASSERT_TRUE(looks_like_age(stored.data(), stored.size()));
 
     set_object_identities({});
     Status s = archive(k_segment, path, report);
@@ -359,14 +411,12 @@ TEST_F(WalArchive, EncryptedObjectsAndArchivingAgain)
     set_object_identities({id});
     WV_ASSERT_OK(archive(k_segment, path, report));
     EXPECT_TRUE(report.already_archived);
-    EXPECT_TRUE(decoded(k_segment_key) == segment_bytes());
     std::vector<uint8_t> other = segment_bytes();
     other[1000] ^= 1;
     s = archive(k_segment, source(k_segment, other), report);
     EXPECT_EQ(s.code(), Code::conflict);
     EXPECT_EQ(test::read_file(m_repo + "/" + k_segment_key), stored);
     set_object_identities({});
-    m_encoder.set_stage(nullptr);
 }
 
 }  // namespace

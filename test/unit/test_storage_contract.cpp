@@ -274,6 +274,29 @@ TEST_P(StorageContract, CommitOfATakenKeyIsAlreadyExists)
     EXPECT_EQ(keys("wal/"), V{"wal/seg.zst"});
 }
 
+TEST_P(StorageContract, ReplaceSwapsTheObjectOnlyAtCommit)
+{
+    WV_ASSERT_OK(put("wal/seg.zst", "first"));
+    std::unique_ptr<Writer> w;
+    WV_ASSERT_OK(m_storage->replace("wal/seg.zst", w));
+    WV_ASSERT_OK(w->write(reinterpret_cast<const uint8_t*>("second content"), 14));
+    EXPECT_EQ(get_text("wal/seg.zst"), "first");  // the old object stays until the commit
+    WV_ASSERT_OK(w->commit());
+    EXPECT_EQ(get_text("wal/seg.zst"), "second content");
+    EXPECT_EQ(keys("wal/"), V{"wal/seg.zst"});
+
+    // An aborted replacement leaves the object as it was; a replacement of a missing key creates it.
+    WV_ASSERT_OK(m_storage->replace("wal/seg.zst", w));
+    WV_ASSERT_OK(w->write(reinterpret_cast<const uint8_t*>("third"), 5));
+    w->abort();
+    EXPECT_EQ(get_text("wal/seg.zst"), "second content");
+    WV_ASSERT_OK(m_storage->replace("wal/new.zst", w));
+    WV_ASSERT_OK(w->write(reinterpret_cast<const uint8_t*>("new"), 3));
+    WV_ASSERT_OK(w->commit());
+    EXPECT_EQ(get_text("wal/new.zst"), "new");
+    EXPECT_EQ(keys("wal/"), (V{"wal/new.zst", "wal/seg.zst"}));
+}
+
 TEST_P(StorageContract, OfTwoWritersOfOneKeyOneWins)
 {
     // A is writing when B comes: B is refused at create() (Code::busy), or the later commit fails with

@@ -120,21 +120,6 @@ Status check_identity(PushContext& ctx, int pg_major, uint64_t segment_size)
     return check_identity_encryption(*ctx.storage, ctx.identity, ctx.encryption);
 }
 
-// archive_wal_file, encrypted to recipients when there are any (encryption_recipients): a stage, and so a
-// file key, of its own for each file.
-Status archive_encrypted(Storage& storage, Encoder& encoder, const Compression& compression,
-    const std::vector<AgeRecipient>& recipients, const std::string& name, const std::string& path,
-    ArchiveReport& report)
-{
-    std::optional<AgeEncryptStage> cipher;
-    if (!recipients.empty())
-        cipher.emplace(recipients);
-    encoder.set_stage(cipher ? &*cipher : nullptr);
-    Status s = archive_wal_file(storage, encoder, compression, name, path, report);
-    encoder.set_stage(nullptr);
-    return s;
-}
-
 // Pushes one file; says what happened on stdout.
 Status push_file(PushContext& ctx, Encoder& encoder, const WalName& name, const std::string& path)
 {
@@ -144,7 +129,7 @@ Status push_file(PushContext& ctx, Encoder& encoder, const WalName& name, const 
             return s.prefix("refusing to archive \"" + name.text + "\"");
     }
     ArchiveReport report;
-    Status s = archive_encrypted(*ctx.storage, encoder, ctx.compression, ctx.recipients, name.text, path, report);
+    Status s = archive_wal_file(*ctx.storage, encoder, ctx.compression, name.text, path, report, ctx.recipients);
     if (!s.is_ok())
         return s;
     if (report.already_archived)
@@ -349,7 +334,7 @@ Status save_old_wal(Storage& storage, const ResolvedSettings& settings, const st
     Encoder encoder;
     auto save = [&](const std::string& name, const std::string& path) -> Status {
         ArchiveReport r;
-        Status st = archive_encrypted(storage, encoder, compression, recipients, name, path, r);
+        Status st = archive_wal_file(storage, encoder, compression, name, path, r, recipients);
         if (!st.is_ok())
             return st.prefix("could not archive \"" + path + "\" before replacing the data directory");
         (r.already_archived ? report.present : report.archived).push_back(name);

@@ -173,11 +173,13 @@ Status stream_fd(int fd, const std::string& path, const ByteSink& sink)
 // If the file system refuses a direct transfer (EINVAL), the writer carries on with ordinary I/O.
 class PosixWriter final : public Writer {
 public:
-    PosixWriter(std::string final_path, std::string temp_path, int fd, bool direct)
+    // replace: commit() renames over the object (Storage::replace) instead of linking create-only.
+    PosixWriter(std::string final_path, std::string temp_path, int fd, bool direct, bool replace)
         : m_final(std::move(final_path))
         , m_temp(std::move(temp_path))
         , m_fd(fd)
         , m_stream(fd, 0, direct, k_posix_direct_chunk)
+        , m_replace(replace)
     {
     }
     ~PosixWriter() override { abort(); }
@@ -217,6 +219,12 @@ public:
                 "file \"" + m_temp + "\" does not hold what was written: " + std::to_string(stored) +
                     " bytes with XXH3-128 " + reread + ", expected " + std::to_string(m_length) +
                     " bytes with XXH3-128 " + written);
+        if (m_replace) {
+            if (::rename(m_temp.c_str(), m_final.c_str()) != 0)
+                return io_error("rename file", m_final, errno);
+            m_fd.reset();
+            return fsync_directory(dir_of(m_final));
+        }
         // Create-only publication: link() fails with EEXIST instead of replacing.
         if (::link(m_temp.c_str(), m_final.c_str()) != 0) {
             int err = errno;
@@ -278,6 +286,7 @@ private:
     std::string m_temp;
     Fd m_fd;
     DirectStream m_stream;
+    bool m_replace;
     bool m_opened_direct = m_stream.direct();  // the read-back may go past the page cache too
     Xxh3Hash m_hash;
     uint64_t m_length = 0;
@@ -338,6 +347,16 @@ Status PosixStorage::head(const std::string& key, ObjectInfo& out)
 
 Status PosixStorage::create(const std::string& key, std::unique_ptr<Writer>& out)
 {
+    return open_writer(key, false, out);
+}
+
+Status PosixStorage::replace(const std::string& key, std::unique_ptr<Writer>& out)
+{
+    return open_writer(key, true, out);
+}
+
+Status PosixStorage::open_writer(const std::string& key, bool replace, std::unique_ptr<Writer>& out)
+{
     if (!valid_key(key))
         return invalid_key(key);
     const std::string final_path = location(key);
@@ -367,7 +386,7 @@ Status PosixStorage::create(const std::string& key, std::unique_ptr<Writer>& out
         if (::ftruncate(fd.get(), 0) != 0)
             return io_error("truncate file", temp_path, errno);
         // O_DIRECT where the file system takes it (set after open: the flag cannot make open() fail).
-        out = std::make_unique<PosixWriter>(final_path, temp_path, fd.release(), m_direct_io);
+        out = std::make_unique<PosixWriter>(final_path, temp_path, fd.release(), m_direct_io, replace);
         return Status::ok();
     }
     return Status::error(Code::busy, "another process keeps replacing \"" + temp_path + "\"");

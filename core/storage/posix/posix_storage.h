@@ -32,6 +32,7 @@ public:
     std::string identity() const override;
     Status head(const std::string& key, ObjectInfo& out) override;
     Status create(const std::string& key, std::unique_ptr<Writer>& out) override;
+    Status replace(const std::string& key, std::unique_ptr<Writer>& out) override;
     Status get(const std::string& key, const ByteSink& sink) override;
     Status get_range(const std::string& key, uint64_t offset, size_t len, std::vector<uint8_t>& out) override;
     using Storage::list;
@@ -43,6 +44,8 @@ public:
     Status sync(const std::string& key) override;
 
 private:
+    Status open_writer(const std::string& key, bool replace, std::unique_ptr<Writer>& out);
+
     std::string m_root;
     bool m_direct_io;
 };

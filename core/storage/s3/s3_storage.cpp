@@ -157,7 +157,8 @@ class S3Storage;
 // arrives, so an object of exactly one part is still a single PUT.
 class S3Writer final : public Writer {
 public:
-    S3Writer(S3Storage& s3, std::string key);
+    // replace: commit() replaces an existing object (Storage::replace), without If-None-Match.
+    S3Writer(S3Storage& s3, std::string key, bool replace = false);
     ~S3Writer() override { abort(); }
     Status write(const uint8_t* data, size_t len) override;
     Status commit() override;
@@ -183,6 +184,7 @@ private:
     uint64_t m_part_start = 0;
     uint64_t m_part_len = 0;
     const bool m_unsigned_payload;  // see S3Storage::unsigned_payload()
+    const bool m_replace;
     Md5 m_part_md5;
     Sha256 m_part_sha256;  // unused with m_unsigned_payload
     Md5 m_whole_md5;       // from the second part on
@@ -221,6 +223,7 @@ public:
 
     Status head(const std::string& key, ObjectInfo& out) override;
     Status create(const std::string& key, std::unique_ptr<Writer>& out) override;
+    Status replace(const std::string& key, std::unique_ptr<Writer>& out) override;
     Status get(const std::string& key, const ByteSink& sink) override;
     Status get_range(const std::string& key, uint64_t offset, size_t len, std::vector<uint8_t>& out) override;
     using Storage::list;
@@ -453,6 +456,12 @@ Status S3Storage::create(const std::string& key, std::unique_ptr<Writer>& out)
     return Status::ok();
 }
 
+Status S3Storage::replace(const std::string& key, std::unique_ptr<Writer>& out)
+{
+    out = std::make_unique<S3Writer>(*this, object_key(key), true);
+    return Status::ok();
+}
+
 Status S3Storage::get(const std::string& key, const ByteSink& sink)
 {
     Call c;
@@ -570,10 +579,11 @@ Status S3Storage::remove_many(const std::vector<std::string>& keys)
     return Status::ok();
 }
 
-S3Writer::S3Writer(S3Storage& s3, std::string key)
+S3Writer::S3Writer(S3Storage& s3, std::string key, bool replace)
     : m_s3(s3)
     , m_key(std::move(key))
     , m_unsigned_payload(s3.unsigned_payload())
+    , m_replace(replace)
 {
 }
 
@@ -752,7 +762,9 @@ Status S3Writer::commit()
         Call c;
         c.method = "PUT";
         c.key = m_key;
-        c.headers = {{"content-md5", base64(md5)}, {"if-none-match", "*"}};
+        c.headers = {{"content-md5", base64(md5)}};
+        if (!m_replace)
+            c.headers.emplace_back("if-none-match", "*");
         m_s3.add_write_headers(c.headers);
         c.payload_sha256 = m_unsigned_payload ? k_sigv4_unsigned_payload : m_part_sha256.finish_hex();
         c.context = "could not upload " + where();
@@ -776,7 +788,8 @@ Status S3Writer::commit()
         c.method = "POST";
         c.key = m_key;
         c.query = {{"uploadId", m_upload_id}};
-        c.headers = {{"if-none-match", "*"}};
+        if (!m_replace)
+            c.headers = {{"if-none-match", "*"}};
         c.body = reinterpret_cast<const uint8_t*>(body.data());
         c.body_len = body.size();
         c.context = "could not complete the multipart upload of " + where();
