@@ -169,6 +169,20 @@ Status ensure_identity(Storage& storage, const RepoIdentity& ours, RepoIdentity*
     return check_identity_encryption(storage, theirs, ours);
 }
 
+Status replace_identity(Storage& storage, const RepoIdentity& id)
+{
+    const std::string text = identity_to_json(id);
+    std::unique_ptr<Writer> w;
+    Status s = storage.replace(k_identity_key, w);
+    if (s.is_ok())
+        s = w->write(reinterpret_cast<const uint8_t*>(text.data()), text.size());
+    if (s.is_ok())
+        s = w->commit();
+    if (!s.is_ok() && w)
+        w->abort();
+    return s.is_ok() ? s : s.prefix("could not write repository identity");
+}
+
 Status check_identity_encryption(const Storage& storage, const RepoIdentity& theirs, const RepoIdentity& ours)
 {
     // Never an unencrypted object in an encrypted repository or the reverse, and every object
@@ -188,7 +202,7 @@ Status check_identity_encryption(const Storage& storage, const RepoIdentity& the
             "repository \"" + storage.location() + "\" is encrypted to the recipients " + join(theirs.recipients) +
                 ", but encryption_recipients has " + join(ours.recipients),
             "Set encryption_recipients to the recipients the repository records (fingerprints are the first 16 "
-            "hex digits of the sha256 of each \"age1...\" recipient).");
+            "hex digits of the sha256 of each \"age1...\" recipient); walvault rekey changes them.");
     return Status::ok();
 }
 

@@ -39,6 +39,10 @@ Status ensure_identity(Storage& storage, const RepoIdentity& ours, RepoIdentity*
 // the repository's (theirs): on where it is off or off where it is on, or other recipients.
 Status check_identity_encryption(const Storage& storage, const RepoIdentity& theirs, const RepoIdentity& ours);
 
+// Replaces the identity with id, atomically (Storage::replace): only walvault rekey does, to record new
+// recipients.
+Status replace_identity(Storage& storage, const RepoIdentity& id);
+
 // Reads the identity without writing; Code::not_found if the repository has none.
 Status read_identity(Storage& storage, RepoIdentity& out);
 

@@ -3,6 +3,7 @@
 #include "core/repo/object_io.h"
 
 #include "core/codec/age.h"
+#include "core/repo/layout.h"
 
 #include <algorithm>
 #include <cstring>
@@ -180,6 +181,51 @@ Status read_object_note(Storage& storage, const std::string& key, bool& encrypte
             return prefixed(s, storage, key);
     }
     return Status::ok();
+}
+
+Status reencrypt_object(Storage& storage, const std::string& key, const std::vector<AgeRecipient>& recipients,
+    const AgeNote& note, ObjectMeta& meta)
+{
+    const auto identities = object_identities();
+    if (!identities || identities->empty())
+        return prefixed(
+            Status::error(Code::invalid, "re-encrypting needs an identity that opens the object"), storage, key);
+    AgeEncryptStage encrypt(recipients);
+    if (note.has_content) {
+        encrypt.set_content(note.length, note.xxh3_128);
+    } else if (key.starts_with(k_wal_prefix)) {
+        Status s = decode_object(
+            storage, key, [](const uint8_t*, size_t) { return Status::ok(); }, meta);
+        if (!s.is_ok())
+            return s;
+        if (!meta.xxh3_128.empty())
+            encrypt.set_content(meta.length, meta.xxh3_128);
+    }
+    std::unique_ptr<Writer> writer;
+    Status s = storage.replace(key, writer);
+    if (!s.is_ok())
+        return prefixed(s, storage, key);
+    // stored bytes -> decrypt -> (the plain object) -> check against its trailer, and encrypt -> writer
+    Decoder check;
+    check.begin([](const uint8_t*, size_t) { return Status::ok(); }, ContentCheck::sha256);
+    encrypt.begin([&](const uint8_t* d, size_t n) { return writer->write(d, n); });
+    AgeDecryptStage decrypt(*identities);
+    decrypt.begin([&](const uint8_t* d, size_t n) {
+        Status st = check.update(d, n);
+        return st.is_ok() ? encrypt.update(d, n) : st;
+    });
+    s = storage.get(key, [&](const uint8_t* d, size_t n) { return decrypt.update(d, n); });
+    if (s.is_ok())
+        s = decrypt.finish();
+    if (s.is_ok())
+        s = check.finish(meta);
+    if (s.is_ok())
+        s = encrypt.finish();
+    if (s.is_ok())
+        s = writer->commit();
+    if (!s.is_ok())
+        writer->abort();
+    return prefixed(s, storage, key);
 }
 
 Status read_object_meta(Storage& storage, const std::string& key, ObjectMeta& meta)

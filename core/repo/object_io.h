@@ -15,6 +15,7 @@ namespace walvault {
 
 struct AgeIdentity;
 struct AgeNote;
+struct AgeRecipient;
 
 // The identities with which this process opens encrypted objects (encryption_identity_file): every reader below
 // decrypts an object that is an age file with them, and reads any other object as it is. Set once, before the
@@ -39,6 +40,14 @@ Status decode_object_fast(Decoder& decoder, Storage& storage, const std::string&
 // Reads the first bytes of an object: encrypted tells whether it is an age file; if it is, found whether its
 // header has walvault's note (AgeNote), and note what the note says. No identity is needed.
 Status read_object_note(Storage& storage, const std::string& key, bool& encrypted, AgeNote& note, bool& found);
+
+// Re-encrypts the encrypted object under key for recipients, in place (Storage::replace): the object is
+// decrypted with this process's identities and its plaintext checked completely against its trailer (sha256)
+// while the new age file is written; the old object stays until the new one is stored and verified, and stays
+// if anything fails. note: the object's note (read_object_note); a WAL object's content note is carried over,
+// or made from the trailer (one more read) when the old note has none. meta: the object's trailer.
+Status reencrypt_object(Storage& storage, const std::string& key, const std::vector<AgeRecipient>& recipients,
+    const AgeNote& note, ObjectMeta& meta);
 
 // Reads only an object's trailer (two small ranged reads); an encrypted object is read and decrypted whole.
 Status read_object_meta(Storage& storage, const std::string& key, ObjectMeta& meta);
