@@ -76,5 +76,30 @@ ok($restored->log_contains(qr/restored log file "\Q$segments[0]\E" from archive/
 ok(!$restored->log_contains(qr/walvault wal-fetch:/), 'no wal-fetch error along the way');
 $restored->stop;
 
+# walvault rekey in the bucket: every object re-encrypted for a new recipient (replaced in place by a PUT with
+# Content-MD5); the new identity alone opens them all, the old one none.
+my $new_key = "$dir/new.txt";
+system('age-keygen', '-o', $new_key) == 0 or die "age-keygen -o $new_key failed";
+chmod(0600, $new_key);
+chomp(my $new_recipient = `age-keygen -y $new_key`);
+my ($krc, $kout, $kerr) = pitr_tool('rekey', @s3_args, '--encryption-recipients', $new_recipient,
+	'--encryption-identity-file', $key);
+is($krc, 0, 'rekey in the bucket exits 0') or diag($kout . $kerr);
+like($kout, qr/^re-encrypted (\d+) of \1 objects/m, '... re-encrypting every object');
+($krc, $kout, $kerr) = pitr_tool('verify', @s3_args, '--encryption-identity-file', $new_key);
+is($krc, 0, 'verify with the new identity: every object in the bucket opens and checks') or diag($kout . $kerr);
+($krc, $kout, $kerr) = pitr_tool('verify', @s3_args, '--encryption-identity-file', $key);
+my @refused = $kout =~ /^problem: (\S+): .*no identity in the identity file matches/mg;
+is(scalar(@refused), scalar(@objects), 'verify with the old identity: no object opens');
+ok($s3->download_prefix($prefix, "$dir/rekeyed"), 'aws s3 cp downloads the rekeyed repository');
+my @rekeyed_wal;
+File::Find::find(sub { push @rekeyed_wal, $File::Find::name if /\.zst$/ && $File::Find::dir =~ m{/wal} },
+	"$dir/rekeyed");
+open($lf, '>', "$dir/wal2.txt") or die;
+print $lf map { "$_\n" } @rekeyed_wal;
+close($lf);
+is(`while read -r f; do age -d -i '$new_key' "\$f" | zstd -q -t 2>/dev/null || echo "\$f"; done < '$dir/wal2.txt'`,
+	'', 'age -d -i NEWKEY | zstd -t accepts every WAL object the AWS CLI downloads');
+
 $s3->stop;
 done_testing();
