@@ -239,5 +239,53 @@ TEST_F(ObjectIo, EncryptedObjectsAreReadWithTheProcessIdentities)
     set_object_identities({});
 }
 
+// reencrypt_object: the same object for another recipient, in place, with the note's content carried over and
+// the new recipient's fingerprint; a damaged object, or no identity, leaves it exactly as it was.
+TEST_F(ObjectIo, ReencryptObjectForAnotherRecipient)
+{
+    AgeIdentity old_id, new_id;
+    WV_ASSERT_OK(age_generate_identity(old_id));
+    WV_ASSERT_OK(age_generate_identity(new_id));
+    const std::vector<uint8_t> data = test::compressible_bytes(k_mib + 7);
+    place(m_key, encrypt_object(encode_object("zstd:3", data), old_id));
+    const std::vector<AgeRecipient> to_new{age_recipient_of(new_id)};
+    bool encrypted = false;
+    bool found = false;
+    AgeNote note;
+    WV_ASSERT_OK(read_object_note(m_storage, m_key, encrypted, note, found));
+    EXPECT_TRUE(encrypted);
+
+    set_object_identities({});
+    ObjectMeta meta;
+    EXPECT_EQ(reencrypt_object(m_storage, m_key, to_new, note, meta).code(), Code::invalid);
+
+    // A flipped byte: refused, the object unchanged.
+    const std::vector<uint8_t> good = test::read_file(m_dir / m_key);
+    std::vector<uint8_t> bad = good;
+    bad[bad.size() / 2] ^= 1;
+    place(m_key, bad);
+    set_object_identities({old_id});
+    EXPECT_EQ(reencrypt_object(m_storage, m_key, to_new, note, meta).code(), Code::corrupt);
+    EXPECT_TRUE(test::read_file(m_dir / m_key) == bad);
+
+    place(m_key, good);
+    WV_ASSERT_OK(reencrypt_object(m_storage, m_key, to_new, note, meta));
+    EXPECT_EQ(meta.length, data.size());
+    WV_ASSERT_OK(read_object_note(m_storage, m_key, encrypted, note, found));
+    ASSERT_TRUE(found);
+    EXPECT_EQ(note.recipients, std::vector<std::string>{age_recipient_fingerprint(to_new[0])});
+    EXPECT_TRUE(note.has_content);  // a WAL object: the trailer's length and xxh3_128
+    EXPECT_EQ(note.length, data.size());
+    EXPECT_EQ(note.xxh3_128, xxh3_128_hex(data.data(), data.size()));
+
+    std::vector<uint8_t> out;
+    EXPECT_EQ(decode_object(m_storage, m_key, test::vector_sink(out), meta).code(), Code::invalid);  // old: no more
+    set_object_identities({new_id});
+    out.clear();
+    WV_ASSERT_OK(decode_object(m_storage, m_key, test::vector_sink(out), meta));
+    EXPECT_TRUE(out == data);
+    set_object_identities({});
+}
+
 }  // namespace
 }  // namespace walvault
