@@ -159,8 +159,9 @@ if [ "$ENCRYPT" = 1 ]; then
             archive-push "$BENCH_DIR/wal/{}"
     wv_push=("$walvault" wal-push --pgdata "$src" --repo "$BENCH_DIR/repo-walvault-enc" --compression zstd:3
         --encryption-recipients "$AGE_RECIPIENT")
-    as_user "${wv_push[@]}" "$BENCH_DIR/wal/$start_wal"
-    find "$BENCH_DIR/wal" -type f -printf '%f\n' | sort | as_user xargs -P 2 -I{} "${wv_push[@]}" "$BENCH_DIR/wal/{}"
+    as_user "${wv_push[@]}" "$BENCH_DIR/wal/$start_wal" >/dev/null
+    find "$BENCH_DIR/wal" -type f -printf '%f\n' | sort | tail -n +2 |
+        as_user xargs -P 2 -I{} "${wv_push[@]}" "$BENCH_DIR/wal/{}" >/dev/null
     for r in repo-pgbackrest-enc/archive repo-walvault-enc/wal; do
         pushed=$(find "$BENCH_DIR/$r" -type f -name '0000*' | wc -l)
         [ "$pushed" -ge "$count" ] || { echo "$r holds $pushed segments of $count" >&2; exit 1; }
