@@ -269,7 +269,10 @@ if [ "$ENCRYPT" = 1 ]; then
         python3 -c 'import json, sys; print(json.load(sys.stdin)["backups"][-1]["stored_size"])')
     pe_stored=$(as_user pgbackrest --config="$BENCH_DIR/pgbackrest-enc.conf" --stanza=bench info --output=json |
         python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["backup"][-1]["info"]["repository"]["size"])')
-    printf 'stored encrypted: walvault-enc %s MB, pgbackrest-enc %s MB\n' "$(mb "$we_stored")" "$(mb "$pe_stored")"
+    printf 'stored encrypted: walvault-enc %s MB, pgbackrest-enc %s MB; copy phase (median): backup walvault-enc %s s, restore walvault-enc %s s\n' \
+        "$(mb "$we_stored")" "$(mb "$pe_stored")" \
+        "$(sed -n 's/.* in \([0-9.]*\) s (start.*/\1/p' "$BENCH_DIR"/backup-walvault-enc-*.out | median)" \
+        "$(sed -n 's/^restored backup .* in \([0-9.]*\) s$/\1/p' "$BENCH_DIR"/restore-walvault-enc-*.out | median)"
 fi
 
 # Correctness of the last round: walvault's manifest, and the same data after recovery.
