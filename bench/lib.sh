@@ -92,9 +92,10 @@ encryption_setup() {
 check_encrypted() {
     local obj
     obj=$(find "$1" -type f -name '0000*' -print -quit)
-    [ -n "$obj" ] && [ "$(head -c 19 "$obj")" = age-encryption.org/ ] || {
-        echo "$1 holds no encrypted WAL object (${obj:-none})" >&2; exit 1
-    }
+    if [ -z "$obj" ] || [ "$(head -c 19 "$obj")" != age-encryption.org/ ]; then
+        echo "$1 holds no encrypted WAL object (${obj:-none})" >&2
+        exit 1
+    fi
 }
 # encryption_verdict VALUE OP LIMIT: "met" or "missed" for VALUE OP LIMIT (OP: >= or <=; VALUE may be an
 # expression for bc).
