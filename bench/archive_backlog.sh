@@ -19,6 +19,13 @@
 # above, and that server's raw ceiling measured in the same run: the same segment files sent as they are
 # by N = 2 and 4 parallel `curl` streams (one connection each, a PUT per segment). Prints the ratios
 # walvault/pgBackRest and walvault/ceiling (same parallelism, 4 streams for walvault above 4, and the best).
+#
+# ENCRYPT=1: encryption measured in the same run. Each walvault contender but walvault_b gets an encrypted
+# twin, NAME-enc (the same settings and walvault.encryption_recipients = an age key made for the run, its
+# own repository), run right after it; pgbackrest-enc is pgBackRest with repo-cipher-type=aes-256-cbc and a
+# repo1-cipher-pass in a repository of its own (bench/lib.sh, write_pgbackrest_conf --cipher). Prints, per
+# walvault contender: NAME-enc / NAME (target >= 85 %), NAME-enc / pgbackrest-enc (the unencrypted target:
+# >= 3x, S3 >= 2x) beside the unencrypted NAME / pgbackrest, and what encryption costs pgBackRest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,6 +53,13 @@ fi
 
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
+# Every contender in the order they run: with ENCRYPT=1 each encrypted twin right after its contender.
+PGBACKRESTS=pgbackrest ALL_WALVAULTS=""
+[ "$ENCRYPT" = 0 ] || PGBACKRESTS+=" pgbackrest-enc"
+for c in $WALVAULTS; do
+    ALL_WALVAULTS+=" $c"
+    [ "$ENCRYPT" = 0 ] || [ "$c" = walvault_b ] || ALL_WALVAULTS+=" $c-enc"
+done
 
 stop_all() {
     stop_bench_clusters
@@ -54,17 +68,22 @@ stop_all() {
 trap stop_all EXIT
 stop_all
 fresh_bench_dir
+encryption_setup
 if [ "$REPO" = s3 ]; then
-    CONTENDERS="true pgbackrest $WALVAULTS"
-    buckets=(bench-pgbackrest bench-ceiling)
-    for c in $WALVAULTS; do buckets+=("bench-$c"); done
+    CONTENDERS="true $PGBACKRESTS$ALL_WALVAULTS"
+    buckets=(bench-ceiling)
+    for c in $PGBACKRESTS $ALL_WALVAULTS; do buckets+=("bench-$c"); done
     start_s3rver "${buckets[@]}"
 else
-    CONTENDERS="true cp pgbackrest $WALVAULTS"
+    CONTENDERS="true cp $PGBACKRESTS$ALL_WALVAULTS"
 fi
-# walvault.parallel of a walvault contender: 2 for "walvault", N for "walvault-pN", 8 for "walvault_b".
+width=11  # of the contenders' names in the figures
+[ "$ENCRYPT" = 0 ] || width=15
+# walvault.parallel of a walvault contender: 2 for "walvault", N for "walvault-pN", 8 for "walvault_b"
+# (an encrypted twin, NAME-enc: that of NAME).
 parallel_of() {
-    case $1 in walvault) echo 2 ;; walvault_b) echo 8 ;; *) echo "${1#walvault-p}" ;; esac
+    local c=${1%-enc}
+    case $c in walvault) echo 2 ;; walvault_b) echo 8 ;; *) echo "${c#walvault-p}" ;; esac
 }
 
 # A cluster with a backlog of at least SEGMENTS .ready segments of the given kind, stopped.
@@ -121,39 +140,27 @@ run_contender() {
     case $name in
         true) conf="archive_command = 'true'" ;;
         cp) conf="archive_command = 'test ! -f $BENCH_DIR/repo-cp/%f && cp %p $BENCH_DIR/repo-cp/%f'" ;;
-        pgbackrest)
+        pgbackrest | pgbackrest-enc)
             # A fresh spool: status files left by an earlier run for the same segment names would make
             # archive-push report success without pushing anything.
-            rm -rf "$BENCH_DIR/pgbackrest-spool" "$BENCH_DIR/pgbackrest-lock" "$BENCH_DIR/pgbackrest-log"
-            local repo="repo1-path=$BENCH_DIR/repo-pgbackrest"
-            [ "$REPO" = s3 ] && repo=$(pgbackrest_s3_repo bench-pgbackrest "/$kind")
-            cat > "$BENCH_DIR/pgbackrest.conf" <<CONF
-[global]
-$repo
-spool-path=$BENCH_DIR/pgbackrest-spool
-lock-path=$BENCH_DIR/pgbackrest-lock
-log-path=$BENCH_DIR/pgbackrest-log
-log-level-console=error
-log-level-file=off
-archive-async=y
-process-max=2
-compress-type=zst
-[bench]
-pg1-path=$dir
-pg1-port=$PORT
-pg1-socket-path=$BENCH_DIR
-CONF
-            chown "$BENCH_USER" "$BENCH_DIR/pgbackrest.conf" 2>/dev/null || true
-            as_user pgbackrest --config="$BENCH_DIR/pgbackrest.conf" --stanza=bench stanza-create >/dev/null
-            conf="archive_command = 'pgbackrest --config=$BENCH_DIR/pgbackrest.conf --stanza=bench archive-push %p'"
+            local sfx=${name#pgbackrest} cipher=() lines=()
+            [ -z "$sfx" ] || cipher=(--cipher)
+            rm -rf "$BENCH_DIR/pgbackrest$sfx-spool" "$BENCH_DIR/pgbackrest$sfx-lock" "$BENCH_DIR/pgbackrest$sfx-log"
+            [ "$REPO" = posix ] || mapfile -t lines < <(pgbackrest_s3_repo "bench-$name" "/$kind")
+            write_pgbackrest_conf "${cipher[@]}" "$BENCH_DIR/$name.conf" "$dir" log-level-console=error \
+                log-level-file=off archive-async=y process-max=2 "${lines[@]}"
+            as_user pgbackrest --config="$BENCH_DIR/$name.conf" --stanza=bench stanza-create >/dev/null
+            conf="archive_command = 'pgbackrest --config=$BENCH_DIR/$name.conf --stanza=bench archive-push %p'"
             ;;
-        walvault | walvault-p* | walvault_b)
+        walvault*)
             local parallel repo="walvault.repo = '$BENCH_DIR/repo-$name'"
             parallel=$(parallel_of "$name")
             [ "$REPO" = s3 ] && repo=$(walvault_s3_conf "bench-$name" "$kind")
             conf="$repo
 walvault.compression = 'zstd:3'
 walvault.parallel = $parallel"
+            [[ $name != *-enc ]] || conf+="
+walvault.encryption_recipients = '$AGE_RECIPIENT'"
             ;;
     esac
     echo "$conf" >> "$dir/postgresql.conf"
@@ -182,6 +189,7 @@ walvault.parallel = $parallel"
             kept=$(find "$BENCH_DIR/repo-$name" -type f \( -name '0000*' \) | wc -l)
         fi
         [ "$kept" -ge "$target" ] || { echo "$name kept $kept files for $target segments" >&2; exit 1; }
+        [[ $name != walvault*-enc ]] || [ "$REPO" = s3 ] || check_encrypted "$BENCH_DIR/repo-$name"
     fi
     echo "$target $(echo "$end - $start" | bc -l)"
 }
@@ -225,7 +233,7 @@ for kind in $KINDS; do
         stored=""
         [ "$REPO" = posix ] && [ -d "$BENCH_DIR/repo-$c" ] && stored=" stored $(du -sm "$BENCH_DIR/repo-$c" | cut -f1) MB"
         [ "$REPO" = s3 ] && [ -d "$S3_DATA/bench-$c/$kind" ] && stored=" stored $(du -sm "$S3_DATA/bench-$c/$kind" | cut -f1) MB"
-        printf '%-11s %4d segments in %7.2f s = %7.1f seg/s%s\n' "$c" "$count" "$secs" "${rate[$c]}" "$stored"
+        printf '%-*s %4d segments in %7.2f s = %7.1f seg/s%s\n' "$width" "$c" "$count" "$secs" "${rate[$c]}" "$stored"
     done
     if [ "$REPO" = posix ]; then
         for c in $WALVAULTS; do
@@ -250,6 +258,22 @@ for kind in $KINDS; do
                 "$cp" "${rate[ceiling-$cp]}" "$(echo "100 * ${rate[$c]} / ${rate[ceiling-$cp]}" | bc -l)" \
                 "$best" "$(echo "100 * ${rate[$c]} / $best" | bc -l)"
         done
+    fi
+    if [ "$ENCRYPT" = 1 ]; then
+        target=3
+        [ "$REPO" = posix ] || target=2
+        for c in $WALVAULTS; do
+            [ "$c" != walvault_b ] || continue
+            share=$(echo "100 * ${rate[$c-enc]} / ${rate[$c]}" | bc -l)
+            margin=$(echo "${rate[$c-enc]} / ${rate[pgbackrest-enc]}" | bc -l)
+            printf 'encrypted %s (parallel %d, %s): %.1f seg/s / unencrypted %.1f = %.0f%% (target >= 85%%: %s); / pgbackrest-enc %.1f = %.2fx (target >= %dx: %s; unencrypted %s/pgbackrest %.2fx)\n' \
+                "$c" "$(parallel_of "$c")" "$kind" "${rate[$c-enc]}" "${rate[$c]}" "$share" \
+                "$(encryption_verdict "$share" '>=' 85)" "${rate[pgbackrest-enc]}" "$margin" "$target" \
+                "$(encryption_verdict "$margin" '>=' "$target")" "$c" "$(echo "${rate[$c]} / ${rate[pgbackrest]}" | bc -l)"
+        done
+        printf 'encrypted pgbackrest (%s): pgbackrest-enc %.1f seg/s / pgbackrest %.1f = %.0f%%; load average %s\n' \
+            "$kind" "${rate[pgbackrest-enc]}" "${rate[pgbackrest]}" "$(echo "100 * ${rate[pgbackrest-enc]} / ${rate[pgbackrest]}" | bc -l)" \
+            "$(cut -d' ' -f1-3 /proc/loadavg)"
     fi
     if [ -n "${WALVAULT_BIN_B:-}" ]; then
         printf 'A/B (%s): walvault-p8 %.1f seg/s / walvault_b %.1f seg/s = %.3f (installed module / %s, sha256 %s)\n' \

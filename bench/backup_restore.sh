@@ -17,6 +17,12 @@
 # walvault already installed, without running scripts/deps.sh and scripts/build.sh), WALVAULT_BIN (measure
 # that walvault binary instead of the installed one), WALVAULT_BIN_B (an A/B of restore: a third restore in
 # every round, walvault_b, restores walvault's backup of the round with this binary; checked the same way).
+# ENCRYPT=1: two more tools in every round, each with a copy of its own archiving into a repository of its own,
+# backed up, restored and checked the same way: walvault-enc (walvault.encryption_recipients and backup
+# --encryption-recipients with an age key made for the run, restore --encryption-identity-file) and
+# pgbackrest-enc (repo-cipher-type=aes-256-cbc and a repo1-cipher-pass: bench/lib.sh, write_pgbackrest_conf
+# --cipher). Prints walvault-enc / walvault (restore: target <= 1.15x) and pgbackrest-enc / walvault-enc (the
+# unencrypted target, >= 1.5x) beside the unencrypted pgBackRest / walvault. restore --delta stays unencrypted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +40,9 @@ stop_all() {
 trap stop_all EXIT
 stop_all
 fresh_bench_dir
+encryption_setup
+tools=(walvault pgbackrest)
+[ "$ENCRYPT" = 0 ] || tools+=(walvault-enc pgbackrest-enc)
 
 pin_walvault
 walvault_b=""
@@ -103,29 +112,41 @@ expected=$(sql "$check_query")
 source_mb=$(du -sm --exclude=pg_wal "$dir" | cut -f1)
 pgctl "$dir" stop -m fast
 source_files=$(relation_files "$dir")
-for c in walvault pgbackrest; do
+for c in "${tools[@]}"; do
     as_user cp -a "$dir" "$BENCH_DIR/$c"
     as_user mkdir -m 0700 "$BENCH_DIR/repo-$c"
 done
 echo "== pgbench -i -s $SCALE + 2000 transactions: data directory $source_mb MB without pg_wal ($(echo "$source_files" | wc -l) relation files), ready in $(($(date +%s) - t0)) s"
 
-# pgBackRest's copy archives with archive-push into a fresh stanza; walvault's with the module.
-write_pgbackrest_conf "$pgbr_conf" "$BENCH_DIR/pgbackrest"
-cat >> "$BENCH_DIR/pgbackrest/postgresql.conf" <<CONF
+# pgBackRest's copy archives with archive-push into a fresh stanza; walvault's with the module. The
+# configuration of pgBackRest tool C is $BENCH_DIR/C.conf ($pgbr_conf for pgbackrest).
+for c in "${tools[@]}"; do
+    case $c in
+        pgbackrest*)
+            cipher=()
+            [ "$c" = pgbackrest ] || cipher=(--cipher)
+            write_pgbackrest_conf "${cipher[@]}" "$BENCH_DIR/$c.conf" "$BENCH_DIR/$c"
+            cat >> "$BENCH_DIR/$c/postgresql.conf" <<CONF
 archive_mode = on
-archive_command = 'pgbackrest --config=$pgbr_conf --stanza=bench archive-push %p'
+archive_command = 'pgbackrest --config=$BENCH_DIR/$c.conf --stanza=bench archive-push %p'
 CONF
-cat >> "$BENCH_DIR/walvault/postgresql.conf" <<CONF
+            pgctl "$BENCH_DIR/$c" start
+            as_user pgbackrest --config="$BENCH_DIR/$c.conf" --stanza=bench stanza-create >/dev/null
+            pgctl "$BENCH_DIR/$c" stop -m fast
+            ;;
+        walvault*)
+            cat >> "$BENCH_DIR/$c/postgresql.conf" <<CONF
 shared_preload_libraries = 'walvault'
 archive_mode = on
 archive_library = 'walvault'
-walvault.repo = '$BENCH_DIR/repo-walvault'
+walvault.repo = '$BENCH_DIR/repo-$c'
 walvault.compression = 'zstd:3'
 walvault.parallel = 2
 CONF
-pgctl "$BENCH_DIR/pgbackrest" start
-pgbr stanza-create >/dev/null
-pgctl "$BENCH_DIR/pgbackrest" stop -m fast
+            [ "$c" = walvault ] || echo "walvault.encryption_recipients = '$AGE_RECIPIENT'" >> "$BENCH_DIR/$c/postgresql.conf"
+            ;;
+    esac
+done
 
 # One backup or restore of one tool, timed; "wall user system" seconds are added to the tool's lists.
 declare -A wall=() cpu=()
@@ -138,12 +159,14 @@ record() {
 backup() {
     local c=$1 run=$2 t
     pgctl "$BENCH_DIR/$c" start
-    if [ "$c" = pgbackrest ]; then
-        t=$(timed "$BENCH_DIR/backup-$c-$run.out" pgbackrest --config="$pgbr_conf" --stanza=bench backup \
+    if [[ $c == pgbackrest* ]]; then
+        t=$(timed "$BENCH_DIR/backup-$c-$run.out" pgbackrest --config="$BENCH_DIR/$c.conf" --stanza=bench backup \
             --type=full --start-fast --process-max=2 --compress-type=zst)
     else
-        t=$(timed "$BENCH_DIR/backup-$c-$run.out" "$walvault" backup --repo "$BENCH_DIR/repo-walvault" \
-            --dbname "$conninfo" --label "run$run" --parallel 2 --checkpoint fast --compression zstd:3)
+        local enc=()
+        [ "$c" = walvault ] || enc=(--encryption-recipients "$AGE_RECIPIENT")
+        t=$(timed "$BENCH_DIR/backup-$c-$run.out" "$walvault" backup --repo "$BENCH_DIR/repo-$c" \
+            --dbname "$conninfo" --label "run$run" --parallel 2 --checkpoint fast --compression zstd:3 "${enc[@]}")
     fi
     pgctl "$BENCH_DIR/$c" stop -m fast
     record "backup-$c" "$t"
@@ -153,14 +176,15 @@ restore() {
     local c=$1 run=$2 t
     rm -rf "$BENCH_DIR/restore-$c"
     as_user mkdir -m 0700 "$BENCH_DIR/restore-$c"
-    if [ "$c" = pgbackrest ]; then
-        t=$(timed "$BENCH_DIR/restore-$c-$run.out" pgbackrest --config="$pgbr_conf" --stanza=bench \
+    if [[ $c == pgbackrest* ]]; then
+        t=$(timed "$BENCH_DIR/restore-$c-$run.out" pgbackrest --config="$BENCH_DIR/$c.conf" --stanza=bench \
             --pg1-path="$BENCH_DIR/restore-$c" restore --process-max=2)
     else
-        local bin=$walvault
-        [ "$c" = walvault ] || bin=$walvault_b
-        t=$(timed "$BENCH_DIR/restore-$c-$run.out" "$bin" restore "run$run" --repo "$BENCH_DIR/repo-walvault" \
-            --pgdata "$BENCH_DIR/restore-$c" --parallel 2)
+        local bin=$walvault repo=$BENCH_DIR/repo-walvault enc=()
+        [ "$c" != walvault_b ] || bin=$walvault_b
+        [ "$c" != walvault-enc ] || repo=$BENCH_DIR/repo-$c enc=(--encryption-identity-file "$AGE_IDENTITY")
+        t=$(timed "$BENCH_DIR/restore-$c-$run.out" "$bin" restore "run$run" --repo "$repo" \
+            --pgdata "$BENCH_DIR/restore-$c" --parallel 2 "${enc[@]}")
     fi
     record "restore-$c" "$t"
     local got
@@ -178,6 +202,10 @@ median() { tr -s ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print v
 for ((run = 1; run <= RUNS; run++)); do
     order="pgbackrest walvault"
     [ $((run % 2)) -eq 1 ] || order="walvault pgbackrest"
+    if [ "$ENCRYPT" = 1 ]; then  # each tool beside its encrypted self, the order reversed every other round
+        order="pgbackrest pgbackrest-enc walvault walvault-enc"
+        [ $((run % 2)) -eq 1 ] || order="walvault-enc walvault pgbackrest-enc pgbackrest"
+    fi
     for c in $order; do backup "$c" "$run"; done
     restores=$order
     if [ -n "$walvault_b" ]; then  # B beside walvault, before it in every other round
@@ -187,8 +215,8 @@ for ((run = 1; run <= RUNS; run++)); do
 done
 
 # Where the time goes: walvault prints its copy time; pgBackRest's log has the phases' timestamps.
-wv_copy=$(sed -n 's/.* in \([0-9.]*\) s (start.*/\1/p' "$BENCH_DIR"/backup-walvault-*.out | median)
-wv_rcopy=$(sed -n 's/^restored backup .* in \([0-9.]*\) s$/\1/p' "$BENCH_DIR"/restore-walvault-*.out | median)
+wv_copy=$(sed -n 's/.* in \([0-9.]*\) s (start.*/\1/p' "$BENCH_DIR"/backup-walvault-[0-9]*.out | median)
+wv_rcopy=$(sed -n 's/^restored backup .* in \([0-9.]*\) s$/\1/p' "$BENCH_DIR"/restore-walvault-[0-9]*.out | median)
 pb_copy=$(awk '/backup start archive =/ {split($2, a, ":"); s = a[1] * 3600 + a[2] * 60 + a[3]}
     /execute non-exclusive backup stop/ {split($2, a, ":"); printf "%.1f\n", a[1] * 3600 + a[2] * 60 + a[3] - s}' \
     "$BENCH_DIR/pgbackrest-log/bench-backup.log" | median)
@@ -223,11 +251,37 @@ if [ -n "$walvault_b" ]; then
         "$(echo "${cpu[restore-walvault]} / $RUNS" | bc -l)" "$(ratio "$b" "$w")"
 fi
 
+if [ "$ENCRYPT" = 1 ]; then
+    check_encrypted "$BENCH_DIR/repo-walvault-enc"
+    for kind in backup restore; do
+        w=$(echo "${wall[$kind-walvault]}" | median) p=$(echo "${wall[$kind-pgbackrest]}" | median)
+        we=$(echo "${wall[$kind-walvault-enc]}" | median) pe=$(echo "${wall[$kind-pgbackrest-enc]}" | median)
+        target="no target"
+        [ "$kind" = backup ] || target="target <= 1.15x: $(encryption_verdict "$we / $w" '<=' 1.15)"
+        printf '%s encrypted: walvault-enc %.1f s / walvault %.1f s = %.2fx (%s); pgbackrest-enc %.1f s / walvault-enc = %.2fx (target >= 1.5x: %s; unencrypted pgBackRest / walvault %.2fx); pgbackrest-enc / pgBackRest %.2fx\n' \
+            "$kind" "$we" "$w" "$(ratio "$we" "$w")" "$target" "$pe" "$(ratio "$pe" "$we")" \
+            "$(encryption_verdict "$pe / $we" '>=' 1.5)" "$(ratio "$p" "$w")" "$(ratio "$pe" "$p")"
+        printf '  rounds: walvault-enc%s, pgbackrest-enc%s; mean CPU (user+system): walvault-enc %.1f s, pgbackrest-enc %.1f s\n' \
+            "${wall[$kind-walvault-enc]}" "${wall[$kind-pgbackrest-enc]}" "$(echo "${cpu[$kind-walvault-enc]} / $RUNS" | bc -l)" \
+            "$(echo "${cpu[$kind-pgbackrest-enc]} / $RUNS" | bc -l)"
+    done
+    we_stored=$(as_user "$walvault" list --json --repo "$BENCH_DIR/repo-walvault-enc" --encryption-identity-file "$AGE_IDENTITY" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["backups"][-1]["stored_size"])')
+    pe_stored=$(as_user pgbackrest --config="$BENCH_DIR/pgbackrest-enc.conf" --stanza=bench info --output=json |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["backup"][-1]["info"]["repository"]["size"])')
+    printf 'stored encrypted: walvault-enc %s MB, pgbackrest-enc %s MB; copy phase (median): backup walvault-enc %s s, restore walvault-enc %s s\n' \
+        "$(mb "$we_stored")" "$(mb "$pe_stored")" \
+        "$(sed -n 's/.* in \([0-9.]*\) s (start.*/\1/p' "$BENCH_DIR"/backup-walvault-enc-*.out | median)" \
+        "$(sed -n 's/^restored backup .* in \([0-9.]*\) s$/\1/p' "$BENCH_DIR"/restore-walvault-enc-*.out | median)"
+fi
+
 # Correctness of the last round: walvault's manifest, and the same data after recovery.
 as_user "$bindir/pg_verifybackup" -n -q "$BENCH_DIR/restore-walvault"
 [ -z "$walvault_b" ] || as_user "$bindir/pg_verifybackup" -n -q "$BENCH_DIR/restore-walvault_b"
+[ "$ENCRYPT" = 0 ] || as_user "$bindir/pg_verifybackup" -n -q "$BENCH_DIR/restore-walvault-enc"
 checked=(walvault pgbackrest)
 [ -z "$walvault_b" ] || checked+=(walvault_b)
+[ "$ENCRYPT" = 0 ] || checked+=(walvault-enc pgbackrest-enc)
 for c in "${checked[@]}"; do
     pgctl "$BENCH_DIR/restore-$c" start -o "-c archive_mode=off"
     wait_promoted "restore-$c"

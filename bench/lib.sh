@@ -39,20 +39,67 @@ pin_walvault() {
     cp -p "${WALVAULT_BIN:-$bindir/walvault}" "$walvault"
 }
 
-# write_pgbackrest_conf FILE PG1_PATH [LINE...]: a pgBackRest configuration in FILE for the stanza "bench" of
-# the cluster at PG1_PATH (port $PORT, socket in $BENCH_DIR): repository $BENCH_DIR/repo-pgbackrest with zstd,
-# spool, lock and log directories in $BENCH_DIR (created), warnings on the console, and each LINE added to
-# [global].
+# write_pgbackrest_conf [--cipher] FILE PG1_PATH [LINE...]: a pgBackRest configuration in FILE for the stanza
+# "bench" of the cluster at PG1_PATH (port $PORT, socket in $BENCH_DIR): repository $BENCH_DIR/repo-pgbackrest
+# with zstd, spool, lock and log directories in $BENCH_DIR (created), warnings on the console, and each LINE
+# in [global]; a LINE "KEY=VALUE" replaces the default of that KEY. --cipher: an encrypted repository beside
+# it, $BENCH_DIR/repo-pgbackrest-enc with repo1-cipher-type=aes-256-cbc and a fixed repo1-cipher-pass, and
+# spool, lock and log directories of its own ($BENCH_DIR/pgbackrest-enc-spool, ...).
 write_pgbackrest_conf() {
-    local file=$1 pg1=$2
+    local sfx="" cipher=()
+    if [ "$1" = --cipher ]; then
+        sfx=-enc cipher=("repo1-cipher-type=aes-256-cbc" "repo1-cipher-pass=walvault-bench-cipher-pass")
+        shift
+    fi
+    local file=$1 pg1=$2 line key
     shift 2
-    printf '%s\n' "[global]" "repo1-path=$BENCH_DIR/repo-pgbackrest" "spool-path=$BENCH_DIR/pgbackrest-spool" \
-        "lock-path=$BENCH_DIR/pgbackrest-lock" "log-path=$BENCH_DIR/pgbackrest-log" "log-level-console=warn" \
-        "log-level-file=info" "compress-type=zst" "$@" \
+    local -a global=() defaults=("repo1-path=$BENCH_DIR/repo-pgbackrest$sfx" "spool-path=$BENCH_DIR/pgbackrest$sfx-spool"
+        "lock-path=$BENCH_DIR/pgbackrest$sfx-lock" "log-path=$BENCH_DIR/pgbackrest$sfx-log" "log-level-console=warn"
+        "log-level-file=info" "compress-type=zst")
+    for line in "${defaults[@]}"; do
+        key=${line%%=*}
+        [[ " $* " == *" $key="* ]] || global+=("$line")
+    done
+    printf '%s\n' "[global]" "${global[@]}" "${cipher[@]}" "$@" \
         "[bench]" "pg1-path=$pg1" "pg1-port=$PORT" "pg1-socket-path=$BENCH_DIR" > "$file"
     chown "$BENCH_USER" "$file" 2>/dev/null || true
-    as_user mkdir -p "$BENCH_DIR/pgbackrest-spool" "$BENCH_DIR/pgbackrest-lock" "$BENCH_DIR/pgbackrest-log"
+    local -a dirs
+    mapfile -t dirs < <(sed -n 's/^\(spool\|lock\|log\)-path=//p' "$file")
+    as_user mkdir -p "${dirs[@]}"
 }
+
+# ENCRYPT=1 (the scripts that take it): walvault and pgBackRest are measured with and without encryption in
+# the same run. encryption_setup makes an age key pair for walvault (docs/encryption.md) in $BENCH_DIR,
+# readable by BENCH_USER alone, and sets AGE_IDENTITY (the identity file) and AGE_RECIPIENT (its public key);
+# pgBackRest's encrypted repository comes from write_pgbackrest_conf --cipher. ENCRYPT=0 (the default) sets
+# nothing.
+ENCRYPT=${ENCRYPT:-0}
+case $ENCRYPT in 0 | 1) ;; *) echo "ENCRYPT must be 0 or 1, not $ENCRYPT" >&2; exit 1 ;; esac
+encryption_setup() {
+    [ "$ENCRYPT" = 1 ] || return 0
+    command -v age-keygen >/dev/null || {
+        sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq age >/dev/null
+    }
+    AGE_IDENTITY=$BENCH_DIR/age-key.txt
+    rm -f "$AGE_IDENTITY"
+    as_user age-keygen -o "$AGE_IDENTITY" 2>/dev/null
+    chmod 600 "$AGE_IDENTITY"
+    # shellcheck disable=SC2034  # read by the scripts that source this file
+    AGE_RECIPIENT=$(age-keygen -y "$AGE_IDENTITY")
+}
+# check_encrypted DIR: fails the run unless the first WAL object under DIR is an age file (docs/encryption.md).
+check_encrypted() {
+    local obj
+    obj=$(find "$1" -type f -name '0000*' -print -quit)
+    if [ -z "$obj" ] || [ "$(head -c 19 "$obj")" != age-encryption.org/ ]; then
+        echo "$1 holds no encrypted WAL object (${obj:-none})" >&2
+        exit 1
+    fi
+}
+# encryption_verdict VALUE OP LIMIT: "met" or "missed" for VALUE OP LIMIT (OP: >= or <=; VALUE may be an
+# expression for bc).
+encryption_verdict() { if [ "$(echo "$1 $2 $3" | bc -l)" = 1 ]; then echo met; else echo missed; fi; }
 
 # S3 mode: start_s3rver BUCKET... starts s3rver over HTTPS on 127.0.0.1 (a fresh self-signed certificate,
 # as test/lib/S3rver.pm makes it) in $BENCH_DIR/s3rver, with those buckets, and sets S3_PORT, S3_ENDPOINT,

@@ -8,7 +8,9 @@
 # Usage: bench/memory.sh   Settings: SEGMENTS (default 500), ROUNDS (default 3), KIND (compressible |
 # incompressible | empty; default compressible), PARALLEL (default 16), BENCH_DIR, BENCH_USER,
 # REPO (posix | s3; default posix: a directory; s3: a bucket of an s3rver over HTTPS on 127.0.0.1, see
-# start_s3rver in bench/lib.sh; s3rver runs as a separate process and is not counted).
+# start_s3rver in bench/lib.sh; s3rver runs as a separate process and is not counted), ENCRYPT (0 | 1;
+# default 0; 1: the archiver encrypts, walvault.encryption_recipients set with the repository to an age key
+# made for the run, as docs/encryption.md describes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,10 +36,16 @@ stop_all() {
 trap stop_all EXIT
 stop_all
 fresh_bench_dir
+encryption_setup
 repo_conf="walvault.repo = '$BENCH_DIR/repo'"
 if [ "$REPO" = s3 ]; then
     start_s3rver bench-memory
     repo_conf=$(walvault_s3_conf bench-memory repo)
+fi
+enc_note=""
+if [ "$ENCRYPT" = 1 ]; then
+    repo_conf+=$'\n'"walvault.encryption_recipients = '$AGE_RECIPIENT'"
+    enc_note=", encrypted (age)"
 fi
 
 as_user "$bindir/initdb" -D "$data" -A trust >/dev/null
@@ -87,7 +95,7 @@ drain() {
     echo "$peak"
 }
 
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $("$bindir/walvault" --version); $KIND WAL, walvault.parallel = $PARALLEL, repository: $REPO"
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $("$bindir/walvault" --version); $KIND WAL, walvault.parallel = $PARALLEL, repository: $REPO$enc_note"
 make_segments "$SEGMENTS"
 ready=$(ls "$data/pg_wal/archive_status" | grep -c '\.ready$' || true)
 pid=$(archiver_pid)
@@ -106,6 +114,7 @@ else
     archived=$(find "$BENCH_DIR/repo/wal" -name '0*.zst' | wc -l)
 fi
 [ "$archived" -ge "$ready" ] || { echo "only $archived of $ready segments archived" >&2; exit 1; }
+[ "$ENCRYPT" = 0 ] || [ "$REPO" = s3 ] || check_encrypted "$BENCH_DIR/repo/wal"
 printf 'backlog: %d segments in %.1f s; archiver RSS before %d MiB, peak sampled %d MiB, VmHWM %d MiB (target <= %d MiB)\n' \
     "$ready" "$secs" $((before / 1024)) $((sampled / 1024)) $((hwm / 1024)) "$TARGET_MIB"
 

@@ -21,6 +21,14 @@
 # 128 MiB), BENCH_DIR, BENCH_USER, BENCH_PORT, BENCH_BUILD (yes; "no" uses the installed walvault),
 # WALVAULT_BIN (measure that walvault binary instead of the installed one), WALVAULT_BIN_B (an A/B: a fifth
 # contender, walvault_b, the same as walvault but with this binary in restore_command, in every round).
+# ENCRYPT=1: two more contenders in every round, with the same segments in encrypted repositories:
+#   walvault-enc     the segments pushed by `walvault wal-push --encryption-recipients` (zstd:3, an age key
+#                    made for the run) into a repository of their own; walvault's restore_command with that
+#                    repository and --encryption-identity-file
+#   pgbackrest-enc   the segments pushed by archive-push into a stanza with repo-cipher-type=aes-256-cbc and a
+#                    repo1-cipher-pass (bench/lib.sh, write_pgbackrest_conf --cipher), archive-get as above
+# and prints walvault-enc / walvault (target <= 1.15x) and pgbackrest-enc / walvault-enc (the unencrypted
+# target, >= 2x) beside the unencrypted pgBackRest / walvault.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,7 +46,7 @@ PORT=${BENCH_PORT:-54341}
 # (first line, or "pid" in the JSON of newer versions); it is ours only if it runs with our config file.
 stop_pgbackrest_async() {
     local lock pid tries
-    for lock in "$BENCH_DIR"/pgbackrest-lock/*.lock; do
+    for lock in "$BENCH_DIR"/pgbackrest*-lock/*.lock; do
         [ -f "$lock" ] || continue
         pid=$(sed -n -e '1s/^\([0-9][0-9]*\)$/\1/p' -e 's/.*"pid":\([0-9][0-9]*\).*/\1/p' "$lock" | head -n 1)
         [ -n "$pid" ] && tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline" | grep -q -- "--config=$BENCH_DIR/" || continue
@@ -66,6 +74,7 @@ stop_all() {
 trap stop_all EXIT
 stop_all
 fresh_bench_dir
+encryption_setup
 as_user mkfifo "$BENCH_DIR/tick.fifo"  # for waits without a process per check (wait_for_end_of_recovery)
 
 pin_walvault
@@ -82,6 +91,7 @@ t0=$(date +%s)
 src=$BENCH_DIR/source
 as_user "$bindir/initdb" -D "$src" -A trust >/dev/null
 as_user mkdir -m 0700 "$BENCH_DIR/repo-walvault" "$BENCH_DIR/repo-pgbackrest" "$BENCH_DIR/wal"
+[ "$ENCRYPT" = 0 ] || as_user mkdir -m 0700 "$BENCH_DIR/repo-walvault-enc" "$BENCH_DIR/repo-pgbackrest-enc"
 cat >> "$src/postgresql.conf" <<CONF
 port = $PORT
 listen_addresses = ''
@@ -97,28 +107,15 @@ checkpoint_timeout = '1h'
 autovacuum = off
 log_min_messages = error
 CONF
-cat > "$pgbr_conf" <<CONF
-[global]
-repo1-path=$BENCH_DIR/repo-pgbackrest
-spool-path=$BENCH_DIR/pgbackrest-spool
-lock-path=$BENCH_DIR/pgbackrest-lock
-log-path=$BENCH_DIR/pgbackrest-log
-log-level-console=error
-log-level-file=off
-compress-type=zst
-process-max=2
-[bench]
-pg1-path=$src
-pg1-port=$PORT
-pg1-socket-path=$BENCH_DIR
-CONF
-chown "$BENCH_USER" "$pgbr_conf" 2>/dev/null || true
-as_user mkdir -p "$BENCH_DIR/pgbackrest-spool" "$BENCH_DIR/pgbackrest-lock" "$BENCH_DIR/pgbackrest-log"
+write_pgbackrest_conf "$pgbr_conf" "$src" log-level-console=error log-level-file=off process-max=2
+[ "$ENCRYPT" = 0 ] || write_pgbackrest_conf --cipher "$BENCH_DIR/pgbackrest-enc.conf" "$src" log-level-console=error \
+    log-level-file=off process-max=2
 pgctl "$src" start
 as_user "$bindir/pgbench" -h "$BENCH_DIR" -p "$PORT" -i -s "$BASE_SCALE" -q postgres >/dev/null 2>&1
 as_user "$walvault" backup --repo "$BENCH_DIR/repo-walvault" --dbname "host=$BENCH_DIR port=$PORT dbname=postgres" \
     --label base --checkpoint fast >/dev/null
 pgbr stanza-create >/dev/null
+[ "$ENCRYPT" = 0 ] || as_user pgbackrest --config="$BENCH_DIR/pgbackrest-enc.conf" --stanza=bench stanza-create >/dev/null
 read -r start_lsn start_wal < <(as_user "$walvault" list --json --repo "$BENCH_DIR/repo-walvault" |
     python3 -c 'import json, sys; b = json.load(sys.stdin)["backups"][0]; print(b["start_lsn"], b["start_wal"])')
 
@@ -154,6 +151,23 @@ find "$BENCH_DIR/wal" -type f -printf '%f\n' | sort |
         "$BENCH_DIR/wal/{}"
 pushed=$(find "$BENCH_DIR/repo-pgbackrest/archive" -type f -name '0000*' | wc -l)
 [ "$pushed" -ge "$count" ] || { echo "pgBackRest holds $pushed segments of $count" >&2; exit 1; }
+if [ "$ENCRYPT" = 1 ]; then
+    # The same segments into the encrypted repositories; walvault's first push alone (it creates the
+    # repository's identity.json).
+    find "$BENCH_DIR/wal" -type f -printf '%f\n' | sort |
+        as_user xargs -P 2 -I{} pgbackrest --config="$BENCH_DIR/pgbackrest-enc.conf" --stanza=bench --no-archive-async \
+            archive-push "$BENCH_DIR/wal/{}"
+    wv_push=("$walvault" wal-push --pgdata "$src" --repo "$BENCH_DIR/repo-walvault-enc" --compression zstd:3
+        --encryption-recipients "$AGE_RECIPIENT")
+    as_user "${wv_push[@]}" "$BENCH_DIR/wal/$start_wal" >/dev/null
+    find "$BENCH_DIR/wal" -type f -printf '%f\n' | sort | tail -n +2 |
+        as_user xargs -P 2 -I{} "${wv_push[@]}" "$BENCH_DIR/wal/{}" >/dev/null
+    for r in repo-pgbackrest-enc/archive repo-walvault-enc/wal; do
+        pushed=$(find "$BENCH_DIR/$r" -type f -name '0000*' | wc -l)
+        [ "$pushed" -ge "$count" ] || { echo "$r holds $pushed segments of $count" >&2; exit 1; }
+    done
+    check_encrypted "$BENCH_DIR/repo-walvault-enc/wal"
+fi
 echo "== $count segments ($start_wal to $last_wal) of WAL from a $workload, after a base backup of pgbench -i -s $BASE_SCALE; ready in $(($(date +%s) - t0)) s"
 # Stored bytes of these segments in a repository (object names start with the segment name).
 stored_mb() {
@@ -162,6 +176,7 @@ stored_mb() {
             <(ls "$BENCH_DIR/wal") -
 }
 echo "stored: raw $((count * 16)) MB, walvault $(stored_mb "$BENCH_DIR/repo-walvault/wal") MB, pgBackRest $(stored_mb "$BENCH_DIR/repo-pgbackrest/archive") MB"
+[ "$ENCRYPT" = 0 ] || echo "stored encrypted: walvault $(stored_mb "$BENCH_DIR/repo-walvault-enc/wal") MB, pgBackRest $(stored_mb "$BENCH_DIR/repo-pgbackrest-enc/archive") MB"
 
 # One restore of the base backup, one copy of it per contender.
 as_user "$walvault" restore base --repo "$BENCH_DIR/repo-walvault" --pgdata "$BENCH_DIR/restored" >/dev/null
@@ -184,19 +199,28 @@ prepare() {
     local c=$1 dir=$BENCH_DIR/replay-$1
     as_user cp -a "$BENCH_DIR/restored" "$dir"
     case $c in
-        walvault | walvault_b)
+        walvault | walvault_b | walvault-enc)
             [ -z "$prefetch_arg" ] || as_user sed -i "/^restore_command = /s| wal-fetch | wal-fetch $prefetch_arg |" \
                 "$dir/postgresql.auto.conf"
-            [ "$c" = walvault ] || as_user sed -i "/^restore_command = /s|exec $walvault |exec $walvault_b |" \
+            [ "$c" != walvault_b ] || as_user sed -i "/^restore_command = /s|exec $walvault |exec $walvault_b |" \
                 "$dir/postgresql.auto.conf"
+            if [ "$c" = walvault-enc ]; then
+                as_user sed -i -e "/^restore_command = /s| --repo=$BENCH_DIR/repo-walvault | --repo=$BENCH_DIR/repo-walvault-enc |" \
+                    -e "/^restore_command = /s| wal-fetch | wal-fetch --encryption-identity-file=$AGE_IDENTITY |" \
+                    "$dir/postgresql.auto.conf"
+                grep -q "^restore_command = .*--repo=$BENCH_DIR/repo-walvault-enc " "$dir/postgresql.auto.conf" || {
+                    echo "walvault-enc: no --repo=$BENCH_DIR/repo-walvault in restore_command to replace" >&2; exit 1
+                }
+            fi
             ;;
-        pgbackrest)
+        pgbackrest | pgbackrest-enc)
             # An empty queue: segments left in the spool by an earlier round would be served without a fetch.
-            rm -rf "$BENCH_DIR/pgbackrest-spool/archive"
-            sed -e "s|^pg1-path=.*|pg1-path=$dir|" -e 's|^\[bench\]|archive-async=y\n[bench]|' "$pgbr_conf" \
-                > "$BENCH_DIR/pgbackrest-replay.conf"
-            chown "$BENCH_USER" "$BENCH_DIR/pgbackrest-replay.conf" 2>/dev/null || true
-            set_restore_command "$dir" "pgbackrest --config=$BENCH_DIR/pgbackrest-replay.conf --stanza=bench archive-get %f \"%p\""
+            local sfx=${c#pgbackrest}
+            rm -rf "$BENCH_DIR/pgbackrest$sfx-spool/archive"
+            sed -e "s|^pg1-path=.*|pg1-path=$dir|" -e 's|^\[bench\]|archive-async=y\n[bench]|' "$BENCH_DIR/pgbackrest$sfx.conf" \
+                > "$BENCH_DIR/pgbackrest$sfx-replay.conf"
+            chown "$BENCH_USER" "$BENCH_DIR/pgbackrest$sfx-replay.conf" 2>/dev/null || true
+            set_restore_command "$dir" "pgbackrest --config=$BENCH_DIR/pgbackrest$sfx-replay.conf --stanza=bench archive-get %f \"%p\""
             ;;
         floor)
             # What any restore_command costs here: the segments uncompressed, durable and cached beside the
@@ -296,6 +320,7 @@ replay() {
 }
 
 contenders=(walvault pgbackrest floor pg_wal)
+[ "$ENCRYPT" = 0 ] || contenders=(walvault walvault-enc pgbackrest pgbackrest-enc floor pg_wal)
 if [ -n "${WALVAULT_BIN_B:-}" ]; then  # an A/B of two builds: a fifth contender, walvault_b, runs this binary
     walvault_b=$BENCH_DIR/bin-b/walvault
     mkdir -p "$BENCH_DIR/bin-b"
@@ -337,7 +362,8 @@ for ((run = 1; run <= RUNS; run++)); do
         fi
         rm -rf "$BENCH_DIR/replay-$c" "$BENCH_DIR/replay-$c.stage"
         [ "$l" = "${lsn[walvault]:-$l}" ] && [ "$l" = "${lsn[pg_wal]:-$l}" ] && [ "$l" = "${lsn[pgbackrest]:-$l}" ] &&
-            [ "$l" = "${lsn[floor]:-$l}" ] && [ "$l" = "${lsn[walvault_b]:-$l}" ] || {
+            [ "$l" = "${lsn[floor]:-$l}" ] && [ "$l" = "${lsn[walvault_b]:-$l}" ] &&
+            [ "$l" = "${lsn[walvault-enc]:-$l}" ] && [ "$l" = "${lsn[pgbackrest-enc]:-$l}" ] || {
             echo "the contenders stopped replay at different points: ${lsn[*]}" >&2; exit 1
         }
     done
@@ -355,6 +381,13 @@ if [ -n "${WALVAULT_BIN_B:-}" ]; then
     printf '  walvault_b (%s, sha256 %s): %.1f s (rounds:%s), walvault_b / walvault %.2fx; walvault rounds:%s\n' \
         "$WALVAULT_BIN_B" "$(sha256sum "$walvault_b" | cut -c1-12)" "$b" "${secs[walvault_b]}" \
         "$(echo "$b / $w" | bc -l)" "${secs[walvault]}"
+fi
+if [ "$ENCRYPT" = 1 ]; then
+    we=$(echo "${secs[walvault-enc]}" | median) pe=$(echo "${secs[pgbackrest-enc]}" | median)
+    printf 'replay encrypted: walvault-enc %.1f s / walvault %.1f s = %.2fx (target <= 1.15x: %s); pgbackrest-enc %.1f s / walvault-enc = %.2fx (target >= 2x: %s; unencrypted pgBackRest / walvault %.2fx); pgbackrest-enc / pgBackRest %.2fx\n' \
+        "$we" "$w" "$(echo "$we / $w" | bc -l)" "$(encryption_verdict "$we / $w" '<=' 1.15)" "$pe" "$(echo "$pe / $we" | bc -l)" \
+        "$(encryption_verdict "$pe / $we" '>=' 2)" "$(echo "$p / $w" | bc -l)" "$(echo "$pe / $p" | bc -l)"
+    echo "  rounds: walvault${secs[walvault]}, walvault-enc${secs[walvault-enc]}, pgBackRest${secs[pgbackrest]}, pgbackrest-enc${secs[pgbackrest-enc]}"
 fi
 echo "  medians of $RUNS rounds; $count segments of WAL from a $workload; walvault $prefetch_note; load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '  to promoted (after the end-of-recovery checkpoint): walvault %.1f s, pgBackRest %.1f s, floor %.1f s, pg_wal %.1f s\n' \

@@ -72,6 +72,15 @@ Status resolve_command_settings(const CommonOptions& options, ResolvedSettings& 
 
 Status open_repository(const CommonOptions& options, ResolvedSettings& settings, std::unique_ptr<Storage>& storage)
 {
+    Status s = open_repository_storage(options, settings, storage);
+    if (s.is_ok())
+        s = load_identities(settings);
+    return s;
+}
+
+Status open_repository_storage(
+    const CommonOptions& options, ResolvedSettings& settings, std::unique_ptr<Storage>& storage)
+{
     Status s = resolve_command_settings(options, settings);
     if (!s.is_ok())
         return s;
@@ -79,10 +88,7 @@ Status open_repository(const CommonOptions& options, ResolvedSettings& settings,
     if (repo.empty())
         return Status::error(
             Code::invalid, "no repository given", "Pass --repo, set WALVAULT_REPO, or set repo in the config file.");
-    s = open_storage(repo, storage_options(settings), storage);
-    if (s.is_ok())
-        s = load_identities(settings);
-    return s;
+    return open_storage(repo, storage_options(settings), storage);
 }
 
 Status load_identities(const ResolvedSettings& settings)

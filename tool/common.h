@@ -46,7 +46,8 @@ void add_setting_flags(CLI::App& command, CommonOptions& options, unsigned use,
     const std::map<std::string, std::string>& command_defaults = {});
 
 // Reads the identities of encryption_identity_file (a file of mode 0600, or "-": standard input) for the
-// object readers (set_object_identities); nothing when the setting is empty. open_repository calls it.
+// object readers (set_object_identities); nothing when the setting is empty, or when an earlier call loaded them.
+// open_repository calls it.
 Status load_identities(const ResolvedSettings& settings);
 
 // encryption_recipients (empty: no encryption), and the encryption fields of the repository identity a writer
@@ -56,8 +57,13 @@ Status resolved_recipients(const ResolvedSettings& settings, std::vector<AgeReci
 // Resolves the settings the command takes (options.use).
 Status resolve_command_settings(const CommonOptions& options, ResolvedSettings& settings);
 
-// Resolves the settings and opens the repository they name.
+// Resolves the settings and opens the repository they name, with its identities (load_identities).
 Status open_repository(const CommonOptions& options, ResolvedSettings& settings, std::unique_ptr<Storage>& storage);
+
+// open_repository without load_identities, for a command that may finish without reading an object (wal-fetch
+// served from its spool): it calls load_identities itself before it decodes one.
+Status open_repository_storage(
+    const CommonOptions& options, ResolvedSettings& settings, std::unique_ptr<Storage>& storage);
 
 // The resolved compression setting (its default if not set), parsed.
 Status resolved_compression(const ResolvedSettings& settings, Compression& out);

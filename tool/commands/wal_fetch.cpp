@@ -351,7 +351,10 @@ int run(const WalFetchContext& ctx)
         return run_prefetcher_process(ctx);
     ResolvedSettings settings;
     std::unique_ptr<Storage> storage;
-    Status s = open_repository(ctx.common, settings, storage);
+    // The identities only once an object is read: a copy served from the spool is plain, and loading them
+    // (libcrypto, an X25519 key per identity) would double the cost of such a call (docs/benchmarks.md,
+    // "wal-fetch loads the identities only to decode"). The prefetcher, which decrypts, loads them at its start.
+    Status s = open_repository_storage(ctx.common, settings, storage);
 
     // A verified prefetched copy needs no round trip: the spool's marker vouches for the repository and
     // the system it came from, which the prefetcher checked against the identity when it adopted the spool.
@@ -368,6 +371,8 @@ int run(const WalFetchContext& ctx)
         }
     }
 
+    if (s.is_ok())
+        s = load_identities(settings);
     RepoIdentity identity;
     if (s.is_ok()) {
         // "Not there" is only believable from a repository we can read: an unmounted directory or a wrong
