@@ -10,13 +10,42 @@
 namespace walvault {
 namespace {
 
-// The object under key exists: succeed if it holds exactly the file at path, fail loudly otherwise.
+// What is archived: a file, or bytes in memory.
+struct WalSource {
+    const std::string* path = nullptr;
+    const uint8_t* data = nullptr;
+    size_t len = 0;
+
+    Status local_sha256(std::string& sha, uint64_t& length) const
+    {
+        if (path != nullptr)
+            return sha256_file(*path, sha, length);
+        sha = sha256_hex(data, len);
+        length = len;
+        return Status::ok();
+    }
+
+    Status encode(Encoder& encoder, const Compression& compression, const std::string& name, const ByteSink& out,
+        EncodeResult& result) const
+    {
+        if (path != nullptr)
+            return encode_file(encoder, compression, *path, name, out, result);
+        Status s = encoder.begin(compression, out, len);
+        if (s.is_ok())
+            s = encoder.update(data, len);
+        if (s.is_ok())
+            s = encoder.finish(name, result);
+        return s;
+    }
+};
+
+// The object under key exists: succeed if it holds exactly the source's bytes, fail loudly otherwise.
 Status compare_with_archived(
-    Storage& storage, const std::string& key, const std::string& name, const std::string& path, ArchiveReport& report)
+    Storage& storage, const std::string& key, const std::string& name, const WalSource& source, ArchiveReport& report)
 {
     std::string local_sha;
     uint64_t local_len = 0;
-    Status s = sha256_file(path, local_sha, local_len);
+    Status s = source.local_sha256(local_sha, local_len);
     if (!s.is_ok())
         return s;
     ObjectMeta meta;
@@ -49,10 +78,8 @@ Status compare_with_archived(
     return storage.sync(key);
 }
 
-}  // namespace
-
-Status archive_wal_file(Storage& storage, Encoder& encoder, const Compression& compression, const std::string& name,
-    const std::string& path, ArchiveReport& report)
+Status archive_wal_source(Storage& storage, Encoder& encoder, const Compression& compression, const std::string& name,
+    const WalSource& source, ArchiveReport& report)
 {
     report = ArchiveReport{};
     const auto wal = parse_wal_name(name);
@@ -63,7 +90,7 @@ Status archive_wal_file(Storage& storage, Encoder& encoder, const Compression& c
     ObjectInfo info;
     Status s = storage.head(key, info);
     if (s.is_ok())
-        return compare_with_archived(storage, key, name, path, report);
+        return compare_with_archived(storage, key, name, source, report);
     if (s.code() != Code::not_found)
         return s;
 
@@ -72,8 +99,8 @@ Status archive_wal_file(Storage& storage, Encoder& encoder, const Compression& c
     if (!s.is_ok())
         return s;
     EncodeResult encoded;
-    s = encode_file(
-        encoder, compression, path, name, [&](const uint8_t* d, size_t n) { return writer->write(d, n); }, encoded);
+    s = source.encode(
+        encoder, compression, name, [&](const uint8_t* d, size_t n) { return writer->write(d, n); }, encoded);
     if (!s.is_ok()) {
         writer->abort();
         return s;
@@ -81,7 +108,7 @@ Status archive_wal_file(Storage& storage, Encoder& encoder, const Compression& c
     s = writer->commit();
     if (s.code() == Code::already_exists) {
         writer->abort();
-        return compare_with_archived(storage, key, name, path, report);
+        return compare_with_archived(storage, key, name, source, report);
     }
     if (!s.is_ok()) {
         writer->abort();
@@ -90,6 +117,44 @@ Status archive_wal_file(Storage& storage, Encoder& encoder, const Compression& c
     report.bytes_in = encoded.bytes_in;
     report.bytes_out = encoded.bytes_out;
     return Status::ok();
+}
+
+}  // namespace
+
+Status archive_wal_file(Storage& storage, Encoder& encoder, const Compression& compression, const std::string& name,
+    const std::string& path, ArchiveReport& report)
+{
+    WalSource source;
+    source.path = &path;
+    return archive_wal_source(storage, encoder, compression, name, source, report);
+}
+
+Status archive_wal_bytes(Storage& storage, Encoder& encoder, const Compression& compression, const std::string& name,
+    const uint8_t* data, size_t len, ArchiveReport& report)
+{
+    WalSource source;
+    source.data = data;
+    source.len = len;
+    return archive_wal_source(storage, encoder, compression, name, source, report);
+}
+
+Status write_object_bytes(Storage& storage, Encoder& encoder, const Compression& compression, const std::string& key,
+    const std::string& name, const uint8_t* data, size_t len, EncodeResult& result)
+{
+    std::unique_ptr<Writer> writer;
+    Status s = storage.create(key, writer);
+    if (!s.is_ok())
+        return s;
+    WalSource source;
+    source.data = data;
+    source.len = len;
+    s = source.encode(
+        encoder, compression, name, [&](const uint8_t* d, size_t n) { return writer->write(d, n); }, result);
+    if (s.is_ok())
+        s = writer->commit();
+    if (!s.is_ok())
+        writer->abort();
+    return s;
 }
 
 }  // namespace walvault
