@@ -8,7 +8,7 @@
 #    --status and walvault list show the streamed position.
 #  - RPO: a row committed, the flush interval + 1 s waited, the primary killed (kill -9) and its data directory
 #    deleted; walvault restore into a new directory and start: the row is there (wal-fetch served the streamed
-#    prefix of the last segment, zero-filled).
+#    prefix of the last segment, zero-filled). walvault verify checks the prefixes and reports no stray object.
 use strict;
 use warnings;
 
@@ -167,6 +167,10 @@ for my $p (@prefixes)
 	else { fail("$p is not a prefix of pg_wal/$name") }
 }
 is($good, scalar @prefixes, 'every streamed prefix is a prefix of the primary\'s segment file');
+
+($rc, $out, $err) = br_tool_run('verify', '--repo', $repo);
+is($rc, 0, 'walvault verify passes with streamed prefixes in the repository') or diag($out . $err);
+unlike($out . $err, qr/not WAL objects/, '... and takes none of them for a stray object');
 
 my $list = br_list_json($repo);
 my ($rx) = grep { $_->{slot} eq 'walvault_rx' } @{ $list->{receive} // [] };
