@@ -58,10 +58,12 @@ my $recv_log = $node->basedir . '/receive.log';
 my @receivers;    # every receiver started, for the END block
 END { kill 'KILL', $_->{pid} for grep { $_->{pid} } @receivers; }
 
+my $rx_repo = $repo;    # the repository start_receiver streams into
+
 sub start_receiver
 {
 	my $h = IPC::Run::start(
-		[ $tool, 'receive', '--repo', $repo, '--dbname', $connstr, '--slot', 'walvault_rx', '--create-slot',
+		[ $tool, 'receive', '--repo', $rx_repo, '--dbname', $connstr, '--slot', 'walvault_rx', '--create-slot',
 		  '--receive-flush-interval', '1s' ],
 		'<', \undef, '>>', $recv_log, '2>>', $recv_log);
 	my $r = { handle => $h, pid => $h->{KIDS}[0]{PID} };
@@ -204,5 +206,91 @@ $receiver->{pid} = 0;
 like(receiver_log(), qr/walvault receive: stopped; WAL is durable in the repository up to /, 'the receiver stops on SIGTERM');
 unlike(receiver_log(), qr/different content|conflict/, 'the receiver reported no conflict');
 unlike(slurp_file($node->logfile), qr/different content/, 'the archive module reported no conflict');
+
+# ---- a promotion while receiving, then --synchronous ----
+# A second system: primary p2 and its standby s2, archiving into repo2; a receiver streams from s2 (cascading).
+my $p2 = walvault_node('p2');
+my $repo2 = $p2->basedir . '/repo';
+set_conf($p2, 'walvault.repo' => "'$repo2'");
+$p2->start;
+($rc, $out, $err) = br_backup($p2, $repo2);
+is($rc, 0, 'p2: walvault backup exits 0') or diag($err);
+$p2->backup('s2base');
+my $s2 = PostgreSQL::Test::Cluster->new('s2');
+$s2->init_from_backup($p2, 's2base', has_streaming => 1);
+$s2->start;
+$p2->safe_psql('postgres', "CREATE TABLE t2 (what text); INSERT INTO t2 VALUES ('timeline 1')");
+$p2->wait_for_catchup($s2);
+
+$recv_log = $s2->basedir . '/receive.log';
+$connstr = $s2->connstr('postgres');
+$rx_repo = $repo2;
+my $on_standby = start_receiver();
+ok(wait_until(sub { receiver_log() =~ /streaming from slot "walvault_rx" at \S+ on timeline 1/ }, 60),
+	'a receiver streams from the standby on timeline 1')
+  or diag(receiver_log());
+my $tl1_seg = switch_wal($p2);
+ok(wait_until(sub { receiver_log() =~ /(?:archived segment|segment) \Q$tl1_seg\E/ }, 60),
+	"... and archives $tl1_seg");
+
+# Failover: the primary stops, the standby is promoted to timeline 2.
+$p2->stop;
+$s2->promote;
+ok(wait_until(sub { receiver_log() =~ /timeline 1 ended at \S+; following timeline 2/ }, 60),
+	'the receiver follows the promotion to timeline 2')
+  or diag(receiver_log());
+ok(wait_until(sub { -f object_path($repo2, '00000002.history') }, 30), '00000002.history is in the repository');
+$s2->safe_psql('postgres', "INSERT INTO t2 VALUES ('timeline 2')");
+my $tl2_seg = switch_wal($s2);
+like($tl2_seg, qr/^00000002/, "the promoted standby writes $tl2_seg on timeline 2");
+ok(wait_for_done($s2, $tl2_seg), "the promoted standby's module archived $tl2_seg");
+ok(wait_until(sub { receiver_log() =~ /(?:archived segment|segment) \Q$tl2_seg\E/ }, 60),
+	"the receiver archived $tl2_seg too");
+for my $s ($tl2_seg, '00000002.history')
+{
+	my ($sha) = decode_object(object_path($repo2, $s));
+	my ($want) = file_sha256($s2->data_dir . "/pg_wal/$s");
+	is($sha, $want, "$s in the repository is byte-exact with the promoted standby's file");
+}
+kill 'TERM', $on_standby->{pid};
+$on_standby->{handle}->finish;
+$on_standby->{pid} = 0;
+
+# --synchronous: named in synchronous_standby_names, a commit returns only once its WAL is in the repository.
+$connstr = $s2->connstr('postgres') . ' application_name=walvault_sync';
+my $sync = IPC::Run::start(
+	[ $tool, 'receive', '--repo', $repo2, '--dbname', $connstr, '--slot', 'walvault_sync', '--create-slot',
+	  '--synchronous' ],
+	'<', \undef, '>>', $recv_log, '2>>', $recv_log);
+push @receivers, { handle => $sync, pid => $sync->{KIDS}[0]{PID} };
+$s2->append_conf('postgresql.conf', "synchronous_standby_names = 'walvault_sync'\n");
+$s2->reload;
+ok(wait_until(sub {
+		$s2->safe_psql('postgres',
+			"SELECT sync_state FROM pg_stat_replication WHERE application_name = 'walvault_sync'") eq 'sync' }, 60),
+	'the --synchronous receiver is the synchronous standby')
+  or diag(receiver_log());
+$s2->safe_psql('postgres', "INSERT INTO t2 VALUES ('synchronous')");
+my $sync_lsn = $s2->safe_psql('postgres', 'SELECT pg_current_wal_flush_lsn()');
+my $s2pid = $s2->{_pid};
+kill 'KILL', $s2pid;    # at once: the commit returned, so its WAL is in the repository
+ok(wait_until(sub { !kill(0, $s2pid) }, 30), 'the promoted standby is killed as soon as the commit returned');
+$s2->{_pid} = undef;
+my ($src, $sout) = br_tool_run('receive', '--status', '--repo', $repo2, '--slot', 'walvault_sync');
+my ($sync_flushed) = $sout =~ /^flushed:\s+(\S+)$/m;
+ok(defined $sync_flushed && lsn_value($sync_flushed) >= lsn_value($sync_lsn),
+	"the receive state was durable up to the commit ($sync_lsn) before the commit returned")
+  or diag($sout);
+usleep(500_000);
+rmtree($s2->data_dir);
+my ($r2, $r2rc, $r2out, $r2err) = pitr_restore_node('restored2', args => [ '--repo', $repo2 ]);
+is($r2rc, 0, 'walvault restore from repo2 exits 0') or diag($r2err);
+$r2->start;
+ok(wait_until(sub { $r2->safe_psql('postgres', 'SELECT NOT pg_is_in_recovery()') eq 't' }, 120),
+	'the restored server finished recovery');
+is($r2->safe_psql('postgres', 'SELECT string_agg(what, \', \' ORDER BY what) FROM t2'),
+	'synchronous, timeline 1, timeline 2', 'every commit is there, the synchronous one too');
+$r2->stop;
+unlike(receiver_log(), qr/different content|conflict/, 'the receivers of repo2 reported no conflict');
 
 done_testing();
