@@ -15,7 +15,7 @@ namespace walvault {
 namespace {
 
 constexpr int k_receive_state_format = 1;
-constexpr size_t k_max_state_bytes = 64 * 1024;
+constexpr size_t k_max_state_bytes = 64UL * 1024;
 
 }  // namespace
 

@@ -38,7 +38,7 @@ std::vector<uint8_t> standby_status_update(
 // waits on the receiver: every batch read goes up at once).
 struct FlushPolicy {
     std::chrono::milliseconds interval{5000};
-    uint64_t bytes = 1024 * 1024;
+    uint64_t bytes = 1024ULL * 1024;
     bool synchronous = false;
 };
 bool should_flush(const FlushPolicy& policy, uint64_t new_bytes, std::chrono::milliseconds since_last_upload);
