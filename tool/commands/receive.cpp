@@ -395,7 +395,9 @@ Status stream(ReceiveContext& ctx, PgClient& pg, Stream& st, bool& streamed, uin
             break;
         // Wake for the flush timer, the status interval and signals.
         milliseconds wait = k_wait_slice;
-        if (st.bytes.size() > st.uploaded) {
+        if (ctx.policy.synchronous && st.bytes.size() > st.uploaded) {
+            wait = milliseconds{0};  // a commit waits for these bytes: only what is already here joins them
+        } else if (st.bytes.size() > st.uploaded) {
             const auto due =
                 ctx.policy.interval - std::chrono::duration_cast<milliseconds>(Clock::now() - st.last_upload);
             wait = std::clamp(due, milliseconds{0}, wait);
@@ -435,7 +437,10 @@ Status stream(ReceiveContext& ctx, PgClient& pg, Stream& st, bool& streamed, uin
         // In --synchronous mode a batch goes up once nothing more is waiting: a commit waits for it.
         const uint64_t fresh = st.bytes.size() - st.uploaded;
         const bool batch_done = got == 0 || !ctx.policy.synchronous || fresh >= ctx.policy.bytes;
-        if (batch_done &&
+        // Catching up (the server is already past this segment's end): the whole segment follows at streaming
+        // speed, and a prefix of it now would be written again and again.
+        const bool catching_up = st.server_end >= segment_start(ctx, st) + segment_size(ctx);
+        if (batch_done && !catching_up &&
             should_flush(ctx.policy, fresh, std::chrono::duration_cast<milliseconds>(Clock::now() - st.last_upload))) {
             s = upload_prefix(ctx, st);
             if (!s.is_ok())
