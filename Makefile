@@ -132,11 +132,12 @@ uninstall-tool:
 		$(addprefix '$(DESTDIR)$(SYSTEMDUNITDIR)/,$(addsuffix ',$(SYSTEMD_UNITS)))
 
 # The systemd units (systemd/, docs/operations.md): walvault-backup@.service and walvault-expire@.service
-# with their timers, the instance naming /etc/walvault/INSTANCE.conf. The services' ExecStart names the
+# with their timers, walvault-receive@.service, the instance naming /etc/walvault/INSTANCE.conf. The services' ExecStart names the
 # tool where make install puts it, $(bindir)/walvault, written into build/systemd/ from systemd/*.in.
 # SYSTEMDUNITDIR: systemd's system unit directory as its pkg-config file says, else /lib/systemd/system.
 SYSTEMDUNITDIR ?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),/lib/systemd/system)
-SYSTEMD_UNITS = walvault-backup@.service walvault-backup@.timer walvault-expire@.service walvault-expire@.timer
+SYSTEMD_UNITS = walvault-backup@.service walvault-backup@.timer walvault-expire@.service walvault-expire@.timer \
+	walvault-receive@.service
 SYSTEMD_BUILT = $(addprefix $(WV_BUILD)/systemd/,$(SYSTEMD_UNITS))
 $(WV_BUILD)/systemd/%.service: systemd/%.service.in Makefile
 	@mkdir -p $(dir $@)

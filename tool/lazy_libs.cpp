@@ -54,7 +54,16 @@
     X(PQresultErrorMessage)                                                                                            \
     X(PQresultStatus)                                                                                                  \
     X(PQstatus)                                                                                                        \
-    X(PQuser)
+    X(PQuser)                                                                                                          \
+    X(PQgetCopyData)                                                                                                   \
+    X(PQputCopyData)                                                                                                   \
+    X(PQputCopyEnd)                                                                                                    \
+    X(PQflush)                                                                                                         \
+    X(PQsocket)                                                                                                        \
+    X(PQconsumeInput)                                                                                                  \
+    X(PQgetResult)                                                                                                     \
+    X(PQfreemem)                                                                                                       \
+    X(PQresultErrorField)
 
 #define WV_CRYPTO_FUNCTIONS(X)                                                                                         \
     X(EVP_Digest)                                                                                                      \
@@ -438,6 +447,60 @@ void PQclear(PGresult* res)
 {
     if (const walvault::PqApi* api = pq_api())
         api->PQclear(res);
+}
+
+int PQgetCopyData(PGconn* conn, char** buffer, int async)
+{
+    const walvault::PqApi* api = pq_api();
+    return api != nullptr ? api->PQgetCopyData(conn, buffer, async) : -2;
+}
+
+int PQputCopyData(PGconn* conn, const char* buffer, int nbytes)
+{
+    const walvault::PqApi* api = pq_api();
+    return api != nullptr ? api->PQputCopyData(conn, buffer, nbytes) : -1;
+}
+
+int PQputCopyEnd(PGconn* conn, const char* errormsg)
+{
+    const walvault::PqApi* api = pq_api();
+    return api != nullptr ? api->PQputCopyEnd(conn, errormsg) : -1;
+}
+
+int PQflush(PGconn* conn)
+{
+    const walvault::PqApi* api = pq_api();
+    return api != nullptr ? api->PQflush(conn) : -1;
+}
+
+int PQsocket(const PGconn* conn)
+{
+    const walvault::PqApi* api = pq_api();
+    return api != nullptr ? api->PQsocket(conn) : -1;
+}
+
+int PQconsumeInput(PGconn* conn)
+{
+    const walvault::PqApi* api = pq_api();
+    return api != nullptr ? api->PQconsumeInput(conn) : 0;
+}
+
+PGresult* PQgetResult(PGconn* conn)
+{
+    const walvault::PqApi* api = pq_api();
+    return api != nullptr ? api->PQgetResult(conn) : nullptr;
+}
+
+void PQfreemem(void* ptr)
+{
+    if (const walvault::PqApi* api = pq_api())
+        api->PQfreemem(ptr);
+}
+
+char* PQresultErrorField(const PGresult* res, int fieldcode)
+{
+    const walvault::PqApi* api = pq_api();
+    return api != nullptr ? api->PQresultErrorField(res, fieldcode) : nullptr;
 }
 
 // Without libcrypto: what OpenSSL answers when it cannot allocate (a null context or digest, 0 for failure),

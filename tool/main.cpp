@@ -56,6 +56,7 @@ int run(int argc, char** argv)
         walvault::add_check_command(app, exit_code);
         walvault::add_wal_push_commands(app, exit_code);
         walvault::add_verify_command(app, exit_code);
+        walvault::add_receive_command(app, exit_code);
         walvault::add_rekey_command(app, exit_code);
     }
     walvault::add_wal_fetch_command(app, exit_code);

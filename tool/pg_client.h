@@ -22,16 +22,35 @@ public:
     PgClient& operator=(const PgClient&) = delete;
 
     // Connects (application_name walvault unless the conninfo sets one). The message names the server.
-    Status connect(const std::string& conninfo);
+    // replication: a physical replication connection (replication=true), which takes replication commands
+    // (IDENTIFY_SYSTEM, START_REPLICATION, ...) and SHOW only.
+    Status connect(const std::string& conninfo, bool replication = false);
     // Runs one statement with text parameters ($1, $2, ...) and returns its rows as text (NULL as "").
     Status query(const std::string& sql, const std::vector<std::string>& params, std::vector<PgRow>& rows);
     // The same, expecting exactly one row.
     Status query_row(const std::string& sql, const std::vector<std::string>& params, PgRow& row);
+    // The SQLSTATE of the last failed query ("" if none or unknown).
+    const std::string& last_sqlstate() const { return m_sqlstate; }
+
+    // The COPY BOTH stream of START_REPLICATION (replication connections only).
+    // Sends the command; ok once the server has entered the stream.
+    Status start_copy_both(const std::string& command);
+    // The next CopyData message, waiting at most timeout_ms for one. Returns 1 with data (valid until the next
+    // call), 0 on timeout (or a signal), -1 when the server ended the stream (then end_copy() reads the result).
+    int read_copy_data(int timeout_ms, const uint8_t*& data, size_t& len, Status& error);
+    // Sends one CopyData message and flushes it.
+    Status write_copy_data(const uint8_t* data, size_t len);
+    // After the server ended the stream: the rows of its result (for the end of a timeline: next timeline and
+    // its start position), and then the command's completion.
+    Status end_copy(std::vector<PgRow>& rows);
+
     // "host=/var/run/postgresql port=5432 dbname=postgres user=postgres", for messages.
     std::string describe() const;
 
 private:
     PGconn* m_conn = nullptr;
+    std::string m_sqlstate;
+    char* m_copy_buffer = nullptr;  // the last message read_copy_data returned
 };
 
 }  // namespace walvault

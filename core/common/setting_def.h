@@ -53,10 +53,11 @@ enum SettingUse : unsigned {
     k_use_check = 1U << 9,
     k_use_wal_push = 1U << 10,  // wal-push and repair
     k_use_verify = 1U << 11,
+    k_use_receive = 1U << 12,
     k_use_rekey = 1U << 13,
     // Every command that opens the repository.
     k_use_commands = k_use_backup | k_use_list | k_use_restore | k_use_backup_delete | k_use_wal_fetch | k_use_expire |
-        k_use_pin | k_use_check | k_use_wal_push | k_use_verify | k_use_rekey,
+        k_use_pin | k_use_check | k_use_wal_push | k_use_verify | k_use_receive | k_use_rekey,
     k_use_everywhere = k_use_module | k_use_commands,
 };
 

@@ -63,6 +63,20 @@ bool check_compression(std::string_view value, bool, std::string& message, std::
     return check_compression_setting(value, message, hint);
 }
 
+// A replication slot name as PostgreSQL accepts it (ReplicationSlotValidateName): lower-case letters, digits
+// and underscores, at most NAMEDATALEN - 1 bytes.
+bool check_slot_name(std::string_view value, bool, std::string& message, std::string& hint)
+{
+    constexpr size_t k_max_slot_name = 63;
+    const bool valid = !value.empty() && value.size() <= k_max_slot_name &&
+        value.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string_view::npos;
+    if (valid)
+        return true;
+    message = "replication slot name \"" + std::string(value) + "\" is not valid";
+    hint = "Slot names contain only lower-case letters, digits and underscores, at most 63 of them.";
+    return false;
+}
+
 std::vector<SettingDef> make_all_settings()
 {
     static const std::string k_repo_help = "repository location: " + storage_scheme_forms();
@@ -76,7 +90,7 @@ std::vector<SettingDef> make_all_settings()
         {.name = "compression",
             .type = SettingType::text,
             .default_value = "zstd:3",
-            .uses = k_use_module | k_use_backup | k_use_wal_push,
+            .uses = k_use_module | k_use_backup | k_use_wal_push | k_use_receive,
             .help = "compression of written objects: \"none\", \"zstd\" or \"zstd:LEVEL\"",
             .check = check_compression},
         // The archiver's 8 even on 2 cores: its workers wait on the disk and the store much of the time
@@ -146,7 +160,7 @@ std::vector<SettingDef> make_all_settings()
         {.name = "encryption_recipients",
             .type = SettingType::text,
             .default_value = "",
-            .uses = k_use_module | k_use_backup | k_use_wal_push | k_use_restore | k_use_rekey,
+            .uses = k_use_module | k_use_backup | k_use_wal_push | k_use_restore | k_use_receive | k_use_rekey,
             .help = "encrypt every object written to these age recipients (\"age1...\", separated by commas); "
                     "empty: no encryption",
             .check = check_encryption_recipients},
@@ -154,11 +168,35 @@ std::vector<SettingDef> make_all_settings()
             .type = SettingType::text,
             .default_value = "",
             .uses = k_use_restore | k_use_wal_fetch | k_use_list | k_use_check | k_use_wal_push | k_use_verify |
-                k_use_rekey,
+                k_use_receive | k_use_rekey,
             .superuser_only = true,
             .help = "age identity file (age-keygen's output, mode 0600) that opens encrypted objects; \"-\": "
                     "read it from standard input",
             .check = check_identity_file},
+        // walvault receive (tool/commands/receive.cpp): the loss window of streamed WAL is the flush interval.
+        {.name = "slot",
+            .type = SettingType::text,
+            .default_value = "walvault",
+            .uses = k_use_receive,
+            .help = "physical replication slot that receive streams from",
+            .check = check_slot_name},
+        {.name = "receive_flush_interval",
+            .type = SettingType::integer,
+            .default_value = "5000",
+            .min = 100,
+            .max = 3600 * 1000LL,
+            .unit = SettingUnit::ms,
+            .uses = k_use_receive,
+            .help = "receive uploads the segment in progress at least this often while new WAL arrives: the "
+                    "most recent WAL a lost server can take with it"},
+        {.name = "receive_flush_bytes",
+            .type = SettingType::integer,
+            .default_value = "1",
+            .min = 1,
+            .max = 1024,
+            .unit = SettingUnit::mb,
+            .uses = k_use_receive,
+            .help = "receive uploads the segment in progress as soon as this much new WAL has arrived"},
     };
     for (const StorageScheme& scheme : storage_schemes())
         for (const SettingDef& def : scheme.settings())

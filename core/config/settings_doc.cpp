@@ -28,7 +28,8 @@ std::string commands_of(const SettingDef& def)
     const std::pair<unsigned, const char*> names[] = {{k_use_backup, "backup"}, {k_use_list, "list"},
         {k_use_restore, "restore"}, {k_use_backup_delete, "backup-delete"}, {k_use_wal_fetch, "wal-fetch"},
         {k_use_expire, "expire"}, {k_use_pin, "backup-pin, backup-unpin"}, {k_use_check, "check"},
-        {k_use_wal_push, "wal-push, repair"}, {k_use_verify, "verify"}, {k_use_rekey, "rekey"}};
+        {k_use_wal_push, "wal-push, repair"}, {k_use_verify, "verify"}, {k_use_receive, "receive"},
+        {k_use_rekey, "rekey"}};
     std::string out;
     for (const auto& [bit, name] : names)
         if (def.used_by(bit))

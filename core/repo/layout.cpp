@@ -3,6 +3,8 @@
 
 #include "core/codec/codec.h"
 
+#include <cstdio>
+
 namespace walvault {
 
 std::string wal_object_key(const WalName& name)
@@ -10,6 +12,63 @@ std::string wal_object_key(const WalName& name)
     if (name.kind == WalKind::history)
         return std::string(k_wal_prefix) + name.text + k_object_suffix;
     return std::string(k_wal_prefix) + name.text.substr(0, 16) + "/" + name.text + k_object_suffix;
+}
+
+namespace {
+
+constexpr size_t k_stream_length_digits = 8;
+
+std::optional<uint64_t> parse_hex_digits(std::string_view text)
+{
+    uint64_t v = 0;
+    for (char c : text) {
+        if (c >= '0' && c <= '9')
+            v = v * 16 + static_cast<uint64_t>(c - '0');
+        else if (c >= 'A' && c <= 'F')
+            v = v * 16 + static_cast<uint64_t>(c - 'A' + 10);
+        else
+            return std::nullopt;
+    }
+    return v;
+}
+
+}  // namespace
+
+std::string stream_prefix_name(const WalName& segment, uint64_t length)
+{
+    char digits[k_stream_length_digits + 1];
+    std::snprintf(digits, sizeof(digits), "%08llX", static_cast<unsigned long long>(length));
+    return segment.text.substr(0, k_xlog_fname_len) + "." + digits + k_stream_suffix;
+}
+
+std::string stream_prefix_key(const WalName& segment, uint64_t length)
+{
+    return std::string(k_wal_prefix) + segment.text.substr(0, 16) + "/" + stream_prefix_name(segment, length) +
+        k_object_suffix;
+}
+
+std::optional<StreamPrefix> stream_prefix_of_key(std::string_view key)
+{
+    static const std::string k_suffix = std::string(k_stream_suffix) + k_object_suffix;
+    const std::string_view suffix = k_suffix;
+    const size_t name_len = k_xlog_fname_len + 1 + k_stream_length_digits;
+    const size_t prefix_len = std::string_view(k_wal_prefix).size() + 17;  // "wal/" + dir + "/"
+    if (key.size() != prefix_len + name_len + suffix.size() || key.substr(key.size() - suffix.size()) != suffix)
+        return std::nullopt;
+    const std::string_view name = key.substr(prefix_len, name_len);
+    const std::optional<WalName> segment = parse_wal_name(name.substr(0, k_xlog_fname_len));
+    const std::optional<uint64_t> length = parse_hex_digits(name.substr(k_xlog_fname_len + 1));
+    if (!segment || segment->kind != WalKind::segment || name[k_xlog_fname_len] != '.' || !length || *length == 0)
+        return std::nullopt;
+    StreamPrefix out{*segment, *length};
+    if (stream_prefix_key(out.segment, out.length) != key)
+        return std::nullopt;
+    return out;
+}
+
+std::string receive_state_prefix(const std::string& slot)
+{
+    return std::string(k_receive_prefix) + slot + "/";
 }
 
 std::string backup_prefix(const std::string& label)
@@ -61,6 +120,33 @@ std::optional<int64_t> mark_time(std::string_view key, std::string_view stem)
 }
 
 }  // namespace
+
+std::string receive_state_key(const std::string& slot, int64_t unix_ms)
+{
+    std::string digits = std::to_string(unix_ms < 0 ? 0 : unix_ms);
+    if (digits.size() < k_mark_digits)
+        digits.insert(0, k_mark_digits - digits.size(), '0');
+    return receive_state_prefix(slot) + "state." + digits + std::string(k_mark_suffix);
+}
+
+std::optional<int64_t> receive_state_time(std::string_view key)
+{
+    const size_t slash = key.rfind('/');
+    if (key.substr(0, std::string_view(k_receive_prefix).size()) != k_receive_prefix || slash == std::string_view::npos)
+        return std::nullopt;
+    const std::string_view name = key.substr(slash + 1);
+    constexpr std::string_view stem = "state.";
+    if (name.size() != stem.size() + k_mark_digits + k_mark_suffix.size() || name.substr(0, stem.size()) != stem ||
+        name.substr(name.size() - k_mark_suffix.size()) != k_mark_suffix)
+        return std::nullopt;
+    int64_t t = 0;
+    for (char c : name.substr(stem.size(), k_mark_digits)) {
+        if (c < '0' || c > '9')
+            return std::nullopt;
+        t = t * 10 + (c - '0');
+    }
+    return t;
+}
 
 std::string backup_lease_key(const std::string& label, int64_t unix_seconds)
 {

@@ -23,6 +23,28 @@ constexpr const char* k_wal_prefix = "wal/";
 // The directory is timeline + xlogid: 256 segments of 16 MiB, never more than 4096 of 1 MiB.
 std::string wal_object_key(const WalName& name);
 
+// A streamed prefix of a segment (walvault receive): the segment's first `length` bytes, under a key of its own
+// beside the segment's, create-only like every object:
+// wal/0000000100000000/000000010000000000000003.00A00000.stream.zst (length in 8 hex digits). No WAL file name
+// has this form, so wal_name_of_key() (core/repo/wal_catalog.h) takes it for no WAL object.
+constexpr const char* k_stream_suffix = ".stream";
+struct StreamPrefix {
+    WalName segment;      // a WalKind::segment name
+    uint64_t length = 0;  // bytes from the segment's start, 1 .. segment size
+};
+std::string stream_prefix_key(const WalName& segment, uint64_t length);
+// The name the object's trailer records: "000000010000000000000003.00A00000.stream".
+std::string stream_prefix_name(const WalName& segment, uint64_t length);
+// The prefix a key stores, if it is exactly the key stream_prefix_key() gives for it; nullopt otherwise.
+std::optional<StreamPrefix> stream_prefix_of_key(std::string_view key);
+
+// The state walvault receive keeps for a replication slot: receive/<slot>/state.<unix ms, 15 digits>.json, a
+// new object at each upload, the older ones removed after it (the newest counts).
+constexpr const char* k_receive_prefix = "receive/";
+std::string receive_state_prefix(const std::string& slot);  // "receive/<slot>/"
+std::string receive_state_key(const std::string& slot, int64_t unix_ms);
+std::optional<int64_t> receive_state_time(std::string_view key);  // for a key under receive/<slot>/
+
 // Base backups: backup/<label>/ holds started.json (written first), data/ and backup.json (written last);
 // while it is written, lease.<T>.json (the writer's heartbeat at unix time T, renewed by writing a new one
 // before removing the old, so one always exists); once pinned, pin.<T>.json (the newest one counts).

@@ -3,6 +3,7 @@
 
 #include "core/common/setting_def.h"
 #include "core/common/utc_time.h"
+#include "core/repo/layout.h"
 #include "core/repo/wal_catalog.h"
 #include "core/wal/wal_name.h"
 
@@ -273,6 +274,32 @@ Status plan_expire(const ExpireInput& in, ExpirePlan& out)
             e.first = file;
         if (e.last.empty() || archive_order_less(e.last, file))
             e.last = file;
+    }
+    // Streamed prefixes (walvault receive) go with their segment's number, and at once where the complete
+    // segment is there (the receiver removes them itself unless it was stopped in between).
+    constexpr uint64_t k_segments_span = 0x100000000ULL;  // bytes of WAL per wal/ directory (xlogid)
+    std::set<std::string> complete;
+    for (const ObjectInfo& o : *in.wal)
+        if (const auto name = wal_name_of_key(o.key, in.segment_size); name && name->kind == WalKind::segment)
+            complete.insert(name->text);
+    for (const ObjectInfo& o : *in.wal) {
+        const std::optional<StreamPrefix> prefix = stream_prefix_of_key(o.key);
+        if (!prefix || prefix->segment.seg >= k_segments_span / in.segment_size)
+            continue;
+        const uint32_t tli = prefix->segment.timeline;
+        const bool superseded = complete.count(prefix->segment.text) > 0;
+        if (!superseded &&
+            (unknown_lineage.count(tli) || (tli > 1 && !in.histories.count(tli)) ||
+                need.keeps(tli, segment_number(prefix->segment, in.segment_size)))) {
+            keeps_something.insert(tli);
+            continue;
+        }
+        out.wal_keys.push_back(o.key);
+        out.wal_bytes += o.size;
+        WalExpiry& e = by_timeline[tli];
+        e.timeline = tli;
+        e.objects++;
+        e.bytes += o.size;
     }
     for (uint32_t tli : unknown_lineage)
         out.notices.push_back("timeline " + std::to_string(tli) +

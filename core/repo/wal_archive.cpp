@@ -16,25 +16,58 @@ namespace {
 
 constexpr size_t k_hash_chunk = 1 << 20;
 
-// Length and XXH3-128 of the file at path.
-Status xxh3_file(const std::string& path, std::string& hex, uint64_t& length)
-{
-    Xxh3Hash h;
-    Status s = read_file_chunks(
-        path, k_hash_chunk,
-        [&](const uint8_t* data, size_t len) {
-            h.update(data, len);
+// What is archived: a file, or bytes in memory.
+struct WalSource {
+    const std::string* path = nullptr;
+    const uint8_t* data = nullptr;
+    size_t len = 0;
+
+    Status local_sha256(std::string& sha, uint64_t& length) const
+    {
+        if (path != nullptr)
+            return sha256_file(*path, sha, length);
+        sha = sha256_hex(data, len);
+        length = len;
+        return Status::ok();
+    }
+
+    Status local_xxh3(std::string& hex, uint64_t& length) const
+    {
+        if (path == nullptr) {
+            hex = xxh3_128_hex(data, len);
+            length = len;
             return Status::ok();
-        },
-        length);
-    if (s.is_ok())
-        hex = h.finish_hex();
-    return s;
-}
+        }
+        Xxh3Hash h;
+        Status s = read_file_chunks(
+            *path, k_hash_chunk,
+            [&](const uint8_t* d, size_t n) {
+                h.update(d, n);
+                return Status::ok();
+            },
+            length);
+        if (s.is_ok())
+            hex = h.finish_hex();
+        return s;
+    }
+
+    Status encode(Encoder& encoder, const Compression& compression, const std::string& name, const ByteSink& out,
+        EncodeResult& result) const
+    {
+        if (path != nullptr)
+            return encode_file(encoder, compression, *path, name, out, result);
+        Status s = encoder.begin(compression, out, len);
+        if (s.is_ok())
+            s = encoder.update(data, len);
+        if (s.is_ok())
+            s = encoder.finish(name, result);
+        return s;
+    }
+};
 
 // The archived object is an age file whose note records its content: compare with that (no identity needed).
 // compared: whether the note could say; if not, the caller decodes the object.
-Status compare_by_note(Storage& storage, const std::string& key, const std::string& name, const std::string& path,
+Status compare_by_note(Storage& storage, const std::string& key, const std::string& name, const WalSource& source,
     ArchiveReport& report, bool& compared)
 {
     compared = false;
@@ -48,7 +81,7 @@ Status compare_by_note(Storage& storage, const std::string& key, const std::stri
         return Status::ok();  // plain, damaged or without content: the decoder tells what it is
     std::string local;
     uint64_t local_len = 0;
-    s = xxh3_file(path, local, local_len);
+    s = source.local_xxh3(local, local_len);
     if (!s.is_ok())
         return s;
     compared = true;
@@ -65,17 +98,17 @@ Status compare_by_note(Storage& storage, const std::string& key, const std::stri
     return storage.sync(key);
 }
 
-// The object under key exists: succeed if it holds exactly the file at path, fail loudly otherwise.
+// The object under key exists: succeed if it holds exactly the source's bytes, fail loudly otherwise.
 Status compare_with_archived(
-    Storage& storage, const std::string& key, const std::string& name, const std::string& path, ArchiveReport& report)
+    Storage& storage, const std::string& key, const std::string& name, const WalSource& source, ArchiveReport& report)
 {
     bool compared = false;
-    Status s = compare_by_note(storage, key, name, path, report, compared);
+    Status s = compare_by_note(storage, key, name, source, report, compared);
     if (compared || !s.is_ok())
         return s;
     std::string local_sha;
     uint64_t local_len = 0;
-    s = sha256_file(path, local_sha, local_len);
+    s = source.local_sha256(local_sha, local_len);
     if (!s.is_ok())
         return s;
     ObjectMeta meta;
@@ -108,10 +141,8 @@ Status compare_with_archived(
     return storage.sync(key);
 }
 
-}  // namespace
-
-Status archive_wal_file(Storage& storage, Encoder& encoder, const Compression& compression, const std::string& name,
-    const std::string& path, ArchiveReport& report, const std::vector<AgeRecipient>& recipients)
+Status archive_wal_source(Storage& storage, Encoder& encoder, const Compression& compression, const std::string& name,
+    const WalSource& source, ArchiveReport& report, const std::vector<AgeRecipient>& recipients)
 {
     report = ArchiveReport{};
     const auto wal = parse_wal_name(name);
@@ -122,7 +153,7 @@ Status archive_wal_file(Storage& storage, Encoder& encoder, const Compression& c
     ObjectInfo info;
     Status s = storage.head(key, info);
     if (s.is_ok())
-        return compare_with_archived(storage, key, name, path, report);
+        return compare_with_archived(storage, key, name, source, report);
     if (s.code() != Code::not_found)
         return s;
 
@@ -131,7 +162,7 @@ Status archive_wal_file(Storage& storage, Encoder& encoder, const Compression& c
     if (!recipients.empty()) {
         std::string xxh3;
         uint64_t length = 0;
-        s = xxh3_file(path, xxh3, length);
+        s = source.local_xxh3(xxh3, length);
         if (!s.is_ok())
             return s;
         cipher.emplace(recipients);
@@ -154,8 +185,8 @@ Status archive_wal_file(Storage& storage, Encoder& encoder, const Compression& c
     if (!s.is_ok())
         return s;
     EncodeResult encoded;
-    s = encode_file(
-        encoder, compression, path, name, [&](const uint8_t* d, size_t n) { return writer->write(d, n); }, encoded);
+    s = source.encode(
+        encoder, compression, name, [&](const uint8_t* d, size_t n) { return writer->write(d, n); }, encoded);
     if (!s.is_ok()) {
         writer->abort();
         return s;
@@ -163,7 +194,7 @@ Status archive_wal_file(Storage& storage, Encoder& encoder, const Compression& c
     s = writer->commit();
     if (s.code() == Code::already_exists) {
         writer->abort();
-        return compare_with_archived(storage, key, name, path, report);
+        return compare_with_archived(storage, key, name, source, report);
     }
     if (!s.is_ok()) {
         writer->abort();
@@ -172,6 +203,44 @@ Status archive_wal_file(Storage& storage, Encoder& encoder, const Compression& c
     report.bytes_in = encoded.bytes_in;
     report.bytes_out = encoded.bytes_out;
     return Status::ok();
+}
+
+}  // namespace
+
+Status archive_wal_file(Storage& storage, Encoder& encoder, const Compression& compression, const std::string& name,
+    const std::string& path, ArchiveReport& report, const std::vector<AgeRecipient>& recipients)
+{
+    WalSource source;
+    source.path = &path;
+    return archive_wal_source(storage, encoder, compression, name, source, report, recipients);
+}
+
+Status archive_wal_bytes(Storage& storage, Encoder& encoder, const Compression& compression, const std::string& name,
+    const uint8_t* data, size_t len, ArchiveReport& report, const std::vector<AgeRecipient>& recipients)
+{
+    WalSource source;
+    source.data = data;
+    source.len = len;
+    return archive_wal_source(storage, encoder, compression, name, source, report, recipients);
+}
+
+Status write_object_bytes(Storage& storage, Encoder& encoder, const Compression& compression, const std::string& key,
+    const std::string& name, const uint8_t* data, size_t len, EncodeResult& result)
+{
+    std::unique_ptr<Writer> writer;
+    Status s = storage.create(key, writer);
+    if (!s.is_ok())
+        return s;
+    WalSource source;
+    source.data = data;
+    source.len = len;
+    s = source.encode(
+        encoder, compression, name, [&](const uint8_t* d, size_t n) { return writer->write(d, n); }, result);
+    if (s.is_ok())
+        s = writer->commit();
+    if (!s.is_ok())
+        writer->abort();
+    return s;
 }
 
 }  // namespace walvault

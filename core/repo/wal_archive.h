@@ -28,4 +28,13 @@ struct ArchiveReport {
 Status archive_wal_file(Storage& storage, Encoder& encoder, const Compression& compression, const std::string& name,
     const std::string& path, ArchiveReport& report, const std::vector<AgeRecipient>& recipients = {});
 
+// The same for a WAL file held in memory (walvault receive: a segment assembled from the replication stream).
+Status archive_wal_bytes(Storage& storage, Encoder& encoder, const Compression& compression, const std::string& name,
+    const uint8_t* data, size_t len, ArchiveReport& report, const std::vector<AgeRecipient>& recipients = {});
+
+// Writes bytes in memory as a new object under key with `name` in its trailer: create-only, Code::already_exists
+// (nothing written) if the key is taken. Ok once the object is durable.
+Status write_object_bytes(Storage& storage, Encoder& encoder, const Compression& compression, const std::string& key,
+    const std::string& name, const uint8_t* data, size_t len, EncodeResult& result);
+
 }  // namespace walvault

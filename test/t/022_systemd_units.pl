@@ -19,7 +19,7 @@ my $tool  = $ENV{WALVAULT_TOOL} // 'walvault';
 my $units = '../systemd';                     # TEST_OUT/src/systemd; the tests run in TEST_OUT/src/test
 my $dir   = PostgreSQL::Test::Utils::tempdir();
 my @names = ('walvault-backup@.service', 'walvault-backup@.timer', 'walvault-expire@.service',
-	'walvault-expire@.timer');
+	'walvault-expire@.timer', 'walvault-receive@.service');
 
 # systemd-analyze with its output; (exit status, stdout, stderr).
 sub analyze
@@ -62,7 +62,7 @@ for my $name (@names)
 }
 
 my ($rc, $out, $err) = analyze('verify', @instances);
-is($rc, 0, 'systemd-analyze verify accepts the four units instantiated as @main') or diag($err);
+is($rc, 0, 'systemd-analyze verify accepts the five units instantiated as @main') or diag($err);
 is($err, '', 'systemd-analyze verify: no warning');
 
 my %exec = (
@@ -84,6 +84,21 @@ for my $name (sort keys %exec)
 	($rc, $out, $err) = analyze('security', '--offline=yes', '--threshold=20', "$dir/" . ($name =~ s/@\./\@main./r));
 	is($rc, 0, "$name: systemd-analyze security rates its exposure 2.0 or less") or diag($out . $err);
 	like($out, qr/Overall exposure level for .*: [0-9.]+ OK/, "$name: exposure rated OK");
+}
+
+# The receiver: a long-running service, started again after a failure, in the same sandbox.
+{
+	my $name = 'walvault-receive@.service';
+	my $path = "$units/$name";
+	my $want = "$tool receive --config /etc/walvault/%i.conf";
+	is(unit_setting($path, 'Service', 'ExecStart'), $want, "$name runs \"$want\"");
+	is(unit_setting($path, 'Service', 'Type'), 'exec', "$name: Type=exec, a long-running process");
+	is(unit_setting($path, 'Service', 'Restart'), 'on-failure', "$name: Restart=on-failure");
+	is(unit_setting($path, 'Service', 'User') . ' ' . unit_setting($path, 'Service', 'Group'),
+		'postgres postgres', "$name: as user and group postgres");
+	is(unit_setting($path, 'Install', 'WantedBy'), 'multi-user.target', "$name: enabled by multi-user.target");
+	($rc, $out, $err) = analyze('security', '--offline=yes', '--threshold=20', "$dir/" . ($name =~ s/@\./\@main./r));
+	is($rc, 0, "$name: systemd-analyze security rates its exposure 2.0 or less") or diag($out . $err);
 }
 
 for my $name ('walvault-backup@.timer', 'walvault-expire@.timer')

@@ -185,6 +185,10 @@ TEST(ResolveSettings, EachCommandTakesOnlyItsOwnSettings)
         "repo", "parallel", "prefetch", "encryption_recipients", "encryption_identity_file"};
     restore.insert(restore.end(), s3_read.begin(), s3_read.end());
     EXPECT_EQ(names(k_use_restore), restore);  // the recipients: for the old pg_wal that --force archives first
+    EXPECT_EQ(names(k_use_receive),
+        (std::vector<std::string>{"repo", "compression", "encryption_recipients", "encryption_identity_file", "slot",
+            "receive_flush_interval", "receive_flush_bytes", "s3_endpoint", "s3_region", "s3_uri_style", "s3_ca_file",
+            "s3_sse", "s3_sse_kms_key_id", "s3_storage_class", "s3_credentials_file", "s3_profile", "s3_part_size"}));
     EXPECT_EQ(names(k_use_backup),
         (std::vector<std::string>{"repo", "compression", "parallel", "part_size", "retain_full", "retain_window",
             "lease_timeout", "encryption_recipients", "s3_endpoint", "s3_region", "s3_uri_style", "s3_ca_file",

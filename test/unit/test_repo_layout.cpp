@@ -99,3 +99,42 @@ TEST(BackupKeys, LeasesAndPinsSortByTheirTime)
 
 }  // namespace
 }  // namespace walvault
+
+namespace walvault {
+namespace {
+
+TEST(StreamPrefixKey, BesideTheSegmentWithItsLengthInHex)
+{
+    const WalName segment = *parse_wal_name("000000010000000A00000003");
+    EXPECT_EQ(
+        stream_prefix_key(segment, 0xDBF030), "wal/000000010000000A/000000010000000A00000003.00DBF030.stream.zst");
+    EXPECT_EQ(stream_prefix_name(segment, 0x2000), "000000010000000A00000003.00002000.stream");
+    const auto parsed = stream_prefix_of_key("wal/000000010000000A/000000010000000A00000003.00DBF030.stream.zst");
+    ASSERT_TRUE(parsed);
+    EXPECT_EQ(parsed->segment.text, "000000010000000A00000003");
+    EXPECT_EQ(parsed->length, 0xDBF030U);
+}
+
+TEST(StreamPrefixKey, AnythingElseIsNoPrefix)
+{
+    for (const char* key : {"wal/000000010000000A/000000010000000A00000003.zst",
+             "wal/000000010000000A/000000010000000A00000003.partial.zst",
+             "wal/000000010000000A/000000010000000A00000003.00000028.backup.zst",
+             "wal/000000010000000B/000000010000000A00000003.00DBF030.stream.zst",  // wrong directory
+             "wal/000000010000000A/000000010000000A00000003.00dbf030.stream.zst",  // lower case
+             "wal/000000010000000A/000000010000000A00000003.00000000.stream.zst",  // empty
+             "wal/000000010000000A/000000010000000A00000003.0DBF030.stream.zst",
+             "wal/000000010000000A/000000010000000A00000003.00DBF030.stream"})
+        EXPECT_FALSE(stream_prefix_of_key(key)) << key;
+}
+
+TEST(ReceiveStateKey, TimeInMillisecondsSortsAsKeys)
+{
+    EXPECT_EQ(receive_state_key("walvault", 1796592608226), "receive/walvault/state.001796592608226.json");
+    EXPECT_EQ(receive_state_time("receive/walvault/state.001796592608226.json"), 1796592608226);
+    EXPECT_FALSE(receive_state_time("receive/walvault/other.json"));
+    EXPECT_FALSE(receive_state_time("backup/walvault/state.001796592608226.json"));
+}
+
+}  // namespace
+}  // namespace walvault

@@ -312,3 +312,34 @@ TEST_F(Retention, AForkNoKeptBackupReachesGoesWholeWithItsHistory)
 
 }  // namespace
 }  // namespace walvault
+
+namespace walvault {
+namespace {
+
+class RetentionOfStreamPrefixes : public Retention { };
+
+// Streamed prefixes (walvault receive) go with their segment, and where the complete segment is there.
+TEST_F(RetentionOfStreamPrefixes, GoWithTheirSegmentOrOnceItIsComplete)
+{
+    two_timelines();
+    auto prefix = [&](uint32_t timeline, uint64_t n, uint64_t length) {
+        const std::string key = stream_prefix_key(*parse_wal_name(seg(timeline, n)), length);
+        m_wal.push_back(ObjectInfo{key, 10, k_now});
+        return key;
+    };
+    const std::string old_tl1 = prefix(1, 27, 0x1000);     // timeline 1 is removed whole
+    const std::string superseded = prefix(2, 45, 0x2000);  // segment 45 is complete
+    const std::string newest = prefix(2, 46, 0x3000);      // the segment in progress
+    const ExpirePlan p = plan(RetentionPolicy{.retain_full = 2});
+    auto removed = [&](const std::string& key) {
+        return std::find(p.wal_keys.begin(), p.wal_keys.end(), key) != p.wal_keys.end();
+    };
+    EXPECT_TRUE(removed(old_tl1));
+    EXPECT_TRUE(removed(superseded));
+    EXPECT_FALSE(removed(newest));
+    EXPECT_EQ(p.wal[0].objects, 28u);  // timeline 1: 27 segments and the prefix
+    EXPECT_TRUE(std::is_sorted(p.wal_keys.begin(), p.wal_keys.end()));
+}
+
+}  // namespace
+}  // namespace walvault

@@ -419,5 +419,28 @@ TEST_F(WalArchive, EncryptedObjectWithoutContentNoteNeedsAnIdentity)
     set_object_identities({});
 }
 
+// Bytes in memory (walvault receive) make the same object as the same bytes in a file: the module's copy
+// and the receiver's are the same, whichever comes second is success; other bytes are a conflict.
+TEST_F(WalArchive, BytesInMemoryMakeTheSameObjectAsTheFile)
+{
+    const std::vector<uint8_t>& data = segment_bytes();
+    ArchiveReport report;
+    const auto c = Compression::parse("zstd:3", nullptr);
+    ASSERT_TRUE(archive_wal_bytes(m_storage, m_encoder, *c, k_segment, data.data(), data.size(), report).is_ok());
+    EXPECT_FALSE(report.already_archived);
+    ObjectMeta meta;
+    EXPECT_EQ(decoded(k_segment_key, &meta), data);
+    EXPECT_EQ(meta.name, k_segment);
+    ASSERT_TRUE(archive(k_segment, source(k_segment, data), report).is_ok());
+    EXPECT_TRUE(report.already_archived);
+    std::vector<uint8_t> other = data;
+    other[12345] ^= 1;
+    const Status s = archive_wal_bytes(m_storage, m_encoder, *c, k_segment, other.data(), other.size(), report);
+    EXPECT_EQ(s.code(), Code::conflict);
+    EXPECT_NE(s.message().find("is already archived with different content: archived sha256 " + sha_of(data)),
+        std::string::npos)
+        << s.message();
+}
+
 }  // namespace
 }  // namespace walvault

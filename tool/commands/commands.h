@@ -20,6 +20,7 @@ void add_expire_command(CLI::App& app, int& exit_code);
 void add_backup_pin_commands(CLI::App& app, int& exit_code);
 void add_wal_push_commands(CLI::App& app, int& exit_code);
 void add_verify_command(CLI::App& app, int& exit_code);
+void add_receive_command(CLI::App& app, int& exit_code);
 void add_rekey_command(CLI::App& app, int& exit_code);
 
 // expire, for the expire command and backup --expire: plans with the resolved retention settings, prints the

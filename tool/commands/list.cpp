@@ -8,6 +8,7 @@
 #include "core/repo/identity.h"
 #include "core/repo/layout.h"
 #include "core/repo/wal_catalog.h"
+#include "core/repo/wal_stream.h"
 #include "core/wal/wal_name.h"
 #include "tool/progress.h"
 
@@ -134,6 +135,18 @@ void print_text(const Storage& storage, const RepoIdentity& id, const std::vecto
     }
 }
 
+// The streamed position of each slot walvault receive streams from.
+void print_received(const std::vector<ReceiveState>& received)
+{
+    if (received.empty())
+        return;
+    std::printf("\nStreamed WAL (walvault receive):\n");
+    for (const ReceiveState& r : received)
+        std::printf("  slot %s: timeline %u, durable up to %s (server at %s), last upload %s\n", r.slot.c_str(),
+            r.timeline, format_lsn(r.flushed_lsn).c_str(), format_lsn(r.server_lsn).c_str(),
+            format_utc_time(r.updated).c_str());
+}
+
 Status list(const ListContext& ctx)
 {
     ResolvedSettings settings;
@@ -159,10 +172,14 @@ Status list(const ListContext& ctx)
     const auto timelines = summarize_wal(wal, id.wal_segment_size);
     std::vector<TimelineFork> forks;
     s = read_timeline_forks(*storage, timelines, id.wal_segment_size, forks);
+    std::vector<ReceiveState> received;
+    if (s.is_ok())
+        s = read_receive_states(*storage, received);
     if (!s.is_ok())
         return s;
     if (!ctx.json) {
         print_text(*storage, id, backups, timelines, forks);
+        print_received(received);
         return Status::ok();
     }
     nlohmann::json doc = {{"format", k_list_format}, {"repository", storage->location()},
@@ -173,6 +190,9 @@ Status list(const ListContext& ctx)
         doc["backups"].push_back(backup_json(r));
     for (const TimelineSummary& t : timelines)
         doc["wal"].push_back(timeline_json(t, fork_of(forks, t.timeline)));
+    doc["receive"] = nlohmann::json::array();
+    for (const ReceiveState& r : received)
+        doc["receive"].push_back(nlohmann::json::parse(receive_state_to_json(r)));
     std::printf("%s\n", doc.dump(2).c_str());
     return Status::ok();
 }

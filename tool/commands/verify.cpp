@@ -86,6 +86,7 @@ private:
     Status pick_backups(const std::vector<BackupRecord>& catalog, Findings& found);
     bool in_lineage(const WalName& name) const;
     void add_wal_checks(const std::vector<ObjectInfo>& wal, Findings& found, Tally& tally);
+    bool add_stream_prefix_check(const ObjectInfo& o, Tally& tally);
     void add_backup_checks(const std::vector<ObjectInfo>& objects, Findings& found, Tally& tally);
     Status read_objects(Findings& found, Tally& tally);
 
@@ -205,12 +206,45 @@ bool Verifier::in_lineage(const WalName& name) const
     return false;
 }
 
+// A prefix streamed by walvault receive: it must decode to exactly the length its key carries, and begin
+// with its segment's page header.
+bool Verifier::add_stream_prefix_check(const ObjectInfo& o, Tally& tally)
+{
+    const std::optional<StreamPrefix> prefix = stream_prefix_of_key(o.key);
+    constexpr uint64_t k_log_span = 0x100000000ULL;  // bytes of WAL per wal/ directory (xlogid)
+    if (!prefix || prefix->length > m_wal.segment_size || prefix->segment.seg >= k_log_span / m_wal.segment_size)
+        return false;
+    if (!m_ctx.backups.empty() && !in_lineage(prefix->segment))
+        return true;
+    if (m_since > 0 && o.modified > 0 && o.modified < m_since)
+        return true;
+    ++tally.wal_objects;
+    if (m_ctx.quick)
+        return true;
+    ObjectCheck check;
+    check.key = o.key;
+    check.stored_size = o.size;
+    check.name = stream_prefix_name(prefix->segment, prefix->length);
+    check.length = prefix->length;
+    check.exact_length = true;
+    if (m_have_identity) {
+        m_names.push_back(std::make_unique<WalName>(prefix->segment));
+        check.wal_name = m_names.back().get();
+        check.system_identifier = m_identity.system_identifier;
+        check.segment_size = m_wal.segment_size;
+    }
+    m_checks.push_back(std::move(check));
+    return true;
+}
+
 void Verifier::add_wal_checks(const std::vector<ObjectInfo>& wal, Findings& found, Tally& tally)
 {
     uint64_t strays = 0;
     std::string first_stray;
     for (const ObjectInfo& o : wal) {
         const auto name = wal_name_of_key(o.key, m_wal.segment_size);
+        if (!name && add_stream_prefix_check(o, tally))
+            continue;
         if (!name) {
             if (strays++ == 0)
                 first_stray = o.key;

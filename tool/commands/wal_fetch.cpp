@@ -16,6 +16,7 @@
 #include "core/repo/object_io.h"
 #include "core/repo/wal_catalog.h"
 #include "core/repo/wal_spool.h"
+#include "core/repo/wal_stream.h"
 #include "core/wal/timeline_history.h"
 #include "core/wal/wal_name.h"
 
@@ -52,11 +53,12 @@ struct WalFetchContext {
     int prefetch_lock_fd = -1;  // set only in the prefetcher process: FILE is the position, DEST the data directory
 };
 
-// Fetches the object of WAL file `name` into DEST + suffix, then renames: PostgreSQL never sees a partial file
-// under DEST.
-Status fetch_object(Storage& storage, const WalName& name, const WalFetchContext& ctx)
+// Fetches the object under key, which must hold `name`, into DEST + suffix, zero-filled up to pad_to bytes
+// (a streamed prefix: PostgreSQL reads only full-size segments), then renames: PostgreSQL never sees a partial
+// file under DEST.
+Status fetch_object(
+    Storage& storage, const std::string& key, const std::string& name, const WalFetchContext& ctx, uint64_t pad_to = 0)
 {
-    const std::string key = wal_object_key(name);
     const std::string temp = ctx.dest + k_temp_suffix;
     const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
@@ -65,9 +67,11 @@ Status fetch_object(Storage& storage, const WalName& name, const WalFetchContext
     Status s = decode_object_fast(
         storage, key, [&](const uint8_t* d, size_t n) { return write_all(fd, d, n, temp); },
         [&] { return rewind_file(fd, temp); }, meta);
-    if (s.is_ok() && meta.name != name.text)
+    if (s.is_ok() && meta.name != name)
         s = Status::error(Code::corrupt,
-            "object \"" + storage.location(key) + "\" holds \"" + meta.name + "\", not \"" + name.text + "\"");
+            "object \"" + storage.location(key) + "\" holds \"" + meta.name + "\", not \"" + name + "\"");
+    if (s.is_ok() && pad_to > meta.length && ::ftruncate(fd, static_cast<off_t>(pad_to)) != 0)
+        s = Status::error(Code::io_error, "could not extend file \"" + temp + "\": " + errno_text(errno));
     if (s.is_ok() && ::fsync(fd) != 0)
         s = Status::error(Code::io_error, "could not fsync file \"" + temp + "\": " + errno_text(errno));
     ::close(fd);
@@ -85,13 +89,14 @@ Status fetch(Storage& storage, const WalFetchContext& ctx)
     if (!wal)
         return Status::error(Code::invalid, "\"" + ctx.file + "\" is not a WAL file name",
             "Use restore_command = 'exec walvault wal-fetch %f %p' (file name first, destination second).");
-    return fetch_object(storage, *wal, ctx);
+    return fetch_object(storage, wal_object_key(*wal), wal->text, ctx);
 }
 
 // A segment that is missing where the archive of its timeline ends may be there as "<segment>.partial": the
 // newest segment of a data directory that restore --force replaced (archived from its pg_wal first), or one
-// that a promotion left. It is served under the segment's name, so that recovery replays the WAL in it up to
-// its end and then finds nothing more, when
+// that a promotion left; or, without one, as prefixes streamed by walvault receive, of which the longest is
+// served, zero-filled to the segment size as PostgreSQL expects (it stops at the first invalid record). It is served
+// under the segment's name, so that recovery replays the WAL in it up to its end and then finds nothing more, when
 //  - recovery is not a standby's (standby.signal): a standby would replay the partial, then ask for the
 //    segment again and again, and must wait for the whole one (from the archive or by streaming);
 //  - no timeline in the repository left this one before the segment's end (probing the history files
@@ -110,8 +115,17 @@ Status fetch_partial(
         return Status::ok();
     ObjectInfo info;
     Status s = storage.head(wal_object_key(*partial), info);
-    if (s.code() == Code::not_found)
-        return Status::ok();
+    // No .partial: the longest prefix walvault receive streamed, if any.
+    std::optional<StreamPrefix> streamed;
+    if (s.code() == Code::not_found) {
+        std::vector<StreamPrefix> prefixes;
+        s = list_stream_prefixes(storage, wal, prefixes);
+        if (!s.is_ok())
+            return s;
+        if (prefixes.empty())
+            return Status::ok();
+        streamed = prefixes.back();
+    }
     if (!s.is_ok())
         return s;
     const uint64_t end = (segment_number(wal, segment_size) + 1) * segment_size;
@@ -125,7 +139,19 @@ Status fetch_partial(
         if (const auto left = switch_point_from(history, wal.timeline); left && *left < end)
             return Status::ok();
     }
-    s = fetch_object(storage, *partial, ctx);
+    if (streamed) {
+        s = fetch_object(storage, stream_prefix_key(wal, streamed->length), stream_prefix_name(wal, streamed->length),
+            ctx, segment_size);
+        if (!s.is_ok())
+            return s;
+        served = true;
+        std::fprintf(stderr,
+            "walvault wal-fetch: restored \"%s\" from its first %llu bytes streamed by walvault receive, zero-filled: "
+            "recovery replays the WAL in them and ends there\n",
+            wal.text.c_str(), static_cast<unsigned long long>(streamed->length));
+        return Status::ok();
+    }
+    s = fetch_object(storage, wal_object_key(*partial), partial->text, ctx);
     if (!s.is_ok())
         return s;
     served = true;

@@ -56,7 +56,8 @@ bool check_part_size(std::string_view value, bool, std::string& message, std::st
 }
 
 constexpr unsigned k_s3_uses = k_use_everywhere;
-constexpr unsigned k_s3_write_uses = k_use_module | k_use_backup | k_use_wal_push;  // what writes objects reads them
+constexpr unsigned k_s3_write_uses =
+    k_use_module | k_use_backup | k_use_wal_push | k_use_receive;  // what writes objects reads them
 
 constexpr SettingDef k_s3_settings[] = {
     {.name = "s3_endpoint",

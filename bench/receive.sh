@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# walvault receive against pg_receivewal, on one cluster under a pgbench write load, same run:
+#  1. throughput: a backlog of WAL is made with both slots held (pgbench -T LOAD_SECONDS), then each client
+#     alone streams it from its slot to the backlog's end: pg_receivewal into a local directory (--endpos),
+#     walvault receive into a directory repository (until receive --status shows it durable). MB/s of WAL
+#     and the peak RSS of each (/usr/bin/time -v).
+#  2. commit latency: pgbench with synchronous_commit = local, then with walvault receive --synchronous named
+#     in synchronous_standby_names (a commit returns once its WAL is in the repository): p50/p99 of the
+#     per-transaction latencies (pgbench --log), and the same with pg_receivewal --synchronous as the
+#     synchronous standby for reference.
+# Without --synchronous the time from commit to durable in the repository is at most receive_flush_interval
+# (plus the upload); phase 2's synchronous latencies are that time when the receiver uploads at once.
+# Usage: bench/receive.sh     Settings: LOAD_SECONDS (20), CLIENTS (4), SCALE (10), BENCH_DIR, BENCH_USER,
+# BENCH_PORT, BENCH_BUILD (yes; "no" uses the installed walvault), WALVAULT_BIN.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+LOAD_SECONDS=${LOAD_SECONDS:-20}
+CLIENTS=${CLIENTS:-4}
+SCALE=${SCALE:-10}
+BENCH_DIR=${BENCH_DIR:-/tmp/walvault-bench-receive}
+BENCH_USER=${BENCH_USER:-postgres}
+PORT=${BENCH_PORT:-54361}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+
+RECEIVER_PID=""
+cleanup() {
+    [ -z "$RECEIVER_PID" ] || kill "$RECEIVER_PID" 2>/dev/null || true
+    stop_bench_clusters
+}
+trap cleanup EXIT
+stop_bench_clusters
+fresh_bench_dir
+pin_walvault
+
+data=$BENCH_DIR/data
+as_user "$bindir/initdb" -D "$data" -A trust >/dev/null
+cat >> "$data/postgresql.conf" <<EOF
+port = $PORT
+listen_addresses = ''
+unix_socket_directories = '$BENCH_DIR'
+wal_level = replica
+max_wal_senders = 8
+max_replication_slots = 8
+max_wal_size = '4GB'
+EOF
+pgctl "$data" start
+as_user "$bindir/pgbench" -q -i -s "$SCALE" -h "$BENCH_DIR" -p "$PORT" postgres >/dev/null 2>&1
+conn="host=$BENCH_DIR port=$PORT dbname=postgres user=$BENCH_USER"
+repo=$BENCH_DIR/repo
+as_user mkdir -p "$repo" "$BENCH_DIR/receivewal"
+lsn_bytes() { sql "SELECT '$1'::pg_lsn - '0/0'::pg_lsn"; }
+
+# ---- 1. throughput over a backlog ----
+sql "SELECT pg_create_physical_replication_slot('bench_rx', true)" >/dev/null
+sql "SELECT pg_create_physical_replication_slot('bench_rw', true)" >/dev/null
+start_lsn=$(sql "SELECT restart_lsn FROM pg_replication_slots WHERE slot_name = 'bench_rx'")
+as_user "$bindir/pgbench" -n -T "$LOAD_SECONDS" -c "$CLIENTS" -h "$BENCH_DIR" -p "$PORT" postgres >/dev/null 2>&1
+end_lsn=$(sql "SELECT pg_current_wal_flush_lsn()")
+wal_bytes=$(( $(lsn_bytes "$end_lsn") - $(lsn_bytes "$start_lsn") ))
+echo "backlog: $start_lsn .. $end_lsn, $((wal_bytes / 1048576)) MiB of WAL from pgbench -T $LOAD_SECONDS -c $CLIENTS"
+
+t0=$(date +%s.%N)
+/usr/bin/time -v -o "$BENCH_DIR/rw.time" "$bindir/pg_receivewal" -D "$BENCH_DIR/receivewal" -S bench_rw \
+    -E "$end_lsn" --no-loop -d "$conn" 2>"$BENCH_DIR/rw.log"
+t1=$(date +%s.%N)
+rw_s=$(echo "$t1 - $t0" | bc -l)
+rw_rss=$(awk -F: '/Maximum resident/ {gsub(/ /, "", $2); print $2}' "$BENCH_DIR/rw.time")
+
+t0=$(date +%s.%N)
+/usr/bin/time -v -o "$BENCH_DIR/rx.time" "$walvault" receive --repo "$repo" --dbname "$conn" --slot bench_rx \
+    --receive-flush-interval 1s 2>"$BENCH_DIR/rx.log" &
+RECEIVER_PID=$!
+until flushed=$("$walvault" receive --status --repo "$repo" --slot bench_rx 2>/dev/null | awk '/^flushed:/ {print $2}') &&
+    [ -n "$flushed" ] && [ "$(lsn_bytes "$flushed")" -ge "$(lsn_bytes "$end_lsn")" ]; do
+    sleep 0.1
+done
+t1=$(date +%s.%N)
+kill "$(pgrep -P "$RECEIVER_PID")"  # the receiver, time's child: time then writes its report
+wait "$RECEIVER_PID" || true
+RECEIVER_PID=""
+rx_s=$(echo "$t1 - $t0" | bc -l)
+rx_rss=$(awk -F: '/Maximum resident/ {gsub(/ /, "", $2); print $2}' "$BENCH_DIR/rx.time")
+mib=$(echo "$wal_bytes / 1048576" | bc -l)
+printf '%-40s %8s %10s %12s\n' "client" "seconds" "MiB/s" "max RSS MiB"
+printf '%-40s %8.2f %10.1f %12.1f\n' "pg_receivewal (local directory)" "$rw_s" "$(echo "$mib / $rw_s" | bc -l)" \
+    "$(echo "$rw_rss / 1024" | bc -l)"
+printf '%-40s %8.2f %10.1f %12.1f\n' "walvault receive (directory repository)" "$rx_s" "$(echo "$mib / $rx_s" | bc -l)" \
+    "$(echo "$rx_rss / 1024" | bc -l)"
+printf 'walvault receive throughput = %.0f %% of pg_receivewal\n' "$(echo "100 * $rw_s / $rx_s" | bc -l)"
+
+# ---- 2. commit latency ----
+# p50 and p99 of pgbench's per-transaction log (third field: latency in microseconds), in ms.
+latency() {
+    local name=$1
+    rm -f "$BENCH_DIR"/lat.*
+    as_user "$bindir/pgbench" -n -T 10 -c "$CLIENTS" -l --log-prefix="$BENCH_DIR/lat" -h "$BENCH_DIR" -p "$PORT" \
+        postgres >/dev/null 2>&1
+    cat "$BENCH_DIR"/lat.* | awk '{print $3}' | sort -n | awk -v name="$name" '{v[NR] = $1}
+        END {printf "%-48s %8d tx %8.2f ms p50 %8.2f ms p99\n", name, NR, v[int(NR * 0.5)] / 1000, v[int(NR * 0.99)] / 1000}'
+}
+latency "synchronous_commit = local (no standby)"
+
+sql "ALTER SYSTEM SET synchronous_standby_names = 'bench_sync'" >/dev/null
+sql "SELECT pg_reload_conf()" >/dev/null
+"$walvault" receive --repo "$repo" --dbname "$conn application_name=bench_sync" --slot bench_rx --synchronous \
+    2>>"$BENCH_DIR/rx.log" &
+RECEIVER_PID=$!
+until [ "$(sql "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'bench_sync'")" = sync ]; do
+    sleep 0.1
+done
+latency "walvault receive --synchronous (directory repo)"
+kill "$RECEIVER_PID"
+wait "$RECEIVER_PID" || true
+RECEIVER_PID=""
+
+"$bindir/pg_receivewal" -D "$BENCH_DIR/receivewal" -S bench_rw --synchronous \
+    -d "$conn application_name=bench_sync" 2>/dev/null &
+RECEIVER_PID=$!
+until [ "$(sql "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'bench_sync'")" = sync ]; do
+    sleep 0.1
+done
+latency "pg_receivewal --synchronous (local directory)"
+kill "$RECEIVER_PID"
+wait "$RECEIVER_PID" || true
+RECEIVER_PID=""
+sql "ALTER SYSTEM RESET synchronous_standby_names" >/dev/null
+sql "SELECT pg_reload_conf()" >/dev/null
