@@ -100,9 +100,9 @@ bool convert_bits(const std::vector<uint8_t>& in, int from, int to, bool pad, st
 bool hkdf_sha256(
     const uint8_t* ikm, size_t ikm_len, const uint8_t* salt, size_t salt_len, std::string_view info, uint8_t* out)
 {
-    EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
+    // Fetched once: OpenSSL 3 looks an algorithm up in its providers, under a lock, on every fetch.
+    static EVP_KDF* const kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
     EVP_KDF_CTX* ctx = kdf != nullptr ? EVP_KDF_CTX_new(kdf) : nullptr;
-    EVP_KDF_free(kdf);
     if (ctx == nullptr)
         return false;
     OSSL_PARAM params[5];
@@ -349,7 +349,7 @@ public:
     {
         int n = 0;
         int tail = 0;
-        return EVP_EncryptInit_ex(m_ctx, EVP_chacha20_poly1305(), nullptr, key, nonce) == 1 &&
+        return EVP_EncryptInit_ex(m_ctx, cipher(), nullptr, key, nonce) == 1 &&
             (len == 0 || EVP_EncryptUpdate(m_ctx, out, &n, in, static_cast<int>(len)) == 1) &&
             EVP_EncryptFinal_ex(m_ctx, out + n, &tail) == 1 &&
             EVP_CIPHER_CTX_ctrl(m_ctx, EVP_CTRL_AEAD_GET_TAG, static_cast<int>(k_age_tag_bytes), out + len) == 1;
@@ -363,7 +363,7 @@ public:
         const size_t text = len - k_age_tag_bytes;
         int n = 0;
         int tail = 0;
-        return EVP_DecryptInit_ex(m_ctx, EVP_chacha20_poly1305(), nullptr, key, nonce) == 1 &&
+        return EVP_DecryptInit_ex(m_ctx, cipher(), nullptr, key, nonce) == 1 &&
             (text == 0 || EVP_DecryptUpdate(m_ctx, out, &n, in, static_cast<int>(text)) == 1) &&
             EVP_CIPHER_CTX_ctrl(m_ctx, EVP_CTRL_AEAD_SET_TAG, static_cast<int>(k_age_tag_bytes),
                 const_cast<uint8_t*>(in + text)) == 1 &&
@@ -383,6 +383,13 @@ public:
     std::array<uint8_t, 32> payload_key{};
 
 private:
+    // ChaCha20-Poly1305, fetched once (EVP_chacha20_poly1305() makes every init fetch it again).
+    static const EVP_CIPHER* cipher()
+    {
+        static EVP_CIPHER* const fetched = EVP_CIPHER_fetch(nullptr, "ChaCha20-Poly1305", nullptr);
+        return fetched != nullptr ? fetched : EVP_chacha20_poly1305();
+    }
+
     EVP_CIPHER_CTX* m_ctx;
 };
 
@@ -719,8 +726,8 @@ AgeEncryptStage::AgeEncryptStage(std::vector<AgeRecipient> recipients)
     std::sort(fps.begin(), fps.end());
     for (const std::string& fp : fps)
         m_fingerprints += (m_fingerprints.empty() ? "" : ",") + fp;
-    m_plain.reserve(k_age_chunk_bytes);
-    m_sealed.resize(k_cipher_chunk_bytes);
+    // m_plain and m_sealed grow to a chunk only as the object does: most objects of a backup are a few kB,
+    // and zero-filling 128 kB of fresh pages for each of them cost more than encrypting them.
 }
 
 AgeEncryptStage::~AgeEncryptStage()
@@ -817,6 +824,8 @@ Status AgeEncryptStage::flush_header()
 Status AgeEncryptStage::seal_chunk(bool last)
 {
     const auto nonce = AgeCrypto::chunk_nonce(m_counter, last);
+    if (m_sealed.size() < m_plain.size() + k_age_tag_bytes)
+        m_sealed.resize(m_plain.size() + k_age_tag_bytes);
     if (!m_crypto->seal(m_crypto->payload_key.data(), nonce.data(), m_plain.data(), m_plain.size(), m_sealed.data()))
         return openssl_failure("encrypt a payload chunk");
     ++m_counter;
