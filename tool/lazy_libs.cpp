@@ -105,6 +105,7 @@
     X(EVP_DecryptInit_ex)                                                                                              \
     X(EVP_DecryptUpdate)                                                                                               \
     X(EVP_DecryptFinal_ex)                                                                                             \
+    X(EVP_CIPHER_fetch)                                                                                                \
     X(EVP_chacha20_poly1305)                                                                                           \
     X(RAND_bytes)                                                                                                      \
     X(OPENSSL_cleanse)
@@ -635,6 +636,8 @@ WV_CRYPTO_FORWARD(int, EVP_DecryptUpdate,
 WV_CRYPTO_FORWARD(
     int, EVP_DecryptFinal_ex, (EVP_CIPHER_CTX * ctx, unsigned char* outm, int* outl), (ctx, outm, outl), 0)
 WV_CRYPTO_FORWARD(const EVP_CIPHER*, EVP_chacha20_poly1305, (void), (), nullptr)
+WV_CRYPTO_FORWARD(EVP_CIPHER*, EVP_CIPHER_fetch, (OSSL_LIB_CTX * libctx, const char* algorithm, const char* properties),
+    (libctx, algorithm, properties), nullptr)
 WV_CRYPTO_FORWARD(int, RAND_bytes, (unsigned char* buf, int num), (buf, num), 0)
 // NOLINTEND(bugprone-macro-parentheses)
 

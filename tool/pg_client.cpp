@@ -10,8 +10,11 @@
 #include <poll.h>
 
 #include <cerrno>
+#include <cstdlib>
 
 namespace walvault {
+
+constexpr const char* k_connect_timeout = "30";  // seconds
 
 PgClient::~PgClient()
 {
@@ -23,9 +26,13 @@ PgClient::~PgClient()
 
 Status PgClient::connect(const std::string& conninfo, bool replication)
 {
-    const char* keys[] = {"dbname", "fallback_application_name", replication ? "replication" : nullptr, nullptr};
-    const char* values[] = {conninfo.empty() ? nullptr : conninfo.c_str(), "walvault", "true", nullptr};
-    // expand_dbname = 1: dbname may be a whole conninfo string or URI.
+    // A connection attempt gives up after k_connect_timeout unless PGCONNECT_TIMEOUT or the conninfo says
+    // otherwise (libpq's own default is to wait forever). expand_dbname = 1: dbname may be a whole conninfo
+    // string or URI, whose settings override the keywords before it (connect_timeout).
+    const char* timeout = std::getenv("PGCONNECT_TIMEOUT") != nullptr ? nullptr : k_connect_timeout;
+    const char* keys[] = {
+        "connect_timeout", "dbname", "fallback_application_name", replication ? "replication" : nullptr, nullptr};
+    const char* values[] = {timeout, conninfo.empty() ? nullptr : conninfo.c_str(), "walvault", "true", nullptr};
     m_conn = PQconnectdbParams(keys, values, 1);
     if (m_conn == nullptr) {
         const std::string why = lazy_lib_error();  // libpq is opened on first use (tool/lazy_libs.cpp)

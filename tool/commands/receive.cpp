@@ -44,8 +44,11 @@ using std::chrono::milliseconds;
 
 constexpr const char* k_command = "receive";
 constexpr milliseconds k_status_interval{10000};  // wal_receiver_status_interval's default
-constexpr milliseconds k_wait_slice{1000};        // the longest wait for the server before looking at signals
-constexpr milliseconds k_min_backoff{1000};       // reconnect delays, doubling up to the maximum
+// A server that sends nothing, not even the keepalive it sends every half wal_sender_timeout (60 s by default),
+// for this long is gone (a dead host or network path that TCP does not report): reconnect.
+constexpr milliseconds k_silence_timeout{120000};
+constexpr milliseconds k_wait_slice{1000};   // the longest wait for the server before looking at signals
+constexpr milliseconds k_min_backoff{1000};  // reconnect delays, doubling up to the maximum
 constexpr milliseconds k_max_backoff{30000};
 constexpr uint64_t k_lag_warning_segments = 4;  // a lag behind the server this large is logged
 constexpr std::chrono::seconds k_lag_warning_every{60};
@@ -385,10 +388,14 @@ Status stream(ReceiveContext& ctx, PgClient& pg, Stream& st, bool& streamed, uin
     say("streaming from slot \"%s\" at %s", ctx.slot,
         format_lsn(segment_start(ctx, st)) + " on timeline " + std::to_string(st.timeline));
     st.last_upload = Clock::now();
-    uint64_t reported = 0;  // the flush position last reported
+    uint64_t reported = 0;                   // the flush position last reported
+    Clock::time_point heard = Clock::now();  // the last message from the server
     for (;;) {
         if (g_stop)
             break;
+        if (Clock::now() - heard > k_silence_timeout)
+            return Status::error(Code::io_error,
+                "the server sent nothing for " + std::to_string(k_silence_timeout.count() / 1000) + " s");
         // Wake for the flush timer, the status interval and signals.
         milliseconds wait = k_wait_slice;
         if (ctx.policy.synchronous && st.bytes.size() > st.uploaded) {
@@ -415,6 +422,7 @@ Status stream(ReceiveContext& ctx, PgClient& pg, Stream& st, bool& streamed, uin
             break;
         }
         if (got > 0) {
+            heard = Clock::now();
             const std::optional<ReplicationMessage> m = parse_replication_message(data, len);
             if (!m)
                 return Status::error(Code::io_error, "the server sent a replication message walvault does not know");
