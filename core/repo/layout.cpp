@@ -93,12 +93,33 @@ constexpr std::string_view k_pin_stem = "pin.";
 constexpr std::string_view k_mark_suffix = ".json";
 constexpr size_t k_mark_digits = 15;
 
-std::string mark_key(const std::string& label, std::string_view stem, int64_t unix_seconds)
+// "<stem><time, zero-padded to 15 digits>.json": key order is time order.
+std::string mark_name(std::string_view stem, int64_t time)
 {
-    std::string digits = std::to_string(unix_seconds < 0 ? 0 : unix_seconds);
+    std::string digits = std::to_string(time < 0 ? 0 : time);
     if (digits.size() < k_mark_digits)
         digits.insert(0, k_mark_digits - digits.size(), '0');
-    return backup_prefix(label) + std::string(stem) + digits + std::string(k_mark_suffix);
+    return std::string(stem) + digits + std::string(k_mark_suffix);
+}
+
+// The time of a name mark_name() made with stem; nullopt for any other name.
+std::optional<int64_t> mark_name_time(std::string_view name, std::string_view stem)
+{
+    if (name.size() != stem.size() + k_mark_digits + k_mark_suffix.size() || name.substr(0, stem.size()) != stem ||
+        name.substr(name.size() - k_mark_suffix.size()) != k_mark_suffix)
+        return std::nullopt;
+    int64_t t = 0;
+    for (char c : name.substr(stem.size(), k_mark_digits)) {
+        if (c < '0' || c > '9')
+            return std::nullopt;
+        t = t * 10 + (c - '0');
+    }
+    return t;
+}
+
+std::string mark_key(const std::string& label, std::string_view stem, int64_t unix_seconds)
+{
+    return backup_prefix(label) + mark_name(stem, unix_seconds);
 }
 
 std::optional<int64_t> mark_time(std::string_view key, std::string_view stem)
@@ -106,27 +127,14 @@ std::optional<int64_t> mark_time(std::string_view key, std::string_view stem)
     const auto label = label_of_backup_key(key);
     if (!label)
         return std::nullopt;
-    std::string_view name = key.substr(std::string_view(k_backup_prefix).size() + label->size() + 1);
-    if (name.size() != stem.size() + k_mark_digits + k_mark_suffix.size() || name.substr(0, stem.size()) != stem ||
-        name.substr(name.size() - k_mark_suffix.size()) != k_mark_suffix)
-        return std::nullopt;
-    int64_t t = 0;
-    for (char c : name.substr(stem.size(), k_mark_digits)) {
-        if (c < '0' || c > '9')
-            return std::nullopt;
-        t = t * 10 + (c - '0');
-    }
-    return t;
+    return mark_name_time(key.substr(std::string_view(k_backup_prefix).size() + label->size() + 1), stem);
 }
 
 }  // namespace
 
 std::string receive_state_key(const std::string& slot, int64_t unix_ms)
 {
-    std::string digits = std::to_string(unix_ms < 0 ? 0 : unix_ms);
-    if (digits.size() < k_mark_digits)
-        digits.insert(0, k_mark_digits - digits.size(), '0');
-    return receive_state_prefix(slot) + "state." + digits + std::string(k_mark_suffix);
+    return receive_state_prefix(slot) + mark_name("state.", unix_ms);
 }
 
 std::optional<int64_t> receive_state_time(std::string_view key)
@@ -134,18 +142,7 @@ std::optional<int64_t> receive_state_time(std::string_view key)
     const size_t slash = key.rfind('/');
     if (key.substr(0, std::string_view(k_receive_prefix).size()) != k_receive_prefix || slash == std::string_view::npos)
         return std::nullopt;
-    const std::string_view name = key.substr(slash + 1);
-    constexpr std::string_view stem = "state.";
-    if (name.size() != stem.size() + k_mark_digits + k_mark_suffix.size() || name.substr(0, stem.size()) != stem ||
-        name.substr(name.size() - k_mark_suffix.size()) != k_mark_suffix)
-        return std::nullopt;
-    int64_t t = 0;
-    for (char c : name.substr(stem.size(), k_mark_digits)) {
-        if (c < '0' || c > '9')
-            return std::nullopt;
-        t = t * 10 + (c - '0');
-    }
-    return t;
+    return mark_name_time(key.substr(slash + 1), "state.");
 }
 
 std::string backup_lease_key(const std::string& label, int64_t unix_seconds)

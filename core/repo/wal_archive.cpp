@@ -65,6 +65,30 @@ struct WalSource {
     }
 };
 
+// A checksum and a length.
+struct Digest {
+    const std::string& sum;
+    uint64_t length;
+};
+
+// The end of a comparison of a local file with its archived copy: a conflict naming both checksums (of
+// `algorithm`), or the archived copy made durable again and the file reported archived.
+Status same_or_conflict(Storage& storage, const std::string& key, const std::string& name, const char* algorithm,
+    const Digest& archived, const Digest& local, bool same, ArchiveReport& report)
+{
+    if (!same)
+        return Status::error(Code::conflict,
+            "\"" + name + "\" is already archived with different content: archived " + algorithm + " " + archived.sum +
+                " (" + std::to_string(archived.length) + " bytes), local " + algorithm + " " + local.sum + " (" +
+                std::to_string(local.length) + " bytes)",
+            "Two clusters may be archiving into one repository, or a cluster was restored without "
+            "moving to a new timeline. walvault never overwrites an archived file.");
+    report.bytes_in = local.length;
+    report.bytes_out = 0;
+    report.already_archived = true;
+    return storage.sync(key);
+}
+
 // The archived object is an age file whose note records its content: compare with that (no identity needed).
 // compared: whether the note could say; if not, the caller decodes the object.
 Status compare_by_note(Storage& storage, const std::string& key, const std::string& name, const WalSource& source,
@@ -85,17 +109,8 @@ Status compare_by_note(Storage& storage, const std::string& key, const std::stri
     if (!s.is_ok())
         return s;
     compared = true;
-    if (note.xxh3_128 != local || note.length != local_len)
-        return Status::error(Code::conflict,
-            "\"" + name + "\" is already archived with different content: archived XXH3-128 " + note.xxh3_128 + " (" +
-                std::to_string(note.length) + " bytes), local XXH3-128 " + local + " (" + std::to_string(local_len) +
-                " bytes)",
-            "Two clusters may be archiving into one repository, or a cluster was restored without "
-            "moving to a new timeline. walvault never overwrites an archived file.");
-    report.bytes_in = local_len;
-    report.bytes_out = 0;
-    report.already_archived = true;
-    return storage.sync(key);
+    return same_or_conflict(storage, key, name, "XXH3-128", {note.xxh3_128, note.length}, {local, local_len},
+        note.xxh3_128 == local && note.length == local_len, report);
 }
 
 // The object under key exists: succeed if it holds exactly the source's bytes, fail loudly otherwise.
@@ -128,17 +143,8 @@ Status compare_with_archived(
             "--encryption-identity-file; if they are the same, the file is archived.");
     if (!s.is_ok())
         return s;
-    if (meta.sha256 != local_sha || meta.length != local_len || meta.name != name)
-        return Status::error(Code::conflict,
-            "\"" + name + "\" is already archived with different content: archived sha256 " + meta.sha256 + " (" +
-                std::to_string(meta.length) + " bytes), local sha256 " + local_sha + " (" + std::to_string(local_len) +
-                " bytes)",
-            "Two clusters may be archiving into one repository, or a cluster was restored without "
-            "moving to a new timeline. walvault never overwrites an archived file.");
-    report.bytes_in = local_len;
-    report.bytes_out = 0;
-    report.already_archived = true;
-    return storage.sync(key);
+    return same_or_conflict(storage, key, name, "sha256", {meta.sha256, meta.length}, {local_sha, local_len},
+        meta.sha256 == local_sha && meta.length == local_len && meta.name == name, report);
 }
 
 Status archive_wal_source(Storage& storage, Encoder& encoder, const Compression& compression, const std::string& name,
