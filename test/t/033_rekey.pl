@@ -169,6 +169,19 @@ is(scalar(opened_by($key{old}, sample(@all))), 0, 'the old identity opens none o
 verify_opens($key{new}, 1, 'the new identity');
 verify_opens($key{old}, 0, 'the old identity');
 
+# A flipped byte in an encrypted backup object: restore refuses it, naming the object, and writes no
+# recovery configuration.
+my ($data_obj) = grep { m{/backup/base/data/} && -s $_ > 20_000 } @all;
+File::Copy::copy($data_obj, "$dir/saved_data") or die;
+chmod(0600, $data_obj);
+br_flip_byte($data_obj, 10_000);
+my ($flipped, $flipped_rc, $flipped_out, $flipped_err) =
+  pitr_restore_node('flipped', args => [ '--repo', $repo, '--encryption-identity-file', $key{new} ]);
+isnt($flipped_rc, 0, 'restore of a backup with a flipped byte in an encrypted object fails');
+like($flipped_err, qr/\Q$data_obj\E.*fails authentication/, '... naming the object');
+ok(!-e $flipped->data_dir . '/recovery.signal', '... and leaves no recovery.signal');
+File::Copy::copy("$dir/saved_data", $data_obj) or die;
+
 # A restore with the new identity alone, from standard input (a KMS-wrapped key never on disk):
 # restore_command is then the operator's, piping the identity to wal-fetch.
 my $stdin_node = new_node('stdin');
