@@ -65,15 +65,8 @@ Status PgClient::query(const std::string& sql, const std::vector<std::string>& p
                                    : PQexecParams(m_conn, sql.c_str(), static_cast<int>(values.size()), nullptr,
                                          values.data(), nullptr, nullptr, 0);
     const ExecStatusType status = PQresultStatus(res);
-    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-        std::string error(trim(PQresultErrorMessage(res)));
-        if (error.empty())
-            error = std::string(trim(PQerrorMessage(m_conn)));
-        const char* state = res != nullptr ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
-        m_sqlstate = state != nullptr ? state : "";
-        PQclear(res);
-        return Status::error(Code::io_error, error);
-    }
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK)
+        return failed(res);
     for (int r = 0; r < PQntuples(res); r++) {
         PgRow row;
         for (int c = 0; c < PQnfields(res); c++)
@@ -104,6 +97,11 @@ Status PgClient::start_copy_both(const std::string& command)
         PQclear(res);
         return Status::ok();
     }
+    return failed(res);
+}
+
+Status PgClient::failed(PGresult* res)
+{
     std::string error(trim(PQresultErrorMessage(res)));
     if (error.empty())
         error = std::string(trim(PQerrorMessage(m_conn)));

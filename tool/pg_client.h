@@ -9,6 +9,7 @@
 #include <vector>
 
 typedef struct pg_conn PGconn;
+typedef struct pg_result PGresult;
 
 namespace walvault {
 
@@ -48,6 +49,9 @@ public:
     std::string describe() const;
 
 private:
+    // A failed command's error, its SQLSTATE kept in m_sqlstate; frees res.
+    Status failed(PGresult* res);
+
     PGconn* m_conn = nullptr;
     std::string m_sqlstate;
     char* m_copy_buffer = nullptr;  // the last message read_copy_data returned

@@ -41,19 +41,6 @@ Status list_backup_labels(Storage& storage, std::vector<std::string>& out)
     }
 }
 
-Status write_small_object(Storage& storage, const std::string& key, const std::string& text)
-{
-    std::unique_ptr<Writer> writer;
-    Status s = storage.create(key, writer);
-    if (s.is_ok())
-        s = writer->write(reinterpret_cast<const uint8_t*>(text.data()), text.size());
-    if (s.is_ok())
-        s = writer->commit();
-    if (!s.is_ok() && writer)
-        writer->abort();
-    return s;
-}
-
 Status read_backup_catalog(Storage& storage, std::vector<BackupRecord>& out)
 {
     out.clear();

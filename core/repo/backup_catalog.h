@@ -37,7 +37,5 @@ Status list_backup_labels(Storage& storage, std::vector<std::string>& out);
 
 // Reads one object whole into text.
 Status read_small_object(Storage& storage, const std::string& key, std::string& text);
-// Writes one object (create-only) from text.
-Status write_small_object(Storage& storage, const std::string& key, const std::string& text);
 
 }  // namespace walvault

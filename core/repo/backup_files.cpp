@@ -388,16 +388,8 @@ Status claim_backup_label(Storage& storage, const std::string& label, const std:
     token = random_token();
     const nlohmann::json doc = {{"label", label}, {"started", started},
         {"system_identifier", std::to_string(system_identifier)}, {k_claim_field, token}};
-    const std::string text = doc.dump(1) + "\n";
-    std::unique_ptr<Writer> writer;
-    Status s = storage.create(backup_started_key(label), writer);
-    if (s.is_ok())
-        s = writer->write(reinterpret_cast<const uint8_t*>(text.data()), text.size());
-    if (s.is_ok())
-        s = writer->commit();
+    Status s = write_small_object(storage, backup_started_key(label), doc.dump(1) + "\n");
     if (!s.is_ok()) {
-        if (writer)
-            writer->abort();
         // Taken by a writer that finished (already_exists) or one that is writing it now (busy).
         if (s.code() == Code::already_exists || s.code() == Code::busy)
             return label_taken(storage, label);

@@ -129,13 +129,7 @@ Status ensure_identity(Storage& storage, const RepoIdentity& ours, RepoIdentity*
         RepoIdentity fresh = ours;
         if (fresh.created.empty())
             fresh.created = now_iso8601();
-        const std::string text = identity_to_json(fresh);
-        std::unique_ptr<Writer> w;
-        s = storage.create(k_identity_key, w);
-        if (s.is_ok())
-            s = w->write(reinterpret_cast<const uint8_t*>(text.data()), text.size());
-        if (s.is_ok())
-            s = w->commit();
+        s = write_small_object(storage, k_identity_key, identity_to_json(fresh));
         if (s.is_ok()) {
             if (found)
                 *found = fresh;
@@ -171,15 +165,7 @@ Status ensure_identity(Storage& storage, const RepoIdentity& ours, RepoIdentity*
 
 Status replace_identity(Storage& storage, const RepoIdentity& id)
 {
-    const std::string text = identity_to_json(id);
-    std::unique_ptr<Writer> w;
-    Status s = storage.replace(k_identity_key, w);
-    if (s.is_ok())
-        s = w->write(reinterpret_cast<const uint8_t*>(text.data()), text.size());
-    if (s.is_ok())
-        s = w->commit();
-    if (!s.is_ok() && w)
-        w->abort();
+    Status s = replace_small_object(storage, k_identity_key, identity_to_json(id));
     return s.is_ok() ? s : s.prefix("could not write repository identity");
 }
 

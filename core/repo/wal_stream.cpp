@@ -127,19 +127,9 @@ Status receive_state_from_json(const std::string& text, ReceiveState& out)
 
 Status write_receive_state(Storage& storage, const ReceiveState& state, int64_t unix_ms)
 {
-    const std::string key = receive_state_key(state.slot, unix_ms);
-    const std::string text = receive_state_to_json(state);
-    std::unique_ptr<Writer> writer;
-    Status s = storage.create(key, writer);
-    if (s.is_ok())
-        s = writer->write(reinterpret_cast<const uint8_t*>(text.data()), text.size());
-    if (s.is_ok())
-        s = writer->commit();
-    if (!s.is_ok()) {
-        if (writer)
-            writer->abort();
+    Status s = write_small_object(storage, receive_state_key(state.slot, unix_ms), receive_state_to_json(state));
+    if (!s.is_ok())
         return s.code() == Code::already_exists ? Status::ok() : s;  // one per millisecond is plenty
-    }
     std::vector<ObjectInfo> objects;
     s = storage.list(receive_state_prefix(state.slot), objects);
     if (!s.is_ok())

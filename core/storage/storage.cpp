@@ -19,6 +19,36 @@ Status Storage::replace(const std::string& key, std::unique_ptr<Writer>& out)
     return Status::error(Code::invalid, "repository \"" + location() + "\" cannot replace \"" + key + "\"");
 }
 
+namespace {
+
+Status put_small_object(std::unique_ptr<Writer>& writer, Status opened, const std::string& text)
+{
+    Status s = std::move(opened);
+    if (s.is_ok())
+        s = writer->write(reinterpret_cast<const uint8_t*>(text.data()), text.size());
+    if (s.is_ok())
+        s = writer->commit();
+    if (!s.is_ok() && writer)
+        writer->abort();
+    return s;
+}
+
+}  // namespace
+
+Status write_small_object(Storage& storage, const std::string& key, const std::string& text)
+{
+    std::unique_ptr<Writer> writer;
+    Status s = storage.create(key, writer);
+    return put_small_object(writer, std::move(s), text);
+}
+
+Status replace_small_object(Storage& storage, const std::string& key, const std::string& text)
+{
+    std::unique_ptr<Writer> writer;
+    Status s = storage.replace(key, writer);
+    return put_small_object(writer, std::move(s), text);
+}
+
 Status Storage::remove_many(const std::vector<std::string>& keys)
 {
     for (const std::string& key : keys) {

@@ -107,6 +107,12 @@ public:
     virtual Status sync(const std::string& key) = 0;
 };
 
+// One small object (a JSON document) written whole: create-only (Code::already_exists if the key is taken,
+// Code::busy if another writer is writing it), or with replace_small_object atomically replacing the object
+// (Storage::replace). Ok once it is durable.
+Status write_small_object(Storage& storage, const std::string& key, const std::string& text);
+Status replace_small_object(Storage& storage, const std::string& key, const std::string& text);
+
 // What a backend needs besides the location: the values of its own settings (the SettingDef rows its
 // StorageScheme lists, such as walvault.s3_*), which the backend reads and validates itself (open_storage()
 // names the setting at fault), and what every backend may use.
