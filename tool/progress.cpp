@@ -7,20 +7,6 @@
 
 namespace walvault {
 
-std::string format_bytes(uint64_t bytes)
-{
-    const char* units[] = {"B", "kiB", "MiB", "GiB", "TiB"};
-    double v = static_cast<double>(bytes);
-    int u = 0;
-    while (v >= 1024 && u < 4) {
-        v /= 1024;
-        u++;
-    }
-    char buf[32];
-    std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-    return buf;
-}
-
 Progress::Progress(uint64_t total, std::string verb)
     : m_total(total)
     , m_verb(std::move(verb))

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/common/status.h"
+#include "core/common/text.h"  // format_bytes
 
 #include <algorithm>
 #include <atomic>
@@ -38,9 +39,6 @@ private:
     std::condition_variable m_cv;
     std::thread m_thread;
 };
-
-// "1.5 GiB", "300 MiB", "12 kiB", "17 B".
-std::string format_bytes(uint64_t bytes);
 
 // Runs task(i) for i in [0, count) on `threads` threads; stops handing out work after the first failure
 // and returns that failure (the lowest index among those that failed).

@@ -1,6 +1,8 @@
 // Text helpers; see text.h.
 #include "core/common/text.h"
 
+#include <cstdio>
+
 namespace walvault {
 
 std::string_view trim(std::string_view s, std::string_view whitespace)
@@ -54,6 +56,20 @@ bool read_char(std::string_view text, size_t& pos, char expected)
         return false;
     ++pos;
     return true;
+}
+
+std::string format_bytes(uint64_t bytes)
+{
+    const char* units[] = {"B", "kiB", "MiB", "GiB", "TiB"};
+    double v = static_cast<double>(bytes);
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+    return buf;
 }
 
 }  // namespace walvault

@@ -4,6 +4,7 @@
 
 #include "core/common/status.h"
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -24,5 +25,8 @@ std::string hex_encode(std::string_view bytes);
 // character `expected`; advances pos only on success.
 bool read_digits(std::string_view text, size_t& pos, size_t digits, int& value);
 bool read_char(std::string_view text, size_t& pos, char expected);
+
+// A byte count for people: "1.5 GiB", "300.0 MiB", "12.0 kiB", "17 B".
+std::string format_bytes(uint64_t bytes);
 
 }  // namespace walvault

@@ -2,6 +2,7 @@
 // function of what the command read and of the clock it passes in.
 #include "core/repo/health.h"
 
+#include "core/common/text.h"
 #include "core/common/utc_time.h"
 
 #include <nlohmann/json.hpp>
@@ -232,6 +233,56 @@ CheckResult check_archiver(const ArchiverFacts& facts)
     return r;
 }
 
+CheckResult check_receive(const std::vector<ReceiverFacts>& receivers, int64_t now, const CheckThresholds& t)
+{
+    CheckResult r{"receive", CheckState::ok, ""};
+    for (const ReceiverFacts& f : receivers) {
+        CheckState state = CheckState::ok;
+        std::vector<std::string> why;  // what made it worse than OK
+        const auto raise = [&](CheckState to, const std::string& reason) {
+            state = worse_state(state, to);
+            why.push_back(reason);
+        };
+        const int64_t age = std::max<int64_t>(0, now - f.updated);
+        const uint64_t lag = f.lag_bytes();
+        std::string text = "slot \"" + f.slot + "\" " + format_bytes(lag) + " behind the server" +
+            (f.server_asked && f.slot_exists ? "" : " when last uploaded") + ", last upload " + format_duration(age) +
+            " ago";
+        if (f.server_asked) {
+            if (!f.slot_exists)
+                raise(CheckState::critical, "the slot does not exist on the server");
+            else {
+                if (!f.active)
+                    raise(CheckState::warning, "no receiver is connected to the slot");
+                if (f.wal_status == "lost")
+                    raise(CheckState::critical, "the server removed WAL the slot needed (wal_status lost)");
+                else if (f.wal_status == "unreserved")
+                    raise(CheckState::warning, "the server may remove WAL the slot needs (wal_status unreserved)");
+            }
+        }
+        const CheckState lag_state = age_state(static_cast<int64_t>(std::min<uint64_t>(lag, INT64_MAX)),
+            t.receive_max_lag_bytes, t.receive_lag_critical_bytes());
+        if (lag_state != CheckState::ok)
+            raise(lag_state,
+                std::string(lag_state == CheckState::warning ? "warning" : "critical") + " above " +
+                    format_bytes(static_cast<uint64_t>(
+                        lag_state == CheckState::warning ? t.receive_max_lag_bytes : t.receive_lag_critical_bytes())) +
+                    " behind");
+        const CheckState age_st = age_state(age, t.receive_max_age_s, t.receive_age_critical_s());
+        if (age_st != CheckState::ok)
+            raise(age_st,
+                std::string(age_st == CheckState::warning ? "warning" : "critical") + " above " +
+                    format_duration(age_st == CheckState::warning ? t.receive_max_age_s : t.receive_age_critical_s()) +
+                    " without an upload: the receiver writes its state every " +
+                    format_duration(k_receive_state_interval_s) + " while it streams");
+        for (size_t i = 0; i < why.size(); ++i)
+            text += (i == 0 ? " (" : "; ") + why[i] + (i + 1 == why.size() ? ")" : "");
+        r.state = worse_state(r.state, state);
+        r.message += (r.message.empty() ? "" : ", ") + text;
+    }
+    return r;
+}
+
 std::string format_check_text(const CheckReport& report)
 {
     std::string line = std::string("WALVAULT ") + check_state_name(report.state()) + " - ";
@@ -254,6 +305,12 @@ std::string format_check_text(const CheckReport& report)
     add("wal_gaps", m.wal_gap_count, "", "", "0");
     add("archive_failed", m.archive_failed_total, "c", "", "");
     add("pitr_window", m.pitr_window_s, "s", "", "");
+    for (const CheckMetrics::Receiver& rx : m.receivers) {
+        add(("receive_lag_" + rx.slot).c_str(), rx.lag_bytes, "B", std::to_string(t.receive_max_lag_bytes),
+            std::to_string(t.receive_lag_critical_bytes()));
+        add(("receive_age_" + rx.slot).c_str(), rx.state_age_s, "s", std::to_string(t.receive_max_age_s),
+            std::to_string(t.receive_age_critical_s()));
+    }
     if (!perf.empty()) {
         line += " |";
         for (const std::string& p : perf)
@@ -270,6 +327,10 @@ std::string format_check_json(const CheckReport& report, int64_t now)
         checks.push_back({{"name", c.name}, {"state", check_state_name(c.state)}, {"message", c.message}});
     const CheckMetrics& m = report.metrics;
     const CheckThresholds& t = report.thresholds;
+    nlohmann::json receivers = nlohmann::json::array();
+    for (const CheckMetrics::Receiver& rx : m.receivers)
+        receivers.push_back({{"slot", rx.slot}, {"lag_bytes", rx.lag_bytes}, {"state_age_seconds", rx.state_age_s},
+            {"connected", rx.active ? nlohmann::json(*rx.active) : nlohmann::json(nullptr)}});
     const nlohmann::json doc = {{"format", k_check_json_format}, {"repository", report.repository},
         {"time", format_utc_time(now)}, {"state", check_state_name(report.state())},
         {"exit_code", static_cast<int>(report.state())}, {"checks", checks},
@@ -278,10 +339,15 @@ std::string format_check_json(const CheckReport& report, int64_t now)
                 {"wal_age_source",
                     m.wal_age_source.empty() ? nlohmann::json(nullptr) : nlohmann::json(m.wal_age_source)},
                 {"wal_ready_count", opt(m.wal_ready_count)}, {"wal_gap_count", opt(m.wal_gap_count)},
-                {"archive_failed_total", opt(m.archive_failed_total)}, {"pitr_window_seconds", opt(m.pitr_window_s)}}},
+                {"archive_failed_total", opt(m.archive_failed_total)}, {"pitr_window_seconds", opt(m.pitr_window_s)},
+                {"receivers", receivers}}},
         {"thresholds",
             {{"backup_warning_seconds", t.backup_warning_s()}, {"backup_critical_seconds", t.backup_critical_s()},
-                {"wal_warning_seconds", t.wal_warning_s()}, {"wal_critical_seconds", t.wal_critical_s()}}}};
+                {"wal_warning_seconds", t.wal_warning_s()}, {"wal_critical_seconds", t.wal_critical_s()},
+                {"receive_lag_warning_bytes", t.receive_max_lag_bytes},
+                {"receive_lag_critical_bytes", t.receive_lag_critical_bytes()},
+                {"receive_age_warning_seconds", t.receive_max_age_s},
+                {"receive_age_critical_seconds", t.receive_age_critical_s()}}}};
     return doc.dump(2) + "\n";
 }
 
@@ -313,6 +379,30 @@ std::string format_check_prometheus(const CheckReport& report)
         m.archive_failed_total);
     metric("walvault_pitr_window_seconds", "gauge",
         "Seconds from the oldest complete backup's end to the newest archived segment.", m.pitr_window_s);
+    // One family per receiver metric, a sample per slot.
+    auto family = [&](const char* name, const char* help, auto value) {
+        bool any = false;
+        for (const CheckMetrics::Receiver& rx : m.receivers) {
+            const std::optional<int64_t> v = value(rx);
+            if (!v)
+                continue;
+            if (!any)
+                out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n";
+            any = true;
+            out +=
+                std::string(name) + "{" + repo + ",slot=\"" + label_value(rx.slot) + "\"} " + std::to_string(*v) + "\n";
+        }
+    };
+    family("walvault_receive_lag_bytes",
+        "WAL a walvault receive slot has not made durable in the repository: the WAL the slot retains on the "
+        "server, or without --dbname the receiver's own figure at its last upload.",
+        [](const CheckMetrics::Receiver& rx) { return std::optional<int64_t>(rx.lag_bytes); });
+    family("walvault_receive_state_age_seconds", "Seconds since the receiver of a slot last wrote its state.",
+        [](const CheckMetrics::Receiver& rx) { return std::optional<int64_t>(rx.state_age_s); });
+    family("walvault_receive_connected", "1 if a receiver is connected to the slot on the server, else 0.",
+        [](const CheckMetrics::Receiver& rx) {
+            return rx.active ? std::optional<int64_t>(*rx.active ? 1 : 0) : std::nullopt;
+        });
     out += "# HELP walvault_check_state State of each check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.\n";
     out += "# TYPE walvault_check_state gauge\n";
     for (const CheckResult& c : report.checks)

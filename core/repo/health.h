@@ -32,11 +32,18 @@ constexpr int64_t k_default_backup_grace_s = 5LL * 60;
 // checkpoint_timeout (5min) stands in for it.
 constexpr int64_t k_wal_age_margin_s = 2LL * 60;
 constexpr int64_t k_default_checkpoint_timeout_s = 5LL * 60;
+// receive: walvault receive writes its state at least this often while it streams (tool/commands/receive.cpp),
+// so a state older than the default maximum age means the receiver is not streaming.
+constexpr int64_t k_receive_state_interval_s = 60;
+constexpr int64_t k_default_receive_max_age_s = 5LL * 60;
+constexpr uint64_t k_default_receive_lag_segments = 4;  // the default maximum lag, in WAL segments
 
 struct CheckThresholds {
     int64_t backup_interval_s = k_default_backup_interval_s;
     int64_t backup_grace_s = k_default_backup_grace_s;
     int64_t wal_max_age_s = k_default_checkpoint_timeout_s + k_wal_age_margin_s;
+    int64_t receive_max_lag_bytes = 64LL * 1024 * 1024;
+    int64_t receive_max_age_s = k_default_receive_max_age_s;
 
     // backup-age: WARNING above interval + grace, CRITICAL above 2 * interval + grace.
     int64_t backup_warning_s() const { return backup_interval_s + backup_grace_s; }
@@ -44,6 +51,9 @@ struct CheckThresholds {
     // wal-age: WARNING above the maximum age, CRITICAL above twice it.
     int64_t wal_warning_s() const { return wal_max_age_s; }
     int64_t wal_critical_s() const { return 2 * wal_max_age_s; }
+    // receive: WARNING above the maximum lag or age, CRITICAL above twice either.
+    int64_t receive_lag_critical_bytes() const { return 2 * receive_max_lag_bytes; }
+    int64_t receive_age_critical_s() const { return 2 * receive_max_age_s; }
 };
 
 // An age against two thresholds: OK up to warning_s (inclusive), WARNING up to critical_s, CRITICAL above.
@@ -54,7 +64,7 @@ CheckState age_state(int64_t age_s, int64_t warning_s, int64_t critical_s);
 std::string format_duration(int64_t seconds);
 
 struct CheckResult {
-    std::string name;  // "backup-age", "wal-age", "wal-continuity", "archiver"
+    std::string name;  // "backup-age", "wal-age", "wal-continuity", "archiver", "receive"
     CheckState state = CheckState::unknown;
     std::string message;  // one line, lower case: what was found
 };
@@ -69,6 +79,13 @@ struct CheckMetrics {
     std::optional<int64_t> wal_gap_count;      // gaps on the newest backup's lineage
     std::optional<int64_t> archive_failed_total;
     std::optional<int64_t> pitr_window_s;  // oldest complete backup's stop time .. newest archived segment
+    struct Receiver {
+        std::string slot;
+        int64_t lag_bytes = 0;  // WAL not yet durable in the repository (see ReceiverFacts::lag_bytes)
+        int64_t state_age_s = 0;
+        std::optional<bool> active;  // with --dbname: a receiver is connected to the slot
+    };
+    std::vector<Receiver> receivers;  // by slot name
 };
 
 struct CheckReport {
@@ -120,6 +137,27 @@ struct ArchiverFacts {
     std::string last_error;          // walvault_status() only
 };
 CheckResult check_archiver(const ArchiverFacts& facts);
+
+// receive: one walvault receive slot, from its newest state object in the repository and, with --dbname, from
+// the server's pg_replication_slots.
+struct ReceiverFacts {
+    std::string slot;
+    int64_t updated = 0;           // the state's upload time, seconds since the epoch
+    uint64_t state_lag_bytes = 0;  // the state's server position - its durable position, when it was written
+    bool server_asked = false;     // the fields below were read from the server
+    bool slot_exists = false;
+    bool active = false;          // a receiver is connected to the slot
+    std::string wal_status;       // pg_replication_slots.wal_status: reserved, extended, unreserved, lost
+    uint64_t retained_bytes = 0;  // the server's end of WAL - the slot's restart_lsn
+
+    // What is not yet durable in the repository: the WAL the slot retains on the server when it was asked, else
+    // the state's own figure.
+    uint64_t lag_bytes() const { return server_asked && slot_exists ? retained_bytes : state_lag_bytes; }
+};
+// The worst of the receivers: CRITICAL when a slot is gone from the server or lost its WAL (wal_status lost),
+// or past twice a threshold; WARNING when no receiver is connected to the slot, its WAL is no longer reserved
+// (unreserved), or past a threshold (lag above receive_max_lag_bytes, newest state older than receive_max_age_s).
+CheckResult check_receive(const std::vector<ReceiverFacts>& receivers, int64_t now, const CheckThresholds& t);
 
 // --- the report ---
 

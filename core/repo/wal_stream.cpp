@@ -141,6 +141,25 @@ Status write_receive_state(Storage& storage, const ReceiveState& state, int64_t 
     return older.empty() ? Status::ok() : storage.remove_many(older);
 }
 
+Status remove_receive_states(Storage& storage, const std::string& slot, size_t& removed)
+{
+    removed = 0;
+    std::vector<ObjectInfo> objects;
+    Status s = storage.list(receive_state_prefix(slot), objects);
+    if (!s.is_ok())
+        return s;
+    std::vector<std::string> keys;
+    for (const ObjectInfo& o : objects)
+        if (receive_state_time(o.key))
+            keys.push_back(o.key);
+    if (keys.empty())
+        return Status::ok();
+    s = storage.remove_many(keys);
+    if (s.is_ok())
+        removed = keys.size();
+    return s;
+}
+
 Status read_receive_states(Storage& storage, std::vector<ReceiveState>& out)
 {
     out.clear();

@@ -49,6 +49,10 @@ Status receive_state_from_json(const std::string& text, ReceiveState& out);
 // Writes a new state object for state.slot (its key carries unix_ms), then removes the slot's older ones.
 Status write_receive_state(Storage& storage, const ReceiveState& state, int64_t unix_ms);
 
+// Removes every state object of `slot` (a receiver taken out of service: `walvault check` stops judging it).
+// State objects hold no WAL.
+Status remove_receive_states(Storage& storage, const std::string& slot, size_t& removed);
+
 // The newest state of every slot that has one, by slot name.
 Status read_receive_states(Storage& storage, std::vector<ReceiveState>& out);
 

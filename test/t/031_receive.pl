@@ -6,6 +6,9 @@
 #    a conflict. The receiver killed (kill -9) mid-segment and started again goes on from its slot.
 #  - Every streamed prefix in the repository is a prefix of the primary's segment file; walvault receive
 #    --status and walvault list show the streamed position.
+#  - walvault check: receive OK while the receiver streams (json, prometheus with promtool); WARNING with the
+#    receiver stopped (no one on the slot), CRITICAL from the repository alone once its state is older than
+#    twice --receive-max-age; no receive check once receive --remove-state removed the state (WAL kept).
 #  - RPO: a row committed, the flush interval + 1 s waited, the primary killed (kill -9) and its data directory
 #    deleted; walvault restore into a new directory and start: the row is there (wal-fetch served the streamed
 #    prefix of the last segment, zero-filled). walvault verify checks the prefixes and reports no stray object.
@@ -14,6 +17,7 @@ use warnings;
 
 use File::Path qw(rmtree);
 use IPC::Run;
+use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -179,6 +183,36 @@ my ($rx) = grep { $_->{slot} eq 'walvault_rx' } @{ $list->{receive} // [] };
 ok($rx && lsn_value($rx->{flushed_lsn}) >= lsn_value($lsn), 'walvault list --json shows the streamed position')
   or diag(explain($list->{receive}));
 
+# walvault check judges the receiver: connected, and not behind (the checks it shares with t/021 aside).
+sub check_json
+{
+	my ($r, @args) = @_;
+	my ($crc, $cout, $cerr) = br_tool_run('check', '--repo', $r, '--output', 'json', @args);
+	my $doc = eval { JSON::PP->new->decode($cout) } // {};
+	diag("check printed no JSON document: $cout$cerr") unless %$doc;
+	my ($c) = grep { $_->{name} eq 'receive' } @{ $doc->{checks} // [] };
+	return ($c, $doc);
+}
+my ($rcheck, $cdoc) = check_json($repo, '--dbname', $node->connstr('postgres'));
+is($rcheck && $rcheck->{state}, 'OK', 'check: receive is OK while the receiver streams')
+  or diag(explain($rcheck));
+like($rcheck && $rcheck->{message}, qr/^slot "walvault_rx" [\d.]+ \S+ behind the server, last upload \d+s ago$/,
+	'check: the message names the slot, its lag and the last upload');
+my ($crx) = @{ $cdoc->{metrics}{receivers} // [] };
+ok($crx && $crx->{slot} eq 'walvault_rx' && $crx->{connected} && $crx->{lag_bytes} < 16 * 1024 * 1024,
+	'check --output json: the slot is connected, less than a segment behind')
+  or diag(explain($cdoc->{metrics}));
+($rc, $out, $err) = br_tool_run('check', '--repo', $repo, '--dbname', $node->connstr('postgres'), '--output',
+	'prometheus');
+like($out, qr/^walvault_receive_connected\{repo="\Q$repo\E",slot="walvault_rx"\} 1$/m,
+	'check --output prometheus: walvault_receive_connected is 1');
+my ($pout, $perr) = ('', '');
+IPC::Run::run([ 'promtool', 'check', 'metrics' ], '<', \$out, '>', \$pout, '2>', \$perr);
+is($? >> 8, 0, 'promtool check metrics accepts the receive metrics') or diag($pout . $perr);
+# Without the server: the receiver's state, which it writes at least every minute while it streams.
+($rcheck) = check_json($repo);
+is($rcheck && $rcheck->{state}, 'OK', 'check without --dbname: receive is OK from the fresh state');
+
 # The primary is lost: killed, its data directory deleted.
 my $pid = $node->{_pid};
 kill 'KILL', $pid;
@@ -255,6 +289,29 @@ for my $s ($tl2_seg, '00000002.history')
 kill 'TERM', $on_standby->{pid};
 $on_standby->{handle}->finish;
 $on_standby->{pid} = 0;
+
+# A receiver that stopped: the slot stays on the server, with no one connected.
+($rcheck) = check_json($repo2, '--dbname', $s2->connstr('postgres'));
+is($rcheck && $rcheck->{state}, 'WARNING', 'check: receive is WARNING once the receiver stopped')
+  or diag(explain($rcheck));
+like($rcheck && $rcheck->{message}, qr/no receiver is connected to the slot/, '... naming the cause');
+# Without the server, a stopped receiver shows as a state that ages.
+usleep(2_100_000);
+($rcheck) = check_json($repo2, '--receive-max-age', '1s');
+is($rcheck && $rcheck->{state}, 'CRITICAL', 'check --receive-max-age 1s without --dbname: CRITICAL 2 s later')
+  or diag(explain($rcheck));
+like($rcheck && $rcheck->{message}, qr/without an upload/, '... saying the receiver has not uploaded since');
+# Taken out of service: its state removed (the streamed WAL stays), the slot dropped.
+my @wal_before = sort map { s{.*/}{}r } glob("$repo2/wal/*/*");
+($rc, $out, $err) = br_tool_run('receive', '--remove-state', '--repo', $repo2, '--slot', 'walvault_rx');
+is($rc, 0, 'receive --remove-state exits 0') or diag($err);
+like($err, qr/removed the receive state of slot "walvault_rx"/, '... and says what it removed');
+is_deeply([ sort map { s{.*/}{}r } glob("$repo2/wal/*/*") ], \@wal_before, '... and no WAL object');
+$s2->safe_psql('postgres', "SELECT pg_drop_replication_slot('walvault_rx')");
+($rcheck) = check_json($repo2, '--dbname', $s2->connstr('postgres'));
+ok(!$rcheck, 'check: no receive check once no state is left');
+($rc, $out, $err) = br_tool_run('receive', '--remove-state', '--repo', $repo2, '--slot', 'walvault_rx');
+is($rc, 1, 'receive --remove-state with no state left exits 1');
 
 # --synchronous: named in synchronous_standby_names, a commit returns only once its WAL is in the repository.
 $connstr = $s2->connstr('postgres') . ' application_name=walvault_sync';

@@ -148,6 +148,79 @@ TEST(Health, Archiver)
     EXPECT_EQ(check_archiver(f).state, CheckState::ok);
 }
 
+TEST(Health, Receive)
+{
+    CheckThresholds t;
+    t.receive_max_lag_bytes = 64LL * 1024 * 1024;
+    ReceiverFacts f;
+    f.slot = "walvault_rx";
+    f.updated = k_now - 30;
+    f.state_lag_bytes = 1536;
+    // From the repository alone: the receiver's own figure at its last upload.
+    CheckResult r = check_receive({f}, k_now, t);
+    EXPECT_EQ(r.name, "receive");
+    EXPECT_EQ(r.state, CheckState::ok);
+    EXPECT_EQ(r.message, "slot \"walvault_rx\" 1.5 kiB behind the server when last uploaded, last upload 30s ago");
+    f.updated = k_now - 6 * 60;
+    r = check_receive({f}, k_now, t);
+    EXPECT_EQ(r.state, CheckState::warning);
+    EXPECT_EQ(r.message,
+        "slot \"walvault_rx\" 1.5 kiB behind the server when last uploaded, last upload 6min ago (warning above "
+        "5min without an upload: the receiver writes its state every 1min while it streams)");
+    f.updated = k_now - 11 * 60;
+    EXPECT_EQ(check_receive({f}, k_now, t).state, CheckState::critical);
+
+    // With the server: the WAL the slot retains is the lag.
+    f.updated = k_now - 10;
+    f.server_asked = true;
+    f.slot_exists = true;
+    f.active = true;
+    f.wal_status = "reserved";
+    f.retained_bytes = 80ULL * 1024 * 1024;
+    EXPECT_EQ(f.lag_bytes(), f.retained_bytes);
+    r = check_receive({f}, k_now, t);
+    EXPECT_EQ(r.state, CheckState::warning);
+    EXPECT_EQ(r.message,
+        "slot \"walvault_rx\" 80.0 MiB behind the server, last upload 10s ago (warning above 64.0 MiB "
+        "behind)");
+    f.retained_bytes = 129ULL * 1024 * 1024;
+    EXPECT_EQ(check_receive({f}, k_now, t).state, CheckState::critical);
+    f.retained_bytes = 0;
+    EXPECT_EQ(check_receive({f}, k_now, t).state, CheckState::ok);
+    f.active = false;
+    r = check_receive({f}, k_now, t);
+    EXPECT_EQ(r.state, CheckState::warning);
+    EXPECT_EQ(r.message,
+        "slot \"walvault_rx\" 0 B behind the server, last upload 10s ago (no receiver is connected "
+        "to the slot)");
+    f.wal_status = "unreserved";
+    EXPECT_EQ(check_receive({f}, k_now, t).state, CheckState::warning);
+    f.wal_status = "lost";
+    EXPECT_EQ(check_receive({f}, k_now, t).state, CheckState::critical);
+    f.slot_exists = false;
+    f.state_lag_bytes = 0;
+    r = check_receive({f}, k_now, t);
+    EXPECT_EQ(r.state, CheckState::critical);
+    EXPECT_EQ(r.message,
+        "slot \"walvault_rx\" 0 B behind the server when last uploaded, last upload 10s ago (the "
+        "slot does not exist on the server)");
+
+    // Two slots: the worse one decides, both are named.
+    ReceiverFacts g;
+    g.slot = "b";
+    g.updated = k_now;
+    f.slot_exists = true;
+    f.active = true;
+    f.wal_status = "reserved";
+    r = check_receive({f, g}, k_now, t);
+    EXPECT_EQ(r.state, CheckState::ok);
+    EXPECT_EQ(r.message,
+        "slot \"walvault_rx\" 0 B behind the server, last upload 10s ago, slot \"b\" 0 B behind the "
+        "server when last uploaded, last upload 0s ago");
+    g.updated = k_now - 3600;
+    EXPECT_EQ(check_receive({f, g}, k_now, t).state, CheckState::critical);
+}
+
 CheckReport sample_report()
 {
     CheckReport r;
@@ -166,6 +239,15 @@ CheckReport sample_report()
     return r;
 }
 
+CheckReport sample_report_with_receivers()
+{
+    CheckReport r = sample_report();
+    r.thresholds.receive_max_lag_bytes = 64LL * 1024 * 1024;
+    r.checks.push_back({"receive", CheckState::ok, "slot \"rx\" 0 B behind the server"});
+    r.metrics.receivers = {{"rx", 4096, 20, true}, {"rx2", 0, 30, std::nullopt}};
+    return r;
+}
+
 TEST(Health, NagiosLine)
 {
     EXPECT_EQ(format_check_text(sample_report()),
@@ -173,6 +255,12 @@ TEST(Health, NagiosLine)
         "waiting / now and then; wal-continuity OK: no gap; archiver OK: no failure | "
         "backup_age=3600s;605100;1209900;0 wal_age=500s;420;840;0 wal_ready=2;;;0 wal_gaps=0;;0;0 "
         "archive_failed=4c;;;0 pitr_window=90000s;;;0\n");
+    EXPECT_EQ(format_check_text(sample_report_with_receivers()),
+        "WALVAULT WARNING - backup-age OK: newest backup \"b1\" finished 1h ago; wal-age WARNING: 2 WAL files "
+        "waiting / now and then; wal-continuity OK: no gap; archiver OK: no failure; receive OK: slot \"rx\" 0 B "
+        "behind the server | backup_age=3600s;605100;1209900;0 wal_age=500s;420;840;0 wal_ready=2;;;0 "
+        "wal_gaps=0;;0;0 archive_failed=4c;;;0 pitr_window=90000s;;;0 receive_lag_rx=4096B;67108864;134217728;0 "
+        "receive_age_rx=20s;300;600;0 receive_lag_rx2=0B;67108864;134217728;0 receive_age_rx2=30s;300;600;0\n");
     CheckReport bare;
     bare.checks = {{"backup-age", CheckState::critical, "no complete backup in the repository"}};
     EXPECT_EQ(
@@ -202,6 +290,18 @@ TEST(Health, Json)
     EXPECT_EQ(j["thresholds"]["backup_critical_seconds"], 1209900);
     EXPECT_EQ(j["thresholds"]["wal_warning_seconds"], 420);
     EXPECT_EQ(j["thresholds"]["wal_critical_seconds"], 840);
+    EXPECT_EQ(j["metrics"]["receivers"], nlohmann::json::array());
+    const nlohmann::json rx = nlohmann::json::parse(format_check_json(sample_report_with_receivers(), k_now));
+    ASSERT_EQ(rx["metrics"]["receivers"].size(), 2U);
+    EXPECT_EQ(rx["metrics"]["receivers"][0]["slot"], "rx");
+    EXPECT_EQ(rx["metrics"]["receivers"][0]["lag_bytes"], 4096);
+    EXPECT_EQ(rx["metrics"]["receivers"][0]["state_age_seconds"], 20);
+    EXPECT_EQ(rx["metrics"]["receivers"][0]["connected"], true);
+    EXPECT_TRUE(rx["metrics"]["receivers"][1]["connected"].is_null());
+    EXPECT_EQ(rx["thresholds"]["receive_lag_warning_bytes"], 67108864);
+    EXPECT_EQ(rx["thresholds"]["receive_lag_critical_bytes"], 134217728);
+    EXPECT_EQ(rx["thresholds"]["receive_age_warning_seconds"], 300);
+    EXPECT_EQ(rx["thresholds"]["receive_age_critical_seconds"], 600);
 
     CheckReport bare;
     bare.checks = {{"backup-age", CheckState::ok, ""}};
@@ -241,6 +341,25 @@ TEST(Health, Prometheus)
         "walvault_check_state{repo=\"s3://bkp/a\\\"b\",check=\"wal-age\"} 1\n"
         "walvault_check_state{repo=\"s3://bkp/a\\\"b\",check=\"wal-continuity\"} 0\n"
         "walvault_check_state{repo=\"s3://bkp/a\\\"b\",check=\"archiver\"} 0\n");
+
+    const std::string rx = format_check_prometheus(sample_report_with_receivers());
+    EXPECT_NE(rx.find("# HELP walvault_receive_lag_bytes WAL a walvault receive slot has not made durable in the "
+                      "repository"),
+        std::string::npos);
+    EXPECT_NE(rx.find("# TYPE walvault_receive_lag_bytes gauge\n"
+                      "walvault_receive_lag_bytes{repo=\"/var/lib/walvault/main\",slot=\"rx\"} 4096\n"
+                      "walvault_receive_lag_bytes{repo=\"/var/lib/walvault/main\",slot=\"rx2\"} 0\n"),
+        std::string::npos);
+    EXPECT_NE(rx.find("# TYPE walvault_receive_state_age_seconds gauge\n"
+                      "walvault_receive_state_age_seconds{repo=\"/var/lib/walvault/main\",slot=\"rx\"} 20\n"
+                      "walvault_receive_state_age_seconds{repo=\"/var/lib/walvault/main\",slot=\"rx2\"} 30\n"),
+        std::string::npos);
+    // Only the slot the server was asked about has a connected sample.
+    EXPECT_NE(rx.find("# TYPE walvault_receive_connected gauge\n"
+                      "walvault_receive_connected{repo=\"/var/lib/walvault/main\",slot=\"rx\"} 1\n# HELP"),
+        std::string::npos);
+    EXPECT_NE(
+        rx.find("walvault_check_state{repo=\"/var/lib/walvault/main\",check=\"receive\"} 0\n"), std::string::npos);
 }
 
 }  // namespace

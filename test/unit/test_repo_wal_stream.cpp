@@ -120,6 +120,21 @@ TEST_F(WalStream, ReceiveStateNewestWinsAndOlderAreRemoved)
     EXPECT_EQ(states[0].pid, 42);
 }
 
+TEST_F(WalStream, RemovingAReceiveStateLeavesOtherSlots)
+{
+    ReceiveState state;
+    state.slot = "old";
+    ASSERT_TRUE(write_receive_state(m_storage, state, 1000).is_ok());
+    state.slot = "kept";
+    ASSERT_TRUE(write_receive_state(m_storage, state, 1500).is_ok());
+    size_t removed = 9;
+    ASSERT_TRUE(remove_receive_states(m_storage, "old", removed).is_ok());
+    EXPECT_EQ(removed, 1U);
+    EXPECT_EQ(keys("receive/"), (std::vector<std::string>{"receive/kept/state.000000000001500.json"}));
+    ASSERT_TRUE(remove_receive_states(m_storage, "old", removed).is_ok());
+    EXPECT_EQ(removed, 0U);
+}
+
 TEST(ReceiveStateJson, DamagedIsCorrupt)
 {
     ReceiveState out;

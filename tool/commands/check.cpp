@@ -1,8 +1,9 @@
 // walvault check: the monitoring command. Reads the backups' manifests and the newest end of the archived
-// WAL (never the whole archive: core/repo/wal_tail.h), and with --dbname the server's archive status, and
-// reports four checks (backup-age, wal-age, wal-continuity, archiver) as one Nagios plugin line, JSON or
-// Prometheus metrics (core/repo/health.h; docs/operations.md, "Monitoring"). Exit status is Nagios': 0 OK,
-// 1 WARNING, 2 CRITICAL, 3 UNKNOWN, and a usage or settings error is UNKNOWN too.
+// WAL (never the whole archive: core/repo/wal_tail.h) and walvault receive's states, and with --dbname the
+// server's archive status and replication slots, and reports five checks (backup-age, wal-age, wal-continuity,
+// archiver, and receive where walvault receive runs) as one Nagios plugin line, JSON or Prometheus metrics
+// (core/repo/health.h; docs/operations.md, "Monitoring"). Exit status is Nagios': 0 OK, 1 WARNING, 2 CRITICAL, 3
+// UNKNOWN, and a usage or settings error is UNKNOWN too.
 #include "tool/commands/commands.h"
 
 #include "core/common/utc_time.h"
@@ -10,6 +11,7 @@
 #include "core/repo/health.h"
 #include "core/repo/identity.h"
 #include "core/repo/layout.h"
+#include "core/repo/wal_stream.h"
 #include "core/repo/wal_tail.h"
 #include "core/wal/wal_name.h"
 #include "tool/pg_client.h"
@@ -31,7 +33,9 @@ struct CheckContext {
     std::string output = "text";
     std::string backup_interval;
     std::string backup_grace;
-    std::string wal_max_age;  // "": the server's checkpoint_timeout + 2min
+    std::string wal_max_age;      // "": the server's checkpoint_timeout + 2min
+    std::string receive_max_lag;  // "": 4 WAL segments
+    std::string receive_max_age;
     int exit_code = static_cast<int>(CheckState::unknown);
 };
 
@@ -52,6 +56,20 @@ Status parse_duration(const char* flag, const std::string& text, int64_t& out)
         "Give a positive duration with one of PostgreSQL's units, such as \"90s\", \"5min\", \"2h\" or \"7d\".");
 }
 
+// A byte quantity with PostgreSQL's memory units; a bare number is MB.
+Status parse_size(const char* flag, const std::string& text, int64_t& out_bytes)
+{
+    std::string error;
+    int64_t mb = 0;
+    if (parse_setting_quantity(text, SettingUnit::mb, mb, error) && mb > 0) {
+        out_bytes = mb * 1024 * 1024;
+        return Status::ok();
+    }
+    return Status::error(Code::invalid,
+        "invalid value for " + std::string(flag) + ": \"" + text + "\"" + (error.empty() ? "" : ": " + error),
+        "Give a positive size with one of PostgreSQL's units, such as \"64MB\" or \"1GB\".");
+}
+
 // What the server says about archiving, for wal-age and archiver.
 struct ServerFacts {
     std::optional<Status> unreachable;  // connection failed
@@ -62,9 +80,25 @@ struct ServerFacts {
     int64_t oldest_ready_age_s = 0;
     std::optional<ArchiverFacts> archiver;
     std::optional<Status> archiver_error;
+    std::vector<PgRow> slots;  // the physical slots: name, active, wal_status, retained bytes
+    std::optional<Status> slots_error;
 };
 
-ServerFacts read_server(const std::string& conninfo)
+// The physical replication slots and the WAL each retains: from the server's end of WAL (received or
+// replayed on a standby) back to the slot's restart_lsn, which a receiver moves with its flush position.
+void read_slots(PgClient& pg, ServerFacts& f)
+{
+    const Status s = pg.query("SELECT slot_name, active, coalesce(wal_status, ''), "
+                              "coalesce(pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() "
+                              "THEN greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) "
+                              "ELSE pg_current_wal_lsn() END, restart_lsn), 0)::bigint "
+                              "FROM pg_replication_slots WHERE slot_type = 'physical'",
+        {}, f.slots);
+    if (!s.is_ok())
+        f.slots_error = s;
+}
+
+ServerFacts read_server(const std::string& conninfo, bool slots)
 {
     ServerFacts f;
     PgClient pg;
@@ -73,6 +107,8 @@ ServerFacts read_server(const std::string& conninfo)
         f.unreachable = s;
         return f;
     }
+    if (slots)
+        read_slots(pg, f);
     PgRow row;
     s = pg.query_row("SELECT (SELECT setting FROM pg_settings WHERE name = 'checkpoint_timeout'), "
                      "current_setting('archive_mode')",
@@ -138,6 +174,8 @@ struct RepoFacts {
     std::optional<int64_t> oldest_backup_stop;
     ContinuityFacts continuity;
     std::optional<ArchivedSegment> newest_wal;  // on the newest timeline
+    uint64_t wal_segment_size = 0;
+    std::vector<ReceiveState> receivers;  // the newest state of each walvault receive slot
 };
 
 RepoFacts read_repository(Storage& storage)
@@ -176,6 +214,9 @@ RepoFacts read_repository(Storage& storage)
         if (!f.oldest_backup_stop || stop < *f.oldest_backup_stop)
             f.oldest_backup_stop = stop;
     }
+    f.wal_segment_size = id.wal_segment_size;
+    if (s.is_ok())
+        s = read_receive_states(storage, f.receivers);
     std::vector<uint32_t> timelines;
     if (s.is_ok())
         s = list_wal_timelines(storage, timelines);
@@ -227,6 +268,11 @@ Status check(CheckContext& ctx)
     int64_t wal_max_age = 0;
     if (s.is_ok() && !ctx.wal_max_age.empty())
         s = parse_duration("--wal-max-age", ctx.wal_max_age, wal_max_age);
+    int64_t receive_max_lag = 0;
+    if (s.is_ok() && !ctx.receive_max_lag.empty())
+        s = parse_size("--receive-max-lag", ctx.receive_max_lag, receive_max_lag);
+    if (s.is_ok())
+        s = parse_duration("--receive-max-age", ctx.receive_max_age, t.receive_max_age_s);
     ResolvedSettings settings;
     std::unique_ptr<Storage> storage;
     if (s.is_ok())
@@ -239,11 +285,15 @@ Status check(CheckContext& ctx)
     const RepoFacts repo = read_repository(*storage);
     std::optional<ServerFacts> server;
     if (!ctx.dbname.empty())
-        server = read_server(ctx.dbname);
+        server = read_server(ctx.dbname, !repo.receivers.empty());
     if (!ctx.wal_max_age.empty())
         t.wal_max_age_s = wal_max_age;
     else if (server && server->checkpoint_timeout_s)
         t.wal_max_age_s = *server->checkpoint_timeout_s + k_wal_age_margin_s;
+    if (!ctx.receive_max_lag.empty())
+        t.receive_max_lag_bytes = receive_max_lag;
+    else if (repo.wal_segment_size > 0)
+        t.receive_max_lag_bytes = static_cast<int64_t>(k_default_receive_lag_segments * repo.wal_segment_size);
 
     CheckMetrics& m = report.metrics;
     // backup-age
@@ -301,6 +351,37 @@ Status check(CheckContext& ctx)
             report.checks.push_back(unknown(
                 "archiver", "could not read the server's archiver statistics: " + with_hint(*server->archiver_error)));
     }
+    // receive: only where walvault receive wrote a state
+    if (!repo.receivers.empty()) {
+        if (server && server->unreachable)
+            report.checks.push_back(unknown("receive", "could not ask the server: " + with_hint(*server->unreachable)));
+        else if (server && server->slots_error)
+            report.checks.push_back(
+                unknown("receive", "could not read pg_replication_slots: " + with_hint(*server->slots_error)));
+        else {
+            std::vector<ReceiverFacts> facts;
+            for (const ReceiveState& st : repo.receivers) {
+                ReceiverFacts f;
+                f.slot = st.slot;
+                f.updated = st.updated;
+                f.state_lag_bytes = st.server_lsn > st.flushed_lsn ? st.server_lsn - st.flushed_lsn : 0;
+                if (server) {
+                    f.server_asked = true;
+                    for (const PgRow& row : server->slots)
+                        if (row.size() >= 4 && row[0] == st.slot) {
+                            f.slot_exists = true;
+                            f.active = row[1] == "t";
+                            f.wal_status = row[2];
+                            f.retained_bytes = static_cast<uint64_t>(std::max<int64_t>(0, to_int(row[3])));
+                        }
+                }
+                facts.push_back(f);
+                m.receivers.push_back(CheckMetrics::Receiver{f.slot, static_cast<int64_t>(f.lag_bytes()),
+                    std::max<int64_t>(0, now - f.updated), server ? std::optional(f.active) : std::nullopt});
+            }
+            report.checks.push_back(check_receive(facts, now, t));
+        }
+    }
 
     std::string out;
     if (ctx.output == "json")
@@ -321,6 +402,7 @@ void add_check_command(CLI::App& app, int& exit_code)
     auto ctx = std::make_shared<CheckContext>();
     ctx->backup_interval = format_setting_quantity(k_default_backup_interval_s, SettingUnit::s);
     ctx->backup_grace = format_setting_quantity(k_default_backup_grace_s, SettingUnit::s);
+    ctx->receive_max_age = format_setting_quantity(k_default_receive_max_age_s, SettingUnit::s);
     CLI::App* cmd = app.add_subcommand(k_command,
         "Check backups and archiving for monitoring (Nagios exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).");
     cmd->add_option("--dbname", ctx->dbname,
@@ -337,6 +419,13 @@ void add_check_command(CLI::App& app, int& exit_code)
     cmd->add_option("--wal-max-age", ctx->wal_max_age,
         "WARNING when WAL has waited longer than this to be archived, CRITICAL past twice this (default: the "
         "server's checkpoint_timeout plus 2min; 7min without --dbname)");
+    cmd->add_option("--receive-max-lag", ctx->receive_max_lag,
+        "receive: WARNING when a walvault receive slot has more WAL than this not yet in the repository, CRITICAL "
+        "past twice this (default: 4 WAL segments, 64MB with 16MB segments)");
+    cmd->add_option("--receive-max-age", ctx->receive_max_age,
+           "receive: WARNING when a receiver's newest state is older than this (it writes one every minute while "
+           "streaming), CRITICAL past twice this")
+        ->capture_default_str();
     add_setting_flags(*cmd, ctx->common, k_use_check);
     cmd->callback([ctx, &exit_code] {
         const Status s = check(*ctx);

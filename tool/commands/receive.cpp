@@ -13,6 +13,7 @@
 #include "core/common/text.h"
 #include "core/common/utc_time.h"
 #include "core/config/settings.h"
+#include "core/repo/health.h"  // k_receive_state_interval_s
 #include "core/repo/identity.h"
 #include "core/repo/layout.h"
 #include "core/repo/wal_archive.h"
@@ -67,6 +68,7 @@ struct ReceiveContext {
     bool create_slot = false;
     bool synchronous = false;
     bool status = false;
+    bool remove_state = false;
 
     ResolvedSettings settings;
     std::unique_ptr<Storage> storage;
@@ -89,6 +91,7 @@ struct Stream {
     uint64_t server_end = 0;     // the server's end of WAL, from its last message
     Clock::time_point last_upload = Clock::now();
     Clock::time_point last_status = Clock::time_point{};
+    Clock::time_point last_state = Clock::time_point{};  // the last state object written
     Clock::time_point last_lag_warning = Clock::time_point{};
 };
 
@@ -153,8 +156,11 @@ std::string host_name()
     return host;
 }
 
-Status write_state(ReceiveContext& ctx, const Stream& st)
+// The state object: at each upload, and every k_receive_state_interval_s while streaming, so that `walvault
+// check` tells a receiver that stopped from an idle server.
+Status write_state(ReceiveContext& ctx, Stream& st)
 {
+    st.last_state = Clock::now();
     ReceiveState state;
     state.slot = ctx.slot;
     state.system_identifier = ctx.identity.system_identifier;
@@ -458,6 +464,11 @@ Status stream(ReceiveContext& ctx, PgClient& pg, Stream& st, bool& streamed, uin
                 return s;
             report_lag(ctx, st);
         }
+        if (Clock::now() - st.last_state >= std::chrono::seconds{k_receive_state_interval_s}) {
+            s = write_state(ctx, st);
+            if (!s.is_ok())
+                return s;
+        }
     }
     // Stopping, or the timeline ended: what arrived goes up first.
     if (st.bytes.size() > st.uploaded) {
@@ -533,6 +544,11 @@ SessionResult session(ReceiveContext& ctx, Stream& st)
     }
 }
 
+std::string plural_objects(size_t n)
+{
+    return std::to_string(n) + (n == 1 ? " object" : " objects");
+}
+
 Status print_status(ReceiveContext& ctx)
 {
     Status s = open_repository(ctx.common, ctx.settings, ctx.storage);
@@ -565,6 +581,21 @@ Status print_status(ReceiveContext& ctx)
     return Status::ok();
 }
 
+// A receiver taken out of service: its state objects go, so that `walvault check` no longer judges the slot.
+Status remove_state(ReceiveContext& ctx)
+{
+    Status s = open_repository(ctx.common, ctx.settings, ctx.storage);
+    size_t removed = 0;
+    if (s.is_ok())
+        s = remove_receive_states(*ctx.storage, ctx.slot, removed);
+    if (!s.is_ok())
+        return s;
+    if (removed == 0)
+        return Status::error(Code::not_found, "the repository has no receive state for slot \"" + ctx.slot + "\"");
+    say("removed the receive state of slot \"%s\" (%s)", ctx.slot, plural_objects(removed));
+    return Status::ok();
+}
+
 Status receive(ReceiveContext& ctx)
 {
     Status s = resolve_command_settings(ctx.common, ctx.settings);
@@ -575,6 +606,8 @@ Status receive(ReceiveContext& ctx)
         ctx.slot = find_setting("slot")->default_value;
     if (ctx.status)
         return print_status(ctx);
+    if (ctx.remove_state)
+        return remove_state(ctx);
     s = open_repository(ctx.common, ctx.settings, ctx.storage);
     if (s.is_ok())
         s = resolved_recipients(ctx.settings, ctx.recipients, ctx.encryption);
@@ -631,6 +664,10 @@ void add_receive_command(CLI::App& app, int& exit_code)
         "upload each batch of WAL as soon as it arrives and report it flushed at once, so that the receiver can "
         "be named in synchronous_standby_names");
     cmd->add_flag("--status", ctx->status, "print the slot's receive state from the repository and exit");
+    cmd->add_flag("--remove-state", ctx->remove_state,
+           "remove the slot's receive state from the repository and exit: for a receiver taken out of service, "
+           "which walvault check would otherwise report (streamed WAL stays)")
+        ->excludes("--status");
     add_setting_flags(*cmd, ctx->common, k_use_receive);
     on_run(*cmd, k_command, exit_code, [ctx] { return receive(*ctx); });
 }
