@@ -3,7 +3,9 @@
 # on real PostgreSQL clusters, and checks the sources: clang-format (make format-check) and clang-tidy
 # (make lint), each file one test, and a subset of the TAP tests against PostgreSQL 17 and 18
 # (scripts/test-major.sh). Installs what it needs first. Ends with one line: "tests: N passed,
-# N failed". Time: the sanitizer build of the unit tests (a second compile of core/ and test/unit/) and
+# N failed". Time: the two cores are the limit, so nothing is compiled or run twice: the unit tests are built
+# and run once, under AddressSanitizer and UndefinedBehaviorSanitizer (make unit-sanitize: a second compile
+# of core/, which the module and the tool need optimized, and the only one of test/unit/), and they and
 # clang-tidy (~10 s of CPU per file) run in the background while the PostgreSQL tests, which mostly wait on
 # clusters, run two TAP files at a time (TAP_JOBS, default 2). Each section header says when it started.
 set -uo pipefail
@@ -14,7 +16,6 @@ section() { echo "== $1 (at $((SECONDS - started)) s)"; }
 section "dependencies and build"
 ./scripts/deps.sh || exit 1
 ./scripts/build.sh || { echo "walvault: build failed"; exit 1; }
-make -j"$(nproc)" build/unit_tests >/dev/null || { echo "walvault: unit test build failed"; exit 1; }
 
 logs=$(mktemp -d)
 passed=0
@@ -50,11 +51,6 @@ section "clang-format (make format-check)"
 make --no-print-directory format-check > "$logs/format.log" 2>&1 || status=1
 grep -v '^ok - ' "$logs/format.log"
 count_ok_lines "$logs/format.log" "format-check"
-
-section "unit tests"
-make --no-print-directory unit 2>&1 | tee "$logs/unit.log"
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-count_gtest "$logs/unit.log"
 
 section "pg_regress"
 make --no-print-directory regress 2>&1 | tee "$logs/regress.log"
@@ -97,7 +93,7 @@ for major in 17 18; do
     passed=$((passed + ${p:-0})); failed=$((failed + ${f:-1}))
 done
 
-section "unit tests under AddressSanitizer and UndefinedBehaviorSanitizer (built and run in the background)"
+section "unit tests, under AddressSanitizer and UndefinedBehaviorSanitizer (built and run in the background)"
 wait "$sanitize_pid"
 [ $? -eq 0 ] || { status=1; cat "$logs/sanitize.log"; }
 grep -E '^\[  (PASSED|FAILED)  \]' "$logs/sanitize.log"
