@@ -45,6 +45,7 @@ using std::chrono::milliseconds;
 
 constexpr const char* k_command = "receive";
 constexpr milliseconds k_status_interval{10000};  // wal_receiver_status_interval's default
+constexpr milliseconds k_state_min_gap{1000};     // between two state objects
 // A server that sends nothing, not even the keepalive it sends every half wal_sender_timeout (60 s by default),
 // for this long is gone (a dead host or network path that TCP does not report): reconnect.
 constexpr milliseconds k_silence_timeout{120000};
@@ -92,6 +93,8 @@ struct Stream {
     Clock::time_point last_upload = Clock::now();
     Clock::time_point last_status = Clock::time_point{};
     Clock::time_point last_state = Clock::time_point{};  // the last state object written
+    bool state_due = false;    // an upload since then: the state is written within k_state_min_gap
+    uint64_t last_prefix = 0;  // the prefix of this segment this process uploaded last (0: none, or unknown)
     Clock::time_point last_lag_warning = Clock::time_point{};
 };
 
@@ -156,11 +159,14 @@ std::string host_name()
     return host;
 }
 
-// The state object: at each upload, and every k_receive_state_interval_s while streaming, so that `walvault
-// check` tells a receiver that stopped from an idle server.
+// The state object: within k_state_min_gap of an upload (not at each: in --synchronous mode that would be
+// two more writes, a list and a removal per commit), and every k_receive_state_interval_s while streaming, so
+// that `walvault check` tells a receiver that stopped from an idle server. The state only informs (--status,
+// list, check): the positions the server is told and recovery go by the WAL objects themselves.
 Status write_state(ReceiveContext& ctx, Stream& st)
 {
     st.last_state = Clock::now();
+    st.state_due = false;
     ReceiveState state;
     state.slot = ctx.slot;
     state.system_identifier = ctx.identity.system_identifier;
@@ -203,6 +209,20 @@ void report_lag(const ReceiveContext& ctx, Stream& st)
         format_bytes(lag), format_lsn(durable), format_lsn(st.server_end));
 }
 
+// After an upload of `name` as a prefix of `keep` bytes, removes the shorter ones: the one this process
+// uploaded last, or, when it does not know which are there (its first upload of the segment, or after a
+// removal failed), every one a listing finds. (Longer ones an earlier process left hold the same bytes; they
+// go when the segment is complete.)
+Status remove_older_prefixes(ReceiveContext& ctx, Stream& st, const WalName& name, uint64_t keep)
+{
+    Status s = st.last_prefix == 0 ? remove_stream_prefixes(*ctx.storage, name, keep)
+                                   : ctx.storage->remove(stream_prefix_key(name, st.last_prefix));
+    if (s.code() == Code::not_found)
+        s = Status::ok();
+    st.last_prefix = 0;
+    return s;
+}
+
 // Uploads the segment in progress as a new prefix, then removes the shorter ones.
 Status upload_prefix(ReceiveContext& ctx, Stream& st)
 {
@@ -214,11 +234,11 @@ Status upload_prefix(ReceiveContext& ctx, Stream& st)
         return s.prefix("could not upload the streamed prefix of \"" + name.text + "\"");
     st.uploaded = st.bytes.size();
     st.last_upload = Clock::now();
-    s = remove_stream_prefixes(*ctx.storage, name, st.uploaded);
-    if (s.is_ok())
-        s = write_state(ctx, st);
+    st.state_due = true;
+    s = remove_older_prefixes(ctx, st, name, st.uploaded);
     if (!s.is_ok())
         say("WARNING: %s", s.message());  // the prefix is durable: tidying up can wait for the next upload
+    st.last_prefix = s.is_ok() ? st.uploaded : 0;
     return Status::ok();
 }
 
@@ -232,7 +252,9 @@ Status complete_segment(ReceiveContext& ctx, Stream& st)
     if (!s.is_ok())
         return s.prefix("could not archive streamed segment \"" + name.text + "\"");
     st.uploaded = st.bytes.size();
+    // Every prefix, listed: an earlier process may have left longer ones than this one uploaded.
     s = remove_stream_prefixes(*ctx.storage, name, 0);
+    st.last_prefix = 0;
     if (!s.is_ok())
         say("WARNING: %s", s.message());
     say(report.already_archived ? "segment %s was already archived, with the same content" : "archived segment %s",
@@ -241,9 +263,7 @@ Status complete_segment(ReceiveContext& ctx, Stream& st)
     st.uploaded = 0;
     st.segno++;
     st.last_upload = Clock::now();
-    s = write_state(ctx, st);
-    if (!s.is_ok())
-        say("WARNING: %s", s.message());
+    st.state_due = true;
     return Status::ok();
 }
 
@@ -464,7 +484,8 @@ Status stream(ReceiveContext& ctx, PgClient& pg, Stream& st, bool& streamed, uin
                 return s;
             report_lag(ctx, st);
         }
-        if (Clock::now() - st.last_state >= std::chrono::seconds{k_receive_state_interval_s}) {
+        if ((st.state_due && Clock::now() - st.last_state >= k_state_min_gap) ||
+            Clock::now() - st.last_state >= std::chrono::seconds{k_receive_state_interval_s}) {
             s = write_state(ctx, st);
             if (!s.is_ok())
                 return s;
@@ -519,6 +540,7 @@ SessionResult session(ReceiveContext& ctx, Stream& st)
     // After a reconnect the segment in progress is streamed again from its start: the same bytes.
     st.bytes.clear();
     st.uploaded = 0;
+    st.last_prefix = 0;
     st.server_end = server_lsn;
     for (;;) {
         r.status = store_history(ctx, pg, st.timeline);
@@ -541,6 +563,7 @@ SessionResult session(ReceiveContext& ctx, Stream& st)
         st.timeline = next_timeline;
         st.bytes.clear();
         st.uploaded = 0;
+        st.last_prefix = 0;
     }
 }
 
@@ -632,6 +655,11 @@ Status receive(ReceiveContext& ctx)
     milliseconds backoff = k_min_backoff;
     while (!g_stop) {
         SessionResult r = session(ctx, st);
+        if (st.state_due) {  // what the session made durable, for --status and check
+            const Status w = write_state(ctx, st);
+            if (!w.is_ok())
+                say("WARNING: %s", w.message());
+        }
         if (g_stop && r.status.is_ok())
             break;
         if (r.fatal)
