@@ -173,8 +173,9 @@ unlike(receiver_log(), qr/different content|conflict/, 'the receiver reported no
 # ---- back to the old primary, which is still on timeline 1: fatal ----
 $s->stop;
 $p->start;
-ok(wait_until(sub { receiver_log() =~ /^HINT: /m }, 90), 'the receiver reaches the old primary again')
-  or diag(receiver_log());
+my $ended = wait_until(sub { receiver_log() =~ /^HINT: /m }, 90);
+ok($ended, 'the receiver reaches the old primary again') or diag(receiver_log());
+kill 'KILL', $rx_pid if !$ended;
 $h->finish;
 is($h->result(0), 1, 'the receiver exits 1');
 $rx_pid = 0;
