@@ -74,4 +74,27 @@ std::optional<uint64_t> switch_point_from(const std::vector<TimelineSwitch>& his
     return std::nullopt;
 }
 
+ResumePoint resume_point(uint32_t timeline, uint64_t received, uint64_t durable, uint32_t server_timeline,
+    uint64_t server_lsn, const std::vector<TimelineSwitch>& server_history)
+{
+    ResumePoint r;
+    if (timeline == server_timeline) {
+        if (server_lsn < durable)
+            r.kind = ResumePoint::Kind::server_behind;
+        return r;
+    }
+    for (size_t i = 0; i < server_history.size(); ++i) {
+        if (server_history[i].parent != timeline)
+            continue;
+        if (server_history[i].switch_lsn >= received)
+            return r;
+        r.kind = ResumePoint::Kind::forked;
+        r.switch_lsn = server_history[i].switch_lsn;
+        r.next_timeline = i + 1 < server_history.size() ? server_history[i + 1].parent : server_timeline;
+        return r;
+    }
+    r.kind = ResumePoint::Kind::foreign;
+    return r;
+}
+
 }  // namespace walvault

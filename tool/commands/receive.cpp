@@ -502,6 +502,76 @@ Status stream(ReceiveContext& ctx, PgClient& pg, Stream& st, bool& streamed, uin
     return Status::ok();
 }
 
+// A reconnect of a process that streamed before: whether its position is on the server's history
+// (resume_point), which after a failover may be another server's. A server whose history left the receiver's
+// timeline before what the receiver got of it (a standby promoted before it had all the WAL the receiver
+// streamed from the old primary) has it go on on the next timeline of that history from the switch point: the
+// WAL of the old timeline past the switch stays in the repository as it is, the only copy of it. A server whose
+// history does not hold the receiver's WAL is a fatal error.
+SessionResult check_position(
+    ReceiveContext& ctx, PgClient& pg, Stream& st, uint32_t server_timeline, uint64_t server_lsn)
+{
+    SessionResult r;
+    std::vector<TimelineSwitch> history;
+    if (st.timeline != server_timeline && server_timeline > 1) {
+        std::vector<PgRow> rows;
+        r.status = pg.query("TIMELINE_HISTORY " + std::to_string(server_timeline), {}, rows);
+        if (r.status.is_ok() && (rows.size() != 1 || rows[0].size() < 2))
+            r.status = Status::error(Code::io_error, "unexpected answer");
+        if (r.status.is_ok())
+            r.status = parse_timeline_history(rows[0][1], server_timeline, history);
+        if (!r.status.is_ok()) {
+            r.status = r.status.prefix(
+                "could not read the history of timeline " + std::to_string(server_timeline) + " from the server");
+            return r;
+        }
+    }
+    const uint64_t received = received_lsn(ctx, st);
+    const uint64_t durable = durable_lsn(ctx, st);
+    const ResumePoint p = resume_point(st.timeline, received, durable, server_timeline, server_lsn, history);
+    const std::string ours = std::to_string(st.timeline);
+    const std::string hint = "This is not the server walvault receive streamed from, nor one whose history holds "
+                             "that WAL: check that --dbname reaches the right server. To stream from this one, "
+                             "start walvault receive again with a replication slot of this server.";
+    switch (p.kind) {
+    case ResumePoint::Kind::same:
+        break;
+    case ResumePoint::Kind::forked: {
+        const std::string at = format_lsn(p.switch_lsn);
+        say("%s",
+            "the server's history left timeline " + ours + " at " + at + ", before the position " +
+                format_lsn(received) + " this receiver reached on it: the WAL of timeline " + ours + " past " + at +
+                " stays in the repository on timeline " + ours + "; continuing on timeline " +
+                std::to_string(p.next_timeline) + " from " + at);
+        st.timeline = p.next_timeline;
+        st.segno = p.switch_lsn / segment_size(ctx);
+        st.bytes.clear();
+        st.uploaded = 0;
+        const Status s = write_state(ctx, st);
+        if (!s.is_ok())
+            say("WARNING: %s", s.message());
+        break;
+    }
+    case ResumePoint::Kind::foreign:
+        r.status = Status::error(Code::conflict,
+            "the server " + pg.describe() + " is on timeline " + std::to_string(server_timeline) +
+                " and its history does not hold timeline " + ours + ", on which this receiver reached " +
+                format_lsn(received),
+            hint);
+        r.fatal = true;
+        break;
+    case ResumePoint::Kind::server_behind:
+        r.status = Status::error(Code::conflict,
+            "the server " + pg.describe() + " is on timeline " + ours + " but its WAL ends at " +
+                format_lsn(server_lsn) + ", before " + format_lsn(durable) +
+                " that this receiver already made durable in the repository on that timeline",
+            hint);
+        r.fatal = true;
+        break;
+    }
+    return r;
+}
+
 // One connection: identify, find the start, stream, follow timeline switches.
 SessionResult session(ReceiveContext& ctx, Stream& st)
 {
@@ -536,6 +606,10 @@ SessionResult session(ReceiveContext& ctx, Stream& st)
         st.segno = start / segment_size(ctx);
         st.positioned = true;
         st.bytes.reserve(segment_size(ctx));
+    } else {
+        r = check_position(ctx, pg, st, server_timeline, server_lsn);
+        if (!r.status.is_ok())
+            return r;
     }
     // After a reconnect the segment in progress is streamed again from its start: the same bytes.
     st.bytes.clear();
