@@ -296,9 +296,9 @@ is($rcheck && $rcheck->{state}, 'WARNING', 'check: receive is WARNING once the r
   or diag(explain($rcheck));
 like($rcheck && $rcheck->{message}, qr/no receiver is connected to the slot/, '... naming the cause');
 # Without the server, a stopped receiver shows as a state that ages.
-usleep(2_100_000);
+usleep(3_100_000);    # the age is in whole seconds; CRITICAL is above twice the maximum
 ($rcheck) = check_json($repo2, '--receive-max-age', '1s');
-is($rcheck && $rcheck->{state}, 'CRITICAL', 'check --receive-max-age 1s without --dbname: CRITICAL 2 s later')
+is($rcheck && $rcheck->{state}, 'CRITICAL', 'check --receive-max-age 1s without --dbname: CRITICAL 3 s later')
   or diag(explain($rcheck));
 like($rcheck && $rcheck->{message}, qr/without an upload/, '... saying the receiver has not uploaded since');
 # Taken out of service: its state removed (the streamed WAL stays), the slot dropped.

@@ -507,7 +507,8 @@ Status stream(ReceiveContext& ctx, PgClient& pg, Stream& st, bool& streamed, uin
 // timeline before what the receiver got of it (a standby promoted before it had all the WAL the receiver
 // streamed from the old primary) has it go on on the next timeline of that history from the switch point: the
 // WAL of the old timeline past the switch stays in the repository as it is, the only copy of it. A server whose
-// history does not hold the receiver's WAL is a fatal error.
+// history does not hold the receiver's timeline is a fatal error; one on its timeline whose WAL ends before
+// what the receiver made durable (a lagging standby, or the wrong server) is tried again, with that message.
 SessionResult check_position(
     ReceiveContext& ctx, PgClient& pg, Stream& st, uint32_t server_timeline, uint64_t server_lsn)
 {
@@ -565,9 +566,9 @@ SessionResult check_position(
             "the server " + pg.describe() + " is on timeline " + ours + " but its WAL ends at " +
                 format_lsn(server_lsn) + ", before " + format_lsn(durable) +
                 " that this receiver already made durable in the repository on that timeline",
-            hint);
-        r.fatal = true;
-        break;
+            "A standby that lags catches up: walvault receive tries again. If it never does, this is not the server "
+            "walvault receive streamed from: check that --dbname reaches the right server.");
+        break;  // retried: not fatal
     }
     return r;
 }
