@@ -492,6 +492,94 @@ Status Encoder::finish(const std::string& name, EncodeResult& result)
     return Status::ok();
 }
 
+PrefixEncoder::PrefixEncoder(size_t frame_bytes)
+    : m_frame_bytes(std::max(frame_bytes, k_probe_bytes))  // as FrameCompressor's
+    , m_compressor(std::make_unique<FrameCompressor>(frame_bytes))
+{
+}
+
+PrefixEncoder::~PrefixEncoder() = default;
+
+void PrefixEncoder::reset()
+{
+    m_sha256.reset();
+    m_xxh3.reset();
+    m_frames.clear();
+    m_covered = 0;
+    m_buffer.clear();
+}
+
+Status PrefixEncoder::encode(const Compression& compression, const std::string& buffer, const std::string& name,
+    const uint8_t* data, size_t len, std::vector<uint8_t>& object, EncodeResult& result)
+{
+    if (buffer != m_buffer || len < m_covered || !(compression == m_compression) || !m_sha256)
+        reset();
+    if (!m_sha256) {
+        m_sha256 = std::make_unique<Sha256>();
+        m_xxh3 = std::make_unique<Xxh3Hash>();
+        m_sha256_end = std::make_unique<Sha256>();
+        m_xxh3_end = std::make_unique<Xxh3Hash>();
+        m_buffer = buffer;
+        m_compression = compression;
+    }
+    // The frames that are complete now join the kept ones: each begin() .. finish() of the compressor is a
+    // whole frame (zstd), or a whole frame of raw blocks (none).
+    const ByteSink to_frames = [this](const uint8_t* d, size_t n) {
+        m_frames.insert(m_frames.end(), d, d + n);
+        return Status::ok();
+    };
+    while (len - m_covered >= m_frame_bytes) {
+        const uint8_t* frame = data + m_covered;
+        Status s = m_compressor->begin(compression, to_frames);
+        if (s.is_ok())
+            s = m_compressor->update(frame, m_frame_bytes);
+        if (s.is_ok())
+            s = m_compressor->finish({});
+        if (!s.is_ok()) {
+            reset();
+            return s;
+        }
+        m_sha256->update(frame, m_frame_bytes);
+        m_xxh3->update(frame, m_frame_bytes);
+        m_covered += m_frame_bytes;
+    }
+    // The object: the kept frames, the rest as one more frame, the trailer.
+    object = m_frames;
+    const uint8_t* rest = data + m_covered;
+    const size_t rest_len = len - m_covered;
+    m_sha256_end->copy_from(*m_sha256);
+    m_xxh3_end->copy_from(*m_xxh3);
+    m_sha256_end->update(rest, rest_len);
+    m_xxh3_end->update(rest, rest_len);
+    ObjectMeta meta;
+    meta.name = name;
+    meta.length = len;
+    meta.sha256 = m_sha256_end->finish_hex();
+    meta.xxh3_128 = m_xxh3_end->finish_hex();
+    meta.compression = compression.to_string();
+    const ByteSink to_object = [&object](const uint8_t* d, size_t n) {
+        object.insert(object.end(), d, d + n);
+        return Status::ok();
+    };
+    if (rest_len == 0 && m_covered > 0) {  // no frame for the rest (a compressor would add an empty one)
+        const std::vector<uint8_t> trailer = encode_trailer(meta);
+        object.insert(object.end(), trailer.begin(), trailer.end());
+    } else {
+        Status s = m_compressor->begin(compression, to_object);
+        if (s.is_ok())
+            s = m_compressor->update(rest, rest_len);
+        if (s.is_ok())
+            s = m_compressor->finish(encode_trailer(meta));
+        if (!s.is_ok())
+            return s;
+    }
+    result.bytes_in = len;
+    result.bytes_out = object.size();
+    result.sha256 = meta.sha256;
+    result.xxh3_128 = meta.xxh3_128;
+    return Status::ok();
+}
+
 Status encode_file(Encoder& encoder, const Compression& compression, const std::string& path, const std::string& name,
     const ByteSink& out, EncodeResult& result)
 {

@@ -11,6 +11,7 @@
 
 #include "core/codec/byte_stage.h"
 #include "core/codec/sha256.h"
+#include "core/codec/xxh3.h"
 #include "core/common/byte_sink.h"
 #include "core/common/status.h"
 
@@ -116,6 +117,38 @@ private:
     ByteSink m_to_stage;            // the compressor's output when there is a stage: into m_active
     ByteSink m_counted;             // m_active's output: counted, then into m_sink
     uint64_t m_stored = 0;          // bytes m_active passed to m_sink
+};
+
+// Encodes the first `len` bytes of a buffer that grows (walvault receive: the segment in progress, written as
+// a new object each time it has grown), without compressing again what it compressed for an earlier call:
+// the complete frames of the part seen before are kept with the hash states at their end, and only the bytes
+// after them are compressed and hashed. The object is the same format as the Encoder's (the same frames,
+// the same trailer), so every reader reads it; no stage (cipher), which would have to begin again each time.
+// A call for another `buffer` (the segment's name), a shorter `len` or other compression starts over; so does
+// reset(). The caller guarantees that, between two starts, `data` begins with the bytes given before.
+class PrefixEncoder {
+public:
+    explicit PrefixEncoder(size_t frame_bytes = k_wal_frame_bytes);
+    ~PrefixEncoder();
+    PrefixEncoder(const PrefixEncoder&) = delete;
+    PrefixEncoder& operator=(const PrefixEncoder&) = delete;
+
+    void reset();
+    // The whole object for data[0, len) of `buffer`, with `name` in its trailer, in `object` (replaced).
+    Status encode(const Compression& compression, const std::string& buffer, const std::string& name,
+        const uint8_t* data, size_t len, std::vector<uint8_t>& object, EncodeResult& result);
+
+private:
+    size_t m_frame_bytes;
+    std::unique_ptr<FrameCompressor> m_compressor;
+    std::unique_ptr<Sha256> m_sha256;      // of data[0, m_covered)
+    std::unique_ptr<Xxh3Hash> m_xxh3;      // of data[0, m_covered)
+    std::unique_ptr<Sha256> m_sha256_end;  // m_sha256 continued over the rest, for one call
+    std::unique_ptr<Xxh3Hash> m_xxh3_end;
+    std::vector<uint8_t> m_frames;  // the complete frames of data[0, m_covered)
+    uint64_t m_covered = 0;
+    std::string m_buffer;
+    Compression m_compression;
 };
 
 // Encodes a whole file in one pass: read -> encoder (hash -> compress -> [stage]) -> out.

@@ -41,6 +41,12 @@ void Sha256::update(const uint8_t* data, size_t len)
         EVP_DigestUpdate(m_ctx, data, len);
 }
 
+void Sha256::copy_from(const Sha256& other)
+{
+    if (EVP_MD_CTX_copy_ex(m_ctx, other.m_ctx) != 1)
+        throw std::runtime_error("could not copy a SHA-256 state with OpenSSL's libcrypto");
+}
+
 std::string Sha256::finish_hex()
 {
     unsigned char digest[EVP_MAX_MD_SIZE];

@@ -19,6 +19,8 @@ public:
     Sha256& operator=(const Sha256&) = delete;
 
     void update(const uint8_t* data, size_t len);
+    // Takes other's state: the digest of what other has hashed so far, to be continued.
+    void copy_from(const Sha256& other);
     // Lower-case hex digest; the object starts over afterwards.
     std::string finish_hex();
 

@@ -58,6 +58,11 @@ void Xxh3Hash::update(const uint8_t* data, size_t len)
     XXH3_128bits_update(m_state->state, data, len);
 }
 
+void Xxh3Hash::copy_from(const Xxh3Hash& other)
+{
+    XXH3_copyState(m_state->state, other.m_state->state);
+}
+
 std::string Xxh3Hash::finish_hex()
 {
     XXH128_canonical_t canonical;

@@ -18,6 +18,8 @@ public:
     Xxh3Hash& operator=(const Xxh3Hash&) = delete;
 
     void update(const uint8_t* data, size_t len);
+    // Takes other's state: the digest of what other has hashed so far, to be continued.
+    void copy_from(const Xxh3Hash& other);
     // Lower-case hex of the canonical (big-endian) digest, as `xxhsum -H2` prints it; the object starts over
     // afterwards.
     std::string finish_hex();

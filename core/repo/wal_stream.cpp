@@ -17,6 +17,27 @@ namespace {
 constexpr int k_receive_state_format = 1;
 constexpr size_t k_max_state_bytes = 64UL * 1024;
 
+// A prefix object from the PrefixEncoder, create-only (Code::already_exists: nothing written).
+Status write_prefix_object(Storage& storage, PrefixEncoder& incremental, const Compression& compression,
+    const std::string& key, const WalName& segment, const std::string& name, const uint8_t* data, size_t len)
+{
+    std::vector<uint8_t> object;
+    EncodeResult result;
+    Status s = incremental.encode(compression, segment.text, name, data, len, object, result);
+    if (!s.is_ok())
+        return s;
+    std::unique_ptr<Writer> writer;
+    s = storage.create(key, writer);
+    if (!s.is_ok())
+        return s;
+    s = writer->write(object.data(), object.size());
+    if (s.is_ok())
+        s = writer->commit();
+    if (!s.is_ok())
+        writer->abort();
+    return s;
+}
+
 }  // namespace
 
 Status list_stream_prefixes(Storage& storage, const WalName& segment, std::vector<StreamPrefix>& out)
@@ -45,7 +66,7 @@ std::vector<StreamPrefix> stream_prefixes_in(const std::vector<ObjectInfo>& wal)
 }
 
 Status write_stream_prefix(Storage& storage, Encoder& encoder, const Compression& compression, const WalName& segment,
-    const uint8_t* data, size_t len)
+    const uint8_t* data, size_t len, PrefixEncoder* incremental)
 {
     const std::string key = stream_prefix_key(segment, len);
     const std::string name = stream_prefix_name(segment, len);
@@ -54,7 +75,10 @@ Status write_stream_prefix(Storage& storage, Encoder& encoder, const Compression
     Status s = storage.head(key, info);
     if (s.code() == Code::not_found) {
         EncodeResult result;
-        s = write_object_bytes(storage, encoder, compression, key, name, data, len, result);
+        if (incremental != nullptr)
+            s = write_prefix_object(storage, *incremental, compression, key, segment, name, data, len);
+        else
+            s = write_object_bytes(storage, encoder, compression, key, name, data, len, result);
         if (s.code() != Code::already_exists)
             return s;
     } else if (!s.is_ok()) {

@@ -1139,6 +1139,72 @@ TEST(CodecStage, SinkErrorThroughAStage)
 
 // ---- Files ---------------------------------------------------------------------------------------------
 
+// ---- PrefixEncoder: a growing buffer, encoded again and again ------------------------------------------
+
+TEST(PrefixEncoder, EveryPrefixDecodesAndIsTheEncodersObject)
+{
+    // Compressible, then incompressible (frames of raw blocks), across several frames.
+    std::vector<uint8_t> data(compressible_16mib().begin(), compressible_16mib().begin() + 2 * k_mib);
+    data.insert(data.end(), random_16mib().begin(), random_16mib().begin() + 2 * k_mib + 777);
+    const size_t f = k_wal_frame_bytes;
+    const std::vector<size_t> lengths = {
+        0, 1, 1000, f - 1, f, f + 1, 2 * f + 12345, 4 * f, 4 * f + 5, 6 * f + 3, data.size()};
+    for (const char* which : {"zstd:3", "none"}) {
+        SCOPED_TRACE(which);
+        const Compression c = compression_of(which);
+        PrefixEncoder prefix;
+        Encoder whole(k_wal_frame_bytes);
+        for (const size_t len : lengths) {
+            SCOPED_TRACE("length " + std::to_string(len));
+            std::vector<uint8_t> object;
+            EncodeResult result;
+            // As walvault receive names them: the trailer's name changes with the length, the buffer does not.
+            const std::string name = "000000010000000000000003." + std::to_string(len) + ".stream";
+            WV_ASSERT_OK(prefix.encode(c, "000000010000000000000003", name, data.data(), len, object, result));
+            const std::vector<uint8_t> original(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(len));
+            const ObjectMeta meta = expect_decodes_to(object, original);
+            EXPECT_EQ(meta.name, name);
+            EXPECT_EQ(meta.length, len);
+            EXPECT_EQ(meta.compression, c.to_string());
+            EXPECT_EQ(result.bytes_in, len);
+            EXPECT_EQ(result.bytes_out, object.size());
+            EXPECT_EQ(result.sha256, meta.sha256);
+            EXPECT_EQ(result.xxh3_128, meta.xxh3_128);
+            if (c.kind == Compression::Kind::zstd) {
+                // The same frames as the Encoder cuts: the same bytes.
+                std::vector<uint8_t> expected;
+                EncodeResult r;
+                WV_ASSERT_OK(whole.begin(c, test::vector_sink(expected), std::nullopt));
+                WV_ASSERT_OK(whole.update(original.data(), original.size()));
+                WV_ASSERT_OK(whole.finish(name, r));
+                EXPECT_TRUE(object == expected) << object.size() << " bytes, the Encoder's " << expected.size();
+            }
+        }
+    }
+}
+
+TEST(PrefixEncoder, AnotherBufferOrAShorterOneStartsOver)
+{
+    const std::vector<uint8_t>& a = compressible_16mib();
+    std::vector<uint8_t> b = a;
+    b[10] ^= 0xff;  // in the first frame
+    const Compression c = compression_of("zstd:3");
+    PrefixEncoder prefix;
+    std::vector<uint8_t> object;
+    EncodeResult result;
+    WV_ASSERT_OK(prefix.encode(c, "seg-a", "name", a.data(), 3 * k_wal_frame_bytes, object, result));
+    // Another buffer under another name: nothing of the first one's frames is kept.
+    WV_ASSERT_OK(prefix.encode(c, "seg-b", "name", b.data(), 3 * k_wal_frame_bytes + 10, object, result));
+    expect_decodes_to(object, std::vector<uint8_t>(b.begin(), b.begin() + 3 * k_wal_frame_bytes + 10));
+    // Shorter than what was kept: starts over from the bytes given.
+    WV_ASSERT_OK(prefix.encode(c, "seg-b", "name", a.data(), k_wal_frame_bytes / 2, object, result));
+    expect_decodes_to(object, std::vector<uint8_t>(a.begin(), a.begin() + k_wal_frame_bytes / 2));
+    // After reset(), the same name starts over too.
+    prefix.reset();
+    WV_ASSERT_OK(prefix.encode(c, "seg-b", "name", b.data(), 2 * k_wal_frame_bytes, object, result));
+    expect_decodes_to(object, std::vector<uint8_t>(b.begin(), b.begin() + 2 * k_wal_frame_bytes));
+}
+
 TEST(EncodeFile, EqualsEncodingTheBytes)
 {
     TempDir dir;
