@@ -1292,4 +1292,44 @@ sub walvault_standby
 =cut
 
 
+
+push @EXPORT, qw(
+  lsn_value
+  receive_status
+);
+
+=head1 WALVAULT RECEIVE HELPERS
+
+=over
+
+=item lsn_value(lsn)
+
+An LSN ("16/B374D848") as a number.
+
+=item receive_status(repo, slot)
+
+What C<walvault receive --status> prints for slot in repo, as a hash reference
+(slot, timeline, received, flushed, server, lag, last upload, receiver); undef
+when it exits non-zero (no state yet).
+
+=back
+
+=cut
+
+sub lsn_value
+{
+	my ($lsn) = @_;
+	my ($hi, $lo) = split m{/}, $lsn;
+	return hex($hi) * 2**32 + hex($lo);
+}
+
+sub receive_status
+{
+	my ($repo, $slot) = @_;
+	my ($rc, $out) = br_tool_run('receive', '--status', '--repo', $repo, '--slot', $slot);
+	return undef if $rc != 0;
+	my %st = $out =~ /^(\w[\w ]*?):\s+(.*)$/mg;
+	return \%st;
+}
+
 1;

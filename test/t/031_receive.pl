@@ -75,20 +75,7 @@ sub start_receiver
 	return $r;
 }
 
-sub receive_status
-{
-	my ($src, $sout, $serr) = br_tool_run('receive', '--status', '--repo', $repo, '--slot', 'walvault_rx');
-	return undef if $src != 0;
-	my %st = $sout =~ /^(\w[\w ]*?):\s+(.*)$/mg;
-	return \%st;
-}
 
-sub lsn_value
-{
-	my ($lsn) = @_;
-	my ($hi, $lo) = split m{/}, $lsn;
-	return hex($hi) * 2**32 + hex($lo);
-}
 
 # Waits until the receiver reports durable WAL up to lsn.
 sub wait_flushed
@@ -96,7 +83,7 @@ sub wait_flushed
 	my ($lsn) = @_;
 	return wait_until(
 		sub {
-			my $st = receive_status();
+			my $st = receive_status($repo, 'walvault_rx');
 			return $st && lsn_value($st->{flushed}) >= lsn_value($lsn);
 		},
 		60);
@@ -150,7 +137,7 @@ $node->safe_psql('postgres', "INSERT INTO t VALUES ('marked')");
 $lsn = $node->safe_psql('postgres', 'SELECT pg_current_wal_flush_lsn()');
 my $current = $node->safe_psql('postgres', 'SELECT pg_walfile_name(pg_current_wal_lsn())');
 sleep 2;    # the flush interval + 1 s
-my $st = receive_status();
+my $st = receive_status($repo, 'walvault_rx');
 ok($st && lsn_value($st->{flushed}) >= lsn_value($lsn), "receive --status: flushed $st->{flushed} reaches the commit at $lsn")
   or diag(explain($st));
 like($st->{'last upload'} // '', qr/^\d{4}-\d\d-\d\dT/, '... with the time of the last upload');

@@ -51,20 +51,7 @@ END { kill 'KILL', $rx_pid if $rx_pid; }
 
 sub receiver_log { return -e $recv_log ? slurp_file($recv_log) : ''; }
 
-sub receive_status
-{
-	my ($rc, $out) = br_tool_run('receive', '--status', '--repo', $repo, '--slot', $slot);
-	return undef if $rc != 0;
-	my %st = $out =~ /^(\w[\w ]*?):\s+(.*)$/mg;
-	return \%st;
-}
 
-sub lsn_value
-{
-	my ($lsn) = @_;
-	my ($hi, $lo) = split m{/}, $lsn;
-	return hex($hi) * 2**32 + hex($lo);
-}
 
 sub format_lsn
 {
@@ -78,7 +65,7 @@ sub wait_flushed
 	my ($lsn, $tli) = @_;
 	return wait_until(
 		sub {
-			my $st = receive_status();
+			my $st = receive_status($repo, $slot);
 			return $st && $st->{timeline} == $tli && lsn_value($st->{flushed}) >= lsn_value($lsn);
 		},
 		60);
@@ -164,7 +151,7 @@ is($hist_sha, $want_hist, '... byte-exact with the promoted standby\'s file');
 $s->safe_psql('postgres', "INSERT INTO t VALUES ('timeline 2')", connstr => $s_connstr);
 my $s_lsn = $s->safe_psql('postgres', 'SELECT pg_current_wal_flush_lsn()', connstr => $s_connstr);
 ok(wait_flushed($s_lsn, 2), "a commit on the promoted standby is durable in the repository (up to $s_lsn on timeline 2)")
-  or diag(explain(receive_status()));
+  or diag(explain(receive_status($repo, $slot)));
 
 is_deeply(tl1_prefixes(), $before, 'the streamed timeline-1 prefixes past the fork are still there, byte for byte');
 ok(-f object_path($repo, $p_seg), "the old primary's complete $p_seg is still there");
