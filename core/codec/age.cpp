@@ -175,10 +175,9 @@ bool x25519_public(const uint8_t* secret, uint8_t* out)
     return ok;
 }
 
-// X25519(secret, peer); false also when the result is all zeros (a low-order peer share).
-bool x25519_shared(const uint8_t* secret, const uint8_t* peer_public, uint8_t* out)
+// X25519(key's secret, peer); false also when the result is all zeros (a low-order peer share).
+bool x25519_derive(EVP_PKEY* key, const uint8_t* peer_public, uint8_t* out)
 {
-    EVP_PKEY* key = x25519_private(secret);
     EVP_PKEY* peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, peer_public, k_key_bytes);
     EVP_PKEY_CTX* ctx = key != nullptr ? EVP_PKEY_CTX_new(key, nullptr) : nullptr;
     size_t len = k_key_bytes;
@@ -186,13 +185,32 @@ bool x25519_shared(const uint8_t* secret, const uint8_t* peer_public, uint8_t* o
         EVP_PKEY_derive_set_peer(ctx, peer) == 1 && EVP_PKEY_derive(ctx, out, &len) == 1 && len == k_key_bytes;
     EVP_PKEY_CTX_free(ctx);
     EVP_PKEY_free(peer);
-    EVP_PKEY_free(key);
     if (ok) {
         uint8_t any = 0;
         for (size_t i = 0; i < k_key_bytes; ++i)
             any |= out[i];
         ok = any != 0;
     }
+    return ok;
+}
+
+bool x25519_shared(const uint8_t* secret, const uint8_t* peer_public, uint8_t* out)
+{
+    EVP_PKEY* key = x25519_private(secret);
+    const bool ok = x25519_derive(key, peer_public, out);
+    EVP_PKEY_free(key);
+    return ok;
+}
+
+// An ephemeral share for a recipient and the shared secret with it, from one key object: OpenSSL computes the
+// public share when the key is made, so making it once saves a scalar multiplication per recipient.
+bool x25519_ephemeral(const uint8_t* secret, const uint8_t* peer_public, uint8_t* share, uint8_t* shared)
+{
+    EVP_PKEY* key = x25519_private(secret);
+    size_t len = k_key_bytes;
+    const bool ok = key != nullptr && EVP_PKEY_get_raw_public_key(key, share, &len) == 1 && len == k_key_bytes &&
+        x25519_derive(key, peer_public, shared);
+    EVP_PKEY_free(key);
     return ok;
 }
 
@@ -767,8 +785,8 @@ void AgeEncryptStage::begin(const ByteSink& next)
         uint8_t salt[2 * k_key_bytes];
         uint8_t body[k_file_key_bytes + k_age_tag_bytes];
         const uint8_t zero_nonce[12] = {};
-        bool ok = RAND_bytes(eph_secret, sizeof eph_secret) == 1 && x25519_public(eph_secret, eph_share) &&
-            x25519_shared(eph_secret, r.key.data(), shared);
+        bool ok = RAND_bytes(eph_secret, sizeof eph_secret) == 1 &&
+            x25519_ephemeral(eph_secret, r.key.data(), eph_share, shared);
         if (ok) {
             std::memcpy(salt, eph_share, k_key_bytes);
             std::memcpy(salt + k_key_bytes, r.key.data(), k_key_bytes);
