@@ -352,26 +352,28 @@ for ((run = 1; run <= DELTA_RUNS; run++)); do
         delta_restore "$c" "$run"
     done
 done
-read -r changed_pages total_pages <<<"$changed"
-w=$(echo "${wall[delta-walvault]}" | median) p=$(echo "${wall[delta-pgbackrest]}" | median)
-fw=$(echo "${wall[restore-walvault]}" | median) fp=$(echo "${wall[restore-pgbackrest]}" | median)
-printf 'delta restore, %s of %s pages (%.1f %%) changed since the backup: walvault %.2f s, pgBackRest %.2f s, ratio %.2fx (pgBackRest / walvault, medians of %d; target >= 1.5x)\n' \
-    "$changed_pages" "$total_pages" "$(echo "100 * $changed_pages / $total_pages" | bc -l)" "$w" "$p" "$(ratio "$p" "$w")" "$DELTA_RUNS"
-printf '  rounds: walvault%s, pgBackRest%s; mean CPU (user+system): walvault %.2f s, pgBackRest %.2f s\n' \
-    "${wall[delta-walvault]}" "${wall[delta-pgbackrest]}" "$(echo "${cpu[delta-walvault]} / $DELTA_RUNS" | bc -l)" \
-    "$(echo "${cpu[delta-pgbackrest]} / $DELTA_RUNS" | bc -l)"
-printf '  against a full restore of the same data: walvault full %.2f s / delta %.2f s = %.2fx (target >= 5x); pgBackRest full %.2f s / delta %.2f s = %.2fx\n' \
-    "$fw" "$w" "$(ratio "$fw" "$w")" "$fp" "$p" "$(ratio "$fp" "$p")"
-echo "  walvault's last delta restore: $(grep '^restored backup' "$BENCH_DIR/delta-walvault-$DELTA_RUNS.out")"
-# Correctness: walvault's manifest; both copies recover to the backup and give the source's rows.
-as_user "$bindir/pg_verifybackup" -n -q "$BENCH_DIR/walvault"
-for c in walvault pgbackrest; do
-    pgctl "$BENCH_DIR/$c" start
-    wait_promoted "$c"
-    got=$(sql "$check_query")
-    pgctl "$BENCH_DIR/$c" stop -m immediate
-    [ "$got" = "$expected" ] || { echo "$c's delta restore gave \"$got\", the source had \"$expected\"" >&2; exit 1; }
-done
-echo "checked: pg_verifybackup passes on walvault's delta-restored copy, and after recovery both copies give the source's rows and balances"
+if [ "$DELTA_RUNS" -gt 0 ]; then  # DELTA_RUNS=0: no delta restore, nothing to report or check
+    read -r changed_pages total_pages <<<"$changed"
+    w=$(echo "${wall[delta-walvault]}" | median) p=$(echo "${wall[delta-pgbackrest]}" | median)
+    fw=$(echo "${wall[restore-walvault]}" | median) fp=$(echo "${wall[restore-pgbackrest]}" | median)
+    printf 'delta restore, %s of %s pages (%.1f %%) changed since the backup: walvault %.2f s, pgBackRest %.2f s, ratio %.2fx (pgBackRest / walvault, medians of %d; target >= 1.5x)\n' \
+        "$changed_pages" "$total_pages" "$(echo "100 * $changed_pages / $total_pages" | bc -l)" "$w" "$p" "$(ratio "$p" "$w")" "$DELTA_RUNS"
+    printf '  rounds: walvault%s, pgBackRest%s; mean CPU (user+system): walvault %.2f s, pgBackRest %.2f s\n' \
+        "${wall[delta-walvault]}" "${wall[delta-pgbackrest]}" "$(echo "${cpu[delta-walvault]} / $DELTA_RUNS" | bc -l)" \
+        "$(echo "${cpu[delta-pgbackrest]} / $DELTA_RUNS" | bc -l)"
+    printf '  against a full restore of the same data: walvault full %.2f s / delta %.2f s = %.2fx (target >= 5x); pgBackRest full %.2f s / delta %.2f s = %.2fx\n' \
+        "$fw" "$w" "$(ratio "$fw" "$w")" "$fp" "$p" "$(ratio "$fp" "$p")"
+    echo "  walvault's last delta restore: $(grep '^restored backup' "$BENCH_DIR/delta-walvault-$DELTA_RUNS.out")"
+    # Correctness: walvault's manifest; both copies recover to the backup and give the source's rows.
+    as_user "$bindir/pg_verifybackup" -n -q "$BENCH_DIR/walvault"
+    for c in walvault pgbackrest; do
+        pgctl "$BENCH_DIR/$c" start
+        wait_promoted "$c"
+        got=$(sql "$check_query")
+        pgctl "$BENCH_DIR/$c" stop -m immediate
+        [ "$got" = "$expected" ] || { echo "$c's delta restore gave \"$got\", the source had \"$expected\"" >&2; exit 1; }
+    done
+    echo "checked: pg_verifybackup passes on walvault's delta-restored copy, and after recovery both copies give the source's rows and balances"
+fi
 stop_all
 rm -rf "$BENCH_DIR"
