@@ -747,8 +747,10 @@ Status receive(ReceiveContext& ctx)
             return r.status;
         if (r.streamed)
             backoff = k_min_backoff;
-        say("%s; connecting again in %s s", r.status.is_ok() ? "the server ended streaming" : r.status.message(),
-            std::to_string(backoff.count() / 1000));
+        const std::string why = r.status.is_ok() ? "the server ended streaming"
+            : r.status.hint().empty()            ? r.status.message()
+                                                 : r.status.message() + " (" + r.status.hint() + ")";
+        say("%s; connecting again in %s s", why, std::to_string(backoff.count() / 1000));
         for (auto waited = milliseconds{0}; waited < backoff && !g_stop; waited += milliseconds{100})
             std::this_thread::sleep_for(milliseconds{100});
         backoff = std::min(backoff * 2, k_max_backoff);
