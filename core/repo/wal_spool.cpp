@@ -505,6 +505,7 @@ public:
     struct Finished {
         WalName name;
         Status status;
+        std::shared_ptr<std::atomic<bool>> cancel;  // the job's flag: which submission this was
     };
 
     DownloadPool(WalSpool& spool, Storage& storage, uint64_t segment_size, int threads)
@@ -557,13 +558,19 @@ public:
                 cancel->store(true);
     }
 
-    // Waits up to timeout for a download to finish; returns those finished since the last call.
+    // Waits up to timeout for a download to finish; returns those finished since the last call. A segment
+    // stays active() until it is handed out here, so the caller never submits again what it has not yet
+    // seen finish.
     std::vector<Finished> wait(std::chrono::milliseconds timeout)
     {
         std::unique_lock lock(m_mutex);
         m_finished_cv.wait_for(lock, timeout, [this] { return !m_finished.empty(); });
         std::vector<Finished> out;
         out.swap(m_finished);
+        for (const Finished& f : out)
+            // A job cancelled and submitted again under the same name has a new flag: leave that one.
+            if (auto it = m_active.find(f.name.text); it != m_active.end() && it->second == f.cancel)
+                m_active.erase(it);
         return out;
     }
 
@@ -607,10 +614,8 @@ private:
                 s = Status::error(Code::io_error, std::string("download failed: ") + e.what());
             }
             std::lock_guard lock(m_mutex);
-            // A job cancelled and submitted again under the same name has a new flag: leave that one.
-            if (auto it = m_active.find(job.name.text); it != m_active.end() && it->second == job.cancel)
-                m_active.erase(it);
-            m_finished.push_back(Finished{job.name, job.cancel->load() ? Status::error(Code::busy, "cancelled") : s});
+            m_finished.push_back(
+                Finished{job.name, job.cancel->load() ? Status::error(Code::busy, "cancelled") : s, job.cancel});
             m_finished_cv.notify_one();
         }
     }
@@ -622,7 +627,8 @@ private:
     std::condition_variable m_work;
     std::condition_variable m_finished_cv;
     std::deque<Job> m_queue;
-    std::map<std::string, std::shared_ptr<std::atomic<bool>>> m_active;  // queued or running
+    std::map<std::string, std::shared_ptr<std::atomic<bool>>>
+        m_active;  // queued, running, or finished and not yet handed out by wait()
     std::vector<Finished> m_finished;
     bool m_stopping = false;
     std::vector<std::thread> m_threads;
