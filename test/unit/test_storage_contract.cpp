@@ -57,13 +57,14 @@ const Backend k_posix_backend{
     true,
 };
 
-// S3 on the process's s3rver, a prefix per test.
+// S3 on the process's s3rver, a prefix per test and run (--gtest_repeat runs a test again on the same bucket).
 const Backend k_s3rver_backend{
     "s3rver",
     [] { return test::S3rverEnvironment::get().error(); },
     [](const test::TempDir& scratch, const std::string& test_name, StorageOptions& options) {
+        static int runs = 0;
         options = test::S3rverEnvironment::get().options(scratch);
-        return std::string("s3://") + test::k_s3rver_bucket + "/contract/" + test_name;
+        return std::string("s3://") + test::k_s3rver_bucket + "/contract/" + test_name + "." + std::to_string(++runs);
     },
     [](const test::TempDir& scratch, StorageOptions& options) {
         options = test::S3rverEnvironment::get().options(scratch);
@@ -86,7 +87,8 @@ protected:
     void SetUp() override
     {
         ASSERT_EQ(GetParam().unavailable(), "");
-        // "Name/posix": the test's name, which is also its S3 prefix, so tests never see each other's objects.
+        // "Name/posix": the test's name, which with a run number is also its S3 prefix, so tests never see
+        // each other's objects.
         const std::string test_name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
         m_repo = GetParam().repo(m_scratch, test_name, m_options);
         WV_ASSERT_OK(open_storage(m_repo, m_options, m_storage));
