@@ -9,12 +9,17 @@
 #include "core/repo/object_io.h"
 #include "core/wal/wal_name.h"
 
+#include <algorithm>
+#include <chrono>
 #include <optional>
+#include <thread>
 
 namespace walvault {
 namespace {
 
 constexpr size_t k_hash_chunk = 1 << 20;
+constexpr std::chrono::milliseconds k_first_busy_pause{20};  // between looks at another writer's object
+constexpr std::chrono::milliseconds k_max_busy_pause{500};
 
 // What is archived: a file, or bytes in memory.
 struct WalSource {
@@ -148,7 +153,8 @@ Status compare_with_archived(
 }
 
 Status archive_wal_source(Storage& storage, Encoder& encoder, const Compression& compression, const std::string& name,
-    const WalSource& source, ArchiveReport& report, const std::vector<AgeRecipient>& recipients)
+    const WalSource& source, ArchiveReport& report, const std::vector<AgeRecipient>& recipients,
+    std::chrono::milliseconds busy_wait)
 {
     report = ArchiveReport{};
     const auto wal = parse_wal_name(name);
@@ -156,11 +162,27 @@ Status archive_wal_source(Storage& storage, Encoder& encoder, const Compression&
         return Status::error(Code::invalid, "\"" + name + "\" is not a WAL file name");
     const std::string key = wal_object_key(*wal);
 
-    ObjectInfo info;
-    Status s = storage.head(key, info);
-    if (s.is_ok())
-        return compare_with_archived(storage, key, name, source, report);
-    if (s.code() != Code::not_found)
+    // Another writer of the same object (the archive module and walvault receive both store a segment as
+    // it completes) is waited for: once it is done, its object is compared like any archived copy, or, if it
+    // gave up, this writer takes its place.
+    std::unique_ptr<Writer> writer;
+    const auto give_up = std::chrono::steady_clock::now() + busy_wait;
+    auto pause = k_first_busy_pause;
+    Status s;
+    for (;;) {
+        ObjectInfo info;
+        s = storage.head(key, info);
+        if (s.is_ok())
+            return compare_with_archived(storage, key, name, source, report);
+        if (s.code() != Code::not_found)
+            return s;
+        s = storage.create(key, writer);
+        if (s.code() != Code::busy || std::chrono::steady_clock::now() + pause > give_up)
+            break;
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, k_max_busy_pause);
+    }
+    if (!s.is_ok())
         return s;
 
     // With recipients: a stage, and so a file key, of this file's own, whose note records the content.
@@ -169,8 +191,10 @@ Status archive_wal_source(Storage& storage, Encoder& encoder, const Compression&
         std::string xxh3;
         uint64_t length = 0;
         s = source.local_xxh3(xxh3, length);
-        if (!s.is_ok())
+        if (!s.is_ok()) {
+            writer->abort();
             return s;
+        }
         cipher.emplace(recipients);
         cipher->set_content(length, std::move(xxh3));
     }
@@ -186,10 +210,6 @@ Status archive_wal_source(Storage& storage, Encoder& encoder, const Compression&
         StageScope& operator=(const StageScope&) = delete;
     } scope(encoder, cipher ? &*cipher : nullptr);
 
-    std::unique_ptr<Writer> writer;
-    s = storage.create(key, writer);
-    if (!s.is_ok())
-        return s;
     EncodeResult encoded;
     s = source.encode(
         encoder, compression, name, [&](const uint8_t* d, size_t n) { return writer->write(d, n); }, encoded);
@@ -214,20 +234,22 @@ Status archive_wal_source(Storage& storage, Encoder& encoder, const Compression&
 }  // namespace
 
 Status archive_wal_file(Storage& storage, Encoder& encoder, const Compression& compression, const std::string& name,
-    const std::string& path, ArchiveReport& report, const std::vector<AgeRecipient>& recipients)
+    const std::string& path, ArchiveReport& report, const std::vector<AgeRecipient>& recipients,
+    std::chrono::milliseconds busy_wait)
 {
     WalSource source;
     source.path = &path;
-    return archive_wal_source(storage, encoder, compression, name, source, report, recipients);
+    return archive_wal_source(storage, encoder, compression, name, source, report, recipients, busy_wait);
 }
 
 Status archive_wal_bytes(Storage& storage, Encoder& encoder, const Compression& compression, const std::string& name,
-    const uint8_t* data, size_t len, ArchiveReport& report, const std::vector<AgeRecipient>& recipients)
+    const uint8_t* data, size_t len, ArchiveReport& report, const std::vector<AgeRecipient>& recipients,
+    std::chrono::milliseconds busy_wait)
 {
     WalSource source;
     source.data = data;
     source.len = len;
-    return archive_wal_source(storage, encoder, compression, name, source, report, recipients);
+    return archive_wal_source(storage, encoder, compression, name, source, report, recipients, busy_wait);
 }
 
 Status write_object_bytes(Storage& storage, Encoder& encoder, const Compression& compression, const std::string& key,

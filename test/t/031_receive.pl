@@ -3,7 +3,8 @@
 #    system than the repository's, a bad setting.
 #  - The receiver and the archive module both write the same segments: every complete segment in the
 #    repository is byte-exact with the primary's pg_wal file (stock zstd -d as the oracle), and neither reports
-#    a conflict. The receiver killed (kill -9) mid-segment and started again goes on from its slot.
+#    a conflict. The receiver killed (kill -9) mid-segment and started again goes on from its slot. A segment
+#    whose object another writer holds for a while is waited for: the receiver does not reconnect.
 #  - Every streamed prefix in the repository is a prefix of the primary's segment file; walvault receive
 #    --status and walvault list show the streamed position.
 #  - walvault check: receive OK while the receiver streams (json, prometheus with promtool); WARNING with the
@@ -117,6 +118,23 @@ ok(wait_until(sub { receiver_log() =~ /(?:archived segment|segment) \Q$seg2\E/ }
 	"the receiver started again archived $seg2 too");
 my @prefixes_of_seg2 = glob(substr(object_path($repo, $seg2), 0, -4) . '.*.stream.zst');
 is(scalar @prefixes_of_seg2, 0, "no streamed prefix of $seg2 is left once it is complete");
+
+# Both store a segment as it completes, often at the same moment: whichever comes second waits for the other
+# and compares, and the receiver keeps its connection. Here a third writer holds the next segment's object
+# (its temp-file lock) for two seconds, so that both the module and the receiver wait.
+my $reconnects = () = receiver_log() =~ /connecting again/g;
+my $held = $node->safe_psql('postgres', 'SELECT pg_walfile_name(pg_current_wal_insert_lsn())');
+my $lock = hold_object($repo, $held);
+$node->safe_psql('postgres', "INSERT INTO t VALUES ('held')");
+is(switch_wal($node), $held, "$held is complete while its object is held");
+sleep 2;
+ok(!-f object_path($repo, $held), "no object for $held while it is held");
+close($lock);
+ok(wait_until(sub { receiver_log() =~ /(?:archived segment|segment) \Q$held\E/ }, 60),
+	"the receiver archived $held once it was released");
+ok(wait_for_done($node, $held), "the module archived $held too");
+my $reconnects_after = () = receiver_log() =~ /connecting again/g;
+is($reconnects_after, $reconnects, 'the receiver waited on its connection: no reconnect') or diag(receiver_log());
 
 # Every complete segment is byte-exact with the primary's file.
 my $pg_wal = $node->data_dir . '/pg_wal';

@@ -12,7 +12,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace walvault {
@@ -63,7 +65,7 @@ protected:
         const auto c = Compression::parse(compression, nullptr);
         if (!c)
             return Status::error(Code::invalid, "bad compression in test");
-        return archive_wal_file(m_storage, m_encoder, *c, name, path, report, m_recipients);
+        return archive_wal_file(m_storage, m_encoder, *c, name, path, report, m_recipients, m_busy_wait);
     }
 
     std::vector<uint8_t> decoded(const std::string& key, ObjectMeta* meta_out = nullptr)
@@ -94,6 +96,7 @@ protected:
     PosixStorage m_storage{m_repo};
     Encoder m_encoder;
     std::vector<AgeRecipient> m_recipients;  // encryption_recipients of archive()
+    std::chrono::milliseconds m_busy_wait = k_archive_busy_wait;
 };
 
 TEST_F(WalArchive, ArchivesASegment)
@@ -324,14 +327,79 @@ TEST_F(WalArchive, MissingSourceOfAnArchivedFileIsNotFound)
 
 TEST_F(WalArchive, ConcurrentWriterIsBusy)
 {
+    m_busy_wait = std::chrono::milliseconds(300);
     std::unique_ptr<Writer> other;
     WV_ASSERT_OK(m_storage.create(k_segment_key, other));
     ArchiveReport report;
+    const auto started = std::chrono::steady_clock::now();
     const Status s = archive(k_segment, source(k_segment, test::to_bytes("abc")), report);
     EXPECT_EQ(s.code(), Code::busy);
+    EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(100));  // it waited
     other->abort();
     WV_ASSERT_OK(archive(k_segment, m_pg_wal / k_segment, report));
     EXPECT_FALSE(report.already_archived);
+}
+
+// The archive module and walvault receive store a segment as it completes, often at the same moment: the second
+// waits for the first, then finds an identical copy (or a conflict), or writes it itself if the first gave up.
+class WalArchiveConcurrentWriter : public WalArchive {
+protected:
+    // Archives k_segment holding `mine` while another writer holds the object and, a moment later, commits
+    // `theirs` (or aborts, if empty).
+    Status archive_while_other_writes(
+        const std::vector<uint8_t>& mine, const std::vector<uint8_t>& theirs, ArchiveReport& report)
+    {
+        std::unique_ptr<Writer> other;
+        Status s = m_storage.create(k_segment_key, other);
+        if (!s.is_ok())
+            return s;
+        Encoder other_encoder;
+        const auto c = Compression::parse("zstd:1", nullptr);
+        std::thread finisher([&] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            if (theirs.empty()) {
+                other->abort();
+                return;
+            }
+            EncodeResult encoded;
+            Status w = other_encoder.begin(
+                *c, [&](const uint8_t* d, size_t n) { return other->write(d, n); }, theirs.size());
+            if (w.is_ok())
+                w = other_encoder.update(theirs.data(), theirs.size());
+            if (w.is_ok())
+                w = other_encoder.finish(k_segment, encoded);
+            if (w.is_ok())
+                w = other->commit();
+            EXPECT_TRUE(w.is_ok()) << w.message();
+        });
+        s = archive(k_segment, source(k_segment, mine), report);
+        finisher.join();
+        return s;
+    }
+};
+
+TEST_F(WalArchiveConcurrentWriter, IdenticalContentIsAlreadyArchived)
+{
+    ArchiveReport report;
+    WV_ASSERT_OK(archive_while_other_writes(test::to_bytes("same bytes"), test::to_bytes("same bytes"), report));
+    EXPECT_TRUE(report.already_archived);
+    EXPECT_EQ(decoded(k_segment_key), test::to_bytes("same bytes"));
+}
+
+TEST_F(WalArchiveConcurrentWriter, DifferentContentIsAConflict)
+{
+    ArchiveReport report;
+    const Status s = archive_while_other_writes(test::to_bytes("mine"), test::to_bytes("theirs"), report);
+    EXPECT_EQ(s.code(), Code::conflict) << s.message();
+    EXPECT_EQ(decoded(k_segment_key), test::to_bytes("theirs"));
+}
+
+TEST_F(WalArchiveConcurrentWriter, AWriterThatGaveUpLeavesTheObjectToThisOne)
+{
+    ArchiveReport report;
+    WV_ASSERT_OK(archive_while_other_writes(test::to_bytes("mine"), {}, report));
+    EXPECT_FALSE(report.already_archived);
+    EXPECT_EQ(decoded(k_segment_key), test::to_bytes("mine"));
 }
 
 // With encryption: the object is an age file; archiving the same file again compares through the process's

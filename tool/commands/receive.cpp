@@ -1,10 +1,10 @@
 // walvault receive: streams WAL from a physical replication slot into the repository, so that the newest
 // commits are off the server within receive_flush_interval. A complete segment becomes the ordinary segment
 // object (the same object, through the same archive_wal_bytes rules, as the archive module writes: whichever
-// comes second finds an identical copy); the segment in progress goes up as streamed prefixes
-// (stream_prefix_key, core/repo/layout.h), each a new key, the shorter ones removed once a longer one or the
-// whole segment is durable. The flush position reported to the server is what is durable in the repository,
-// so the slot keeps every byte that is not, and with --synchronous the receiver can be a synchronous standby.
+// comes second, waiting for the first if they meet, finds an identical copy); the segment in progress goes up as
+// streamed prefixes (stream_prefix_key, core/repo/layout.h), each a new key, the shorter ones removed once a longer one
+// or the whole segment is durable. The flush position reported to the server is what is durable in the repository, so
+// the slot keeps every byte that is not, and with --synchronous the receiver can be a synchronous standby.
 // docs/operations.md, "Streaming WAL with walvault receive".
 #include "tool/commands/commands.h"
 
