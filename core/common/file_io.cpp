@@ -9,6 +9,13 @@
 
 namespace walvault {
 
+void Fd::reset(int fd)
+{
+    if (m_fd >= 0)
+        ::close(m_fd);
+    m_fd = fd;
+}
+
 Status write_all(int fd, const uint8_t* data, size_t len, const std::string& path)
 {
     while (len > 0) {

@@ -13,6 +13,29 @@
 
 namespace walvault {
 
+// Owns a file descriptor: closed when the owner goes (or at reset), unless released first.
+class Fd {
+public:
+    explicit Fd(int fd = -1)
+        : m_fd(fd)
+    {
+    }
+    ~Fd() { reset(); }
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    int get() const { return m_fd; }
+    int release()
+    {
+        const int fd = m_fd;
+        m_fd = -1;
+        return fd;
+    }
+    void reset(int fd = -1);
+
+private:
+    int m_fd;
+};
+
 // Writes all of data to fd, retrying short writes and EINTR; path is for the message.
 Status write_all(int fd, const uint8_t* data, size_t len, const std::string& path);
 // The same at offset (pwrite), leaving the file offset alone.

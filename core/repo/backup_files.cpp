@@ -32,15 +32,6 @@ constexpr size_t k_read_chunk = 1024UL * 1024;  // bytes per pread()
 // smaller ones (most files of a data directory, but few of its bytes) through it.
 constexpr uint64_t k_restore_direct_min = 1024UL * 1024;
 
-struct FdCloser {
-    int fd;
-    ~FdCloser()
-    {
-        if (fd >= 0)
-            ::close(fd);
-    }
-};
-
 std::vector<uint8_t>& chunk_buffer()
 {
     thread_local std::vector<uint8_t> buf(k_read_chunk);
@@ -107,7 +98,7 @@ Status store_backup_range(Storage& storage, Encoder& encoder, const Compression&
     if (fd < 0)
         return Status::error(errno == ENOENT ? Code::not_found : Code::io_error,
             "could not open file \"" + path + "\": " + errno_text(errno));
-    FdCloser closer{fd};
+    const Fd closer(fd);
     ::posix_fadvise(fd, static_cast<off_t>(offset), static_cast<off_t>(max_len), POSIX_FADV_SEQUENTIAL);
 
     std::unique_ptr<Writer> writer;
@@ -232,7 +223,7 @@ Status FileRestore::restore_task(Storage& storage, size_t index)
         fail();
         return s;
     }
-    FdCloser closer{fd};
+    const Fd closer(fd);
     ObjectMeta meta;
     uint64_t written = 0;
     std::optional<DirectStream> out;

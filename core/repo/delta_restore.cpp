@@ -29,15 +29,6 @@ namespace fs = std::filesystem;
 
 constexpr size_t k_read_bytes = 1024UL * 1024;  // bytes per pread() of a local file
 
-struct FdCloser {
-    int fd;
-    ~FdCloser()
-    {
-        if (fd >= 0)
-            ::close(fd);
-    }
-};
-
 std::vector<uint8_t>& read_buffer()
 {
     thread_local std::vector<uint8_t> buf(k_read_bytes);
@@ -205,7 +196,7 @@ Status hash_local_object(const std::string& path, const DeltaObject& object, boo
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? Status::ok() : io_error("open file", path, errno);
-    FdCloser closer{fd};
+    const Fd closer(fd);
     ::posix_fadvise(fd, static_cast<off_t>(object.offset), static_cast<off_t>(object.size), POSIX_FADV_SEQUENTIAL);
     const bool chunks = object.chunk_xxh3 != nullptr && !object.chunk_xxh3->empty();
     const bool has_xxh3 = object.xxh3_128 != nullptr && !object.xxh3_128->empty();
@@ -264,7 +255,7 @@ Status patch_backup_object(Storage& storage, const std::string& key, const Backu
     const int fd = ::open(dest.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return io_error("open file", dest, errno);
-    FdCloser closer{fd};
+    const Fd closer(fd);
     std::vector<uint8_t>& chunk = chunk_buffer();
     const bool crc = crc32c != nullptr && crc32c_available();
     uint32_t sum = 0;
@@ -322,7 +313,7 @@ Status read_control_file_identifier(const std::string& path, uint64_t& out)
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return io_error("open file", path, errno);
-    FdCloser closer{fd};
+    const Fd closer(fd);
     uint8_t buf[sizeof(out)];
     const ssize_t n = ::pread(fd, buf, sizeof(buf), 0);
     if (n != static_cast<ssize_t>(sizeof(buf)))

@@ -93,33 +93,6 @@ std::string temp_path_for(const std::string& path)
     return dir_of(path) + "/." + base_of(path) + k_posix_temp_suffix;
 }
 
-class Fd {
-public:
-    explicit Fd(int fd = -1)
-        : m_fd(fd)
-    {
-    }
-    ~Fd() { reset(); }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return m_fd; }
-    int release()
-    {
-        int fd = m_fd;
-        m_fd = -1;
-        return fd;
-    }
-    void reset(int fd = -1)
-    {
-        if (m_fd >= 0)
-            ::close(m_fd);
-        m_fd = fd;
-    }
-
-private:
-    int m_fd;
-};
-
 // Reads [offset, offset+len) of fd, stopping early at end of file.
 Status read_at(int fd, uint64_t offset, size_t len, std::vector<uint8_t>& out, const std::string& path)
 {
