@@ -15,7 +15,7 @@
 #     position read right after the commit (at or past the commit's end: the figure errs on the long side).
 #     p50/p99/max of that time, and the largest lag (WAL not yet durable) seen at a commit.
 # Usage: bench/receive.sh     Settings: REPO (posix | s3: a bucket of one s3rver over HTTPS on 127.0.0.1,
-# bench/lib.sh start_s3rver), LOAD_SECONDS (20), CLIENTS (4), SCALE (10), PROBE_SECONDS (30), PROBE_GAP (0.2),
+# bench/lib.sh start_s3rver), ENCRYPT (0; 1: walvault receive encrypts to an age-keygen recipient), LOAD_SECONDS (20), CLIENTS (4), SCALE (10), PROBE_SECONDS (30), PROBE_GAP (0.2),
 # BENCH_DIR, BENCH_USER, BENCH_PORT, BENCH_BUILD (yes; "no" uses the installed walvault), WALVAULT_BIN.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +29,7 @@ PORT=${BENCH_PORT:-54361}
 PROBE_SECONDS=${PROBE_SECONDS:-30}
 PROBE_GAP=${PROBE_GAP:-0.2}
 REPO=${REPO:-posix}
+ENCRYPT=${ENCRYPT:-0}
 case $REPO in posix | s3) ;; *) echo "REPO must be posix or s3, not $REPO" >&2; exit 1 ;; esac
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
@@ -67,6 +68,11 @@ if [ "$REPO" = s3 ]; then
         --s3-credentials-file "$S3_CREDENTIALS" --s3-ca-file "$S3_CA")
 fi
 repo_name=$([ "$REPO" = s3 ] && echo "s3rver repository" || echo "directory repository")
+if [ "$ENCRYPT" = 1 ]; then
+    age-keygen -o "$BENCH_DIR/age.key" 2>/dev/null
+    repo_args+=(--encryption-recipients "$(age-keygen -y "$BENCH_DIR/age.key")")
+    repo_name="$repo_name, encrypted"
+fi
 lsn_bytes() { sql "SELECT '$1'::pg_lsn - '0/0'::pg_lsn"; }
 
 # ---- 1. throughput over a backlog ----

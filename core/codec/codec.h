@@ -101,6 +101,7 @@ public:
     // The stage between the compressor and the sink for the objects begun from now on; nullptr (the
     // default): none. Not owned: it must outlive them.
     void set_stage(ByteStage* stage) { m_stage = stage; }
+    ByteStage* stage() const { return m_stage; }
 
     // Starts an object. pledged_size is accepted for callers that know it; frames record their own sizes.
     Status begin(const Compression& compression, const ByteSink& out, std::optional<uint64_t> pledged_size);

@@ -17,9 +17,12 @@ namespace {
 constexpr int k_receive_state_format = 1;
 constexpr size_t k_max_state_bytes = 64UL * 1024;
 
-// A prefix object from the PrefixEncoder, create-only (Code::already_exists: nothing written).
-Status write_prefix_object(Storage& storage, PrefixEncoder& incremental, const Compression& compression,
-    const std::string& key, const WalName& segment, const std::string& name, const uint8_t* data, size_t len)
+// A prefix object from the PrefixEncoder, through `stage` if there is one (the encoder's: a stage sees the
+// compressed bytes, the trailer included, whichever way they were made); create-only (Code::already_exists:
+// nothing written).
+Status write_prefix_object(Storage& storage, PrefixEncoder& incremental, ByteStage* stage,
+    const Compression& compression, const std::string& key, const WalName& segment, const std::string& name,
+    const uint8_t* data, size_t len)
 {
     std::vector<uint8_t> object;
     EncodeResult result;
@@ -30,7 +33,15 @@ Status write_prefix_object(Storage& storage, PrefixEncoder& incremental, const C
     s = storage.create(key, writer);
     if (!s.is_ok())
         return s;
-    s = writer->write(object.data(), object.size());
+    if (stage == nullptr) {
+        s = writer->write(object.data(), object.size());
+    } else {
+        stage->begin([&writer](const uint8_t* d, size_t n) { return writer->write(d, n); });
+        s = stage->update(object.data(), object.size());
+        const Status end = stage->finish();  // always: the stage is done with the writer after it
+        if (s.is_ok())
+            s = end;
+    }
     if (s.is_ok())
         s = writer->commit();
     if (!s.is_ok())
@@ -76,7 +87,7 @@ Status write_stream_prefix(Storage& storage, Encoder& encoder, const Compression
     if (s.code() == Code::not_found) {
         EncodeResult result;
         if (incremental != nullptr)
-            s = write_prefix_object(storage, *incremental, compression, key, segment, name, data, len);
+            s = write_prefix_object(storage, *incremental, encoder.stage(), compression, key, segment, name, data, len);
         else
             s = write_object_bytes(storage, encoder, compression, key, name, data, len, result);
         if (s.code() != Code::already_exists)

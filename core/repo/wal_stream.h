@@ -23,8 +23,9 @@ std::vector<StreamPrefix> stream_prefixes_in(const std::vector<ObjectInfo>& wal)
 
 // Writes the first len bytes of `segment` as a prefix object. Create-only: a prefix of that length already
 // there is success if it holds the same bytes and Code::conflict if not. Ok once it is durable. With
-// `incremental` (and no stage on the encoder: it is then unused), only the bytes past the complete frames of
-// the last prefix of the same segment are compressed again (PrefixEncoder, core/codec/codec.h).
+// `incremental`, only the bytes past the complete frames of the last prefix of the same segment are
+// compressed again (PrefixEncoder, core/codec/codec.h); the encoder's stage (encryption), if it has one, then
+// takes the whole compressed object, as it would from the encoder.
 Status write_stream_prefix(Storage& storage, Encoder& encoder, const Compression& compression, const WalName& segment,
     const uint8_t* data, size_t len, PrefixEncoder* incremental = nullptr);
 

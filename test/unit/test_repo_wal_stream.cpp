@@ -3,6 +3,8 @@
 // receive state objects (newest per slot, older ones removed).
 #include "core/repo/wal_stream.h"
 
+#include "core/codec/age.h"
+#include "core/repo/layout.h"
 #include "core/repo/object_io.h"
 #include "core/storage/posix/posix_storage.h"
 #include "test/unit/test_support.h"
@@ -58,6 +60,35 @@ TEST_F(WalStream, PrefixesAreNewKeysAndTheShorterOnesGo)
         keys("wal/"), (std::vector<std::string>{"wal/0000000100000000/000000010000000000000003.00010000.stream.zst"}));
     ASSERT_TRUE(remove_stream_prefixes(m_storage, m_segment, 0).is_ok());
     EXPECT_TRUE(keys("wal/").empty());
+}
+
+// Encrypted, through a PrefixEncoder (the receiver's way): every prefix, before and past complete frames, is an
+// age file that decodes with the identity to exactly its bytes, and the same prefix again is success.
+TEST_F(WalStream, EncryptedIncrementalPrefixesDecodeWithTheIdentity)
+{
+    AgeIdentity id;
+    WV_ASSERT_OK(age_generate_identity(id));
+    AgeEncryptStage cipher({age_recipient_of(id)});
+    m_encoder.set_stage(&cipher);
+    set_object_identities({id});
+    PrefixEncoder incremental(k_probe_bytes);  // small frames: several are complete
+    const std::vector<uint8_t> wal = test::compressible_bytes(100 * 1024);
+    for (const size_t len : {size_t{8192}, size_t{40000}, size_t{2 * k_probe_bytes}, wal.size()}) {
+        SCOPED_TRACE("prefix of " + std::to_string(len) + " bytes");
+        WV_ASSERT_OK(write_stream_prefix(m_storage, m_encoder, m_zstd, m_segment, wal.data(), len, &incremental));
+        const std::string key = stream_prefix_key(m_segment, len);
+        const std::vector<uint8_t> stored = test::read_file(m_dir.path() + "/" + key);
+        EXPECT_TRUE(looks_like_age(stored.data(), stored.size()));
+        std::vector<uint8_t> decoded;
+        ObjectMeta meta;
+        WV_ASSERT_OK(decode_object(m_storage, key, test::vector_sink(decoded), meta));
+        EXPECT_EQ(decoded, std::vector<uint8_t>(wal.begin(), wal.begin() + static_cast<std::ptrdiff_t>(len)));
+        EXPECT_EQ(meta.name, stream_prefix_name(m_segment, len));
+        WV_ASSERT_OK(write_stream_prefix(m_storage, m_encoder, m_zstd, m_segment, wal.data(), len, &incremental));
+        EXPECT_EQ(test::read_file(m_dir.path() + "/" + key), stored);
+    }
+    m_encoder.set_stage(nullptr);
+    set_object_identities({});
 }
 
 TEST_F(WalStream, SamePrefixAgainIsSuccessOtherBytesAConflict)

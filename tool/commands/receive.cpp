@@ -80,7 +80,7 @@ struct ReceiveContext {
     std::string slot;
     FlushPolicy policy;
     Encoder encoder{k_wal_frame_bytes};
-    PrefixEncoder prefix_encoder{k_wal_frame_bytes};  // the segment in progress, unencrypted
+    PrefixEncoder prefix_encoder{k_wal_frame_bytes};  // the segment in progress
 };
 
 // The segment in progress: its bytes from the segment's start, as the server sent them.
@@ -228,11 +228,12 @@ Status remove_older_prefixes(ReceiveContext& ctx, Stream& st, const WalName& nam
 Status upload_prefix(ReceiveContext& ctx, Stream& st)
 {
     const WalName name = segment_name(ctx, st);
-    // Unencrypted, only what follows the frames of the last prefix is compressed again: the whole prefix was,
-    // each time, O(segment) per upload (~190 ms per commit late in a segment in --synchronous mode).
+    // Only what follows the frames of the last prefix is compressed again: the whole prefix was, each time,
+    // O(segment) per upload (~190 ms per commit late in a segment in --synchronous mode). Encrypted, the whole
+    // compressed object is encrypted again, under a file key of its own.
     Status s = with_cipher(ctx, [&] {
-        return write_stream_prefix(*ctx.storage, ctx.encoder, ctx.compression, name, st.bytes.data(), st.bytes.size(),
-            ctx.recipients.empty() ? &ctx.prefix_encoder : nullptr);
+        return write_stream_prefix(
+            *ctx.storage, ctx.encoder, ctx.compression, name, st.bytes.data(), st.bytes.size(), &ctx.prefix_encoder);
     });
     if (!s.is_ok())
         return s.prefix("could not upload the streamed prefix of \"" + name.text + "\"");
