@@ -1296,6 +1296,8 @@ sub walvault_standby
 push @EXPORT, qw(
   lsn_value
   receive_status
+  lose_primary
+  recover_streamed_commit
 );
 
 =head1 WALVAULT RECEIVE HELPERS
@@ -1311,6 +1313,17 @@ An LSN ("16/B374D848") as a number.
 What C<walvault receive --status> prints for slot in repo, as a hash reference
 (slot, timeline, received, flushed, server, lag, last upload, receiver); undef
 when it exits non-zero (no state yet).
+
+=item lose_primary(node)
+
+The primary is lost: its postmaster killed (SIGKILL), its data directory
+deleted (two tests).
+
+=item recover_streamed_commit(name, segment, restore args...)
+
+C<walvault restore> with the args into a new node name, started: checks that
+recovery finished, that the row 'marked' of table t is there, and that wal-fetch
+served the streamed prefix of segment (four tests). Stops the node.
 
 =back
 
@@ -1330,6 +1343,37 @@ sub receive_status
 	return undef if $rc != 0;
 	my %st = $out =~ /^(\w[\w ]*?):\s+(.*)$/mg;
 	return \%st;
+}
+
+sub lose_primary
+{
+	my ($node) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my $pid = $node->{_pid};
+	kill 'KILL', $pid;
+	ok(wait_until(sub { !kill(0, $pid) }, 30), 'the primary is killed');
+	$node->{_pid} = undef;
+	usleep(500_000);    # its backends notice the postmaster's death
+	File::Path::rmtree($node->data_dir);
+	ok(!-e $node->data_dir, 'its data directory is deleted');
+	return;
+}
+
+sub recover_streamed_commit
+{
+	my ($name, $segment, @args) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my ($restored, $rc, $out, $err) = pitr_restore_node($name, args => [@args]);
+	is($rc, 0, 'walvault restore into a new directory exits 0') or diag($err);
+	$restored->start;
+	ok(wait_until(sub { $restored->safe_psql('postgres', 'SELECT NOT pg_is_in_recovery()') eq 't' }, 120),
+		'the restored server finished recovery');
+	is($restored->safe_psql('postgres', "SELECT count(*) FROM t WHERE what = 'marked'"), '1',
+		'the row committed before the primary was lost is there');
+	ok($restored->log_contains(qr/restored "\Q$segment\E" from its first \d+ bytes streamed by walvault receive/),
+		"wal-fetch served the streamed prefix of $segment");
+	$restored->stop;
+	return;
 }
 
 1;

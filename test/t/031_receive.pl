@@ -219,24 +219,8 @@ is($? >> 8, 0, 'promtool check metrics accepts the receive metrics') or diag($po
 is($rcheck && $rcheck->{state}, 'OK', 'check without --dbname: receive is OK from the fresh state');
 
 # The primary is lost: killed, its data directory deleted.
-my $pid = $node->{_pid};
-kill 'KILL', $pid;
-ok(wait_until(sub { !kill(0, $pid) }, 30), 'the primary is killed');
-$node->{_pid} = undef;
-usleep(500_000);    # its backends notice the postmaster's death
-rmtree($node->data_dir);
-ok(!-e $node->data_dir, 'its data directory is deleted');
-
-my ($restored, $rrc, $rout, $rerr) = pitr_restore_node('restored', args => [ '--repo', $repo ]);
-is($rrc, 0, 'walvault restore into a new directory exits 0') or diag($rerr);
-$restored->start;
-ok(wait_until(sub { $restored->safe_psql('postgres', 'SELECT NOT pg_is_in_recovery()') eq 't' }, 120),
-	'the restored server finished recovery');
-is($restored->safe_psql('postgres', "SELECT count(*) FROM t WHERE what = 'marked'"), '1',
-	'the row committed before the primary was lost is there');
-ok($restored->log_contains(qr/restored "\Q$current\E" from its first \d+ bytes streamed by walvault receive/),
-	"wal-fetch served the streamed prefix of $current");
-$restored->stop;
+lose_primary($node);
+recover_streamed_commit('restored', $current, '--repo', $repo);
 
 # The receiver stops cleanly on SIGTERM.
 kill 'TERM', $receiver->{pid};

@@ -7,12 +7,10 @@
 use strict;
 use warnings;
 
-use File::Path qw(rmtree);
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(usleep);
 use WalvaultTest;
 use S3rver;
 
@@ -74,23 +72,8 @@ if (@prefixes)
 	ok(slurp_file($tmp) eq $bytes, 'the streamed prefix is a prefix of the primary\'s segment file');
 }
 
-my $pid = $node->{_pid};
-kill 'KILL', $pid;
-ok(wait_until(sub { !kill(0, $pid) }, 30), 'the primary is killed');
-$node->{_pid} = undef;
-usleep(500_000);
-rmtree($node->data_dir);
-
-my ($restored, $rrc, $rout, $rerr) = pitr_restore_node('restored', args => [ @s3_args, '--archive-mode', 'off' ]);
-is($rrc, 0, 'walvault restore from the bucket exits 0') or diag($rerr);
-$restored->start;
-ok(wait_until(sub { $restored->safe_psql('postgres', 'SELECT NOT pg_is_in_recovery()') eq 't' }, 120),
-	'the restored server finished recovery');
-is($restored->safe_psql('postgres', "SELECT count(*) FROM t WHERE what = 'marked'"), '1',
-	'the row committed before the primary was lost is there');
-ok($restored->log_contains(qr/restored "\Q$current\E" from its first \d+ bytes streamed by walvault receive/),
-	"wal-fetch served the streamed prefix of $current from the bucket");
-$restored->stop;
+lose_primary($node);
+recover_streamed_commit('restored', $current, @s3_args, '--archive-mode', 'off');
 
 kill 'TERM', $receiver_pid;
 $receiver->finish;

@@ -9,7 +9,6 @@
 use strict;
 use warnings;
 
-use File::Path qw(rmtree);
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -100,25 +99,9 @@ is($good, scalar @prefixes, 'every streamed prefix is an age file of a prefix of
 
 unlike(receiver_log(), qr/connecting again/, 'the receiver kept its connection') or diag(receiver_log());
 
-# The primary is lost: killed, its data directory deleted.
-my $ppid = $node->{_pid};
-kill 'KILL', $ppid;
-ok(wait_until(sub { !kill(0, $ppid) }, 30), 'the primary is killed');
-$node->{_pid} = undef;
-usleep(500_000);    # its backends notice the postmaster's death
-rmtree($node->data_dir);
-
-my ($restored, $rrc, $rout, $rerr) =
-  pitr_restore_node('restored', args => [ '--repo', $repo, '--encryption-identity-file', $key ]);
-is($rrc, 0, 'walvault restore --encryption-identity-file exits 0') or diag($rerr);
-$restored->start;
-ok(wait_until(sub { $restored->safe_psql('postgres', 'SELECT NOT pg_is_in_recovery()') eq 't' }, 120),
-	'the restored server finished recovery');
-is($restored->safe_psql('postgres', "SELECT count(*) FROM t WHERE what = 'marked'"), '1',
-	'the row committed before the primary was lost is there');
-ok($restored->log_contains(qr/restored "\Q$current\E" from its first \d+ bytes streamed by walvault receive/),
-	"wal-fetch served the encrypted streamed prefix of $current");
-$restored->stop;
+# The primary is lost: killed, its data directory deleted; restored with the identity.
+lose_primary($node);
+recover_streamed_commit('restored', $current, '--repo', $repo, '--encryption-identity-file', $key);
 
 kill 'TERM', $pid;
 $h->finish;
