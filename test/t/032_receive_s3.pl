@@ -54,23 +54,31 @@ is($sha, $want, "$seg in the bucket is byte-exact with the primary's file");
 
 # ---- RPO ----
 $node->safe_psql('postgres', "INSERT INTO t VALUES ('marked')");
+my $lsn = $node->safe_psql('postgres', 'SELECT pg_current_wal_flush_lsn()');
 my $current = $node->safe_psql('postgres', 'SELECT pg_walfile_name(pg_current_wal_lsn())');
-sleep 2;    # the flush interval + 1 s
-my @prefixes = grep { m{/\Q$current\E\.[0-9A-F]{8}\.stream\.zst$} } keys %{ $s3->list("$prefix/wal/") };
-is(scalar @prefixes, 1, "the segment in progress, $current, is in the bucket as one streamed prefix")
-  or diag(explain([ keys %{ $s3->list("$prefix/wal/") } ]));
-if (@prefixes)
-{
-	my ($hexlen) = $prefixes[0] =~ /\.([0-9A-F]{8})\.stream\.zst$/;
-	$s3->download($prefixes[0], $dl);
-	my $tmp = $node->basedir . '/prefix';
-	decode_object($dl, $tmp);
-	open my $fh, '<:raw', $node->data_dir . "/pg_wal/$current" or die "open: $!";
-	my $bytes = '';
-	read($fh, $bytes, hex $hexlen);
-	close $fh;
-	ok(slurp_file($tmp) eq $bytes, 'the streamed prefix is a prefix of the primary\'s segment file');
-}
+my $segsize = $node->safe_psql('postgres', "SELECT pg_size_bytes(current_setting('wal_segment_size'))");
+my $need = lsn_value($lsn) % $segsize;    # the commit's end, within its segment
+# The receiver replaces its prefix as WAL arrives (a new object, then the older one removed): list and
+# download until the one prefix there holds the commit and is downloaded before it is replaced.
+my ($hexlen, $listed);
+ok( wait_until(
+		sub {
+			my @p = grep { m{/\Q$current\E\.[0-9A-F]{8}\.stream\.zst$} } keys %{ $s3->list("$prefix/wal/") };
+			$listed = join(', ', @p);
+			return 0 if @p != 1;
+			($hexlen) = $p[0] =~ /\.([0-9A-F]{8})\.stream\.zst$/;
+			return hex($hexlen) >= $need && $s3->download($p[0], $dl);
+		},
+		60),
+	"the segment in progress, $current, is in the bucket as one streamed prefix holding the commit at $lsn")
+  or diag("listed: $listed");
+my $tmp = $node->basedir . '/prefix';
+decode_object($dl, $tmp);
+open my $fh, '<:raw', $node->data_dir . "/pg_wal/$current" or die "open: $!";
+my $bytes = '';
+read($fh, $bytes, hex($hexlen // '0'));
+close $fh;
+ok(slurp_file($tmp) eq $bytes, 'the streamed prefix is a prefix of the primary\'s segment file');
 
 lose_primary($node);
 recover_streamed_commit('restored', $current, @s3_args, '--archive-mode', 'off');
