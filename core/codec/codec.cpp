@@ -5,6 +5,7 @@
 #include "core/codec/codec.h"
 
 #include "core/codec/xxh3.h"
+#include "core/common/file_io.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -587,10 +588,7 @@ Status encode_file(Encoder& encoder, const Compression& compression, const std::
     if (fd < 0)
         return Status::error(errno == ENOENT ? Code::not_found : Code::io_error,
             "could not open file \"" + path + "\": " + errno_text(errno));
-    struct Closer {
-        int fd;
-        ~Closer() { ::close(fd); }
-    } closer{fd};
+    const Fd closer(fd);
     struct stat st;
     if (::fstat(fd, &st) != 0)
         return Status::error(Code::io_error, "could not stat file \"" + path + "\": " + errno_text(errno));

@@ -627,8 +627,8 @@ private:
     std::condition_variable m_work;
     std::condition_variable m_finished_cv;
     std::deque<Job> m_queue;
-    std::map<std::string, std::shared_ptr<std::atomic<bool>>>
-        m_active;  // queued, running, or finished and not yet handed out by wait()
+    // Queued, running, or finished and not yet handed out by wait().
+    std::map<std::string, std::shared_ptr<std::atomic<bool>>> m_active;
     std::vector<Finished> m_finished;
     bool m_stopping = false;
     std::vector<std::thread> m_threads;
