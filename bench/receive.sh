@@ -15,7 +15,8 @@
 #     position read right after the commit (at or past the commit's end: the figure errs on the long side).
 #     p50/p99/max of that time, and the largest lag (WAL not yet durable) seen at a commit.
 # Usage: bench/receive.sh     Settings: REPO (posix | s3: a bucket of one s3rver over HTTPS on 127.0.0.1,
-# bench/lib.sh start_s3rver), ENCRYPT (0; 1: walvault receive encrypts to an age-keygen recipient), LOAD_SECONDS (20), CLIENTS (4), SCALE (10), PROBE_SECONDS (30), PROBE_GAP (0.2),
+# bench/lib.sh start_s3rver), ENCRYPT (0; 1: walvault receive encrypts to an age-keygen recipient),
+# LOAD_SECONDS (20), CLIENTS (4), SCALE (10), PROBE_SECONDS (30), PROBE_GAP (0.2),
 # BENCH_DIR, BENCH_USER, BENCH_PORT, BENCH_BUILD (yes; "no" uses the installed walvault), WALVAULT_BIN.
 set -euo pipefail
 cd "$(dirname "$0")/.."
